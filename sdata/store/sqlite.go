@@ -1,0 +1,571 @@
+package store
+
+import (
+	"context"
+	"crypto/md5"
+	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"sdatasync/digest"
+)
+
+// SQLite is the SQLite implementation of Store: WAL mode, foreign keys on,
+// one writer connection (SQLite allows one writer at a time anyway; a single
+// connection turns lock contention into an orderly queue) and a pool of
+// readers.
+type SQLite struct {
+	w, r *sql.DB
+	path string
+}
+
+var _ Store = (*SQLite)(nil)
+
+// OpenSQLite opens (creating it and its folder when needed) the database at
+// path and brings its schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("store: create folder for %s: %w", path, err)
+		}
+	}
+	dsn := func(extra string) string {
+		q := url.Values{}
+		q.Set("_journal_mode", "WAL")
+		q.Set("_foreign_keys", "on")
+		q.Set("_busy_timeout", "10000")
+		q.Set("_synchronous", "NORMAL")
+		return "file:" + path + "?" + q.Encode() + extra
+	}
+	w, err := sql.Open("sqlite3", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite3", dsn(""))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	s := &SQLite{w: w, r: r, path: path}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes both connection pools.
+func (s *SQLite) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// DB returns the writer and reader pools, for packages that keep their own
+// tables in the same database (sync jobs, audit log).
+func (s *SQLite) DB() (writer, reader *sql.DB) { return s.w, s.r }
+
+// migrations are applied in order; migrations[i] brings the schema from
+// version i to i+1. Never edit a released migration: append a new one.
+var migrations = []string{
+	// 1: endpoints, digests, resources.
+	`CREATE TABLE nodes (
+		id  INTEGER PRIMARY KEY,
+		url TEXT NOT NULL UNIQUE
+	);
+	CREATE TABLE endpoints (
+		id       INTEGER PRIMARY KEY,
+		dataset  TEXT NOT NULL,
+		kind     TEXT NOT NULL,
+		node_id  INTEGER NOT NULL REFERENCES nodes(id),
+		priority INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 9),
+		next_key INTEGER NOT NULL DEFAULT 1,
+		created  TEXT NOT NULL,
+		UNIQUE (dataset, kind)
+	);
+	CREATE TABLE digest_entries (
+		endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+		node_id     INTEGER NOT NULL REFERENCES nodes(id),
+		pos         INTEGER NOT NULL,
+		tick        INTEGER NOT NULL CHECK (tick >= 0),
+		stamp       TEXT NOT NULL,
+		priority    INTEGER NOT NULL,
+		PRIMARY KEY (endpoint_id, node_id)
+	) WITHOUT ROWID;
+	CREATE TABLE resources (
+		id          INTEGER PRIMARY KEY,
+		endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+		key         TEXT NOT NULL,
+		uuid        TEXT,
+		etag        TEXT NOT NULL,
+		payload     BLOB NOT NULL,
+		props       TEXT NOT NULL DEFAULT '{}',
+		title       TEXT NOT NULL DEFAULT '',
+		deleted     INTEGER NOT NULL DEFAULT 0,
+		change      TEXT NOT NULL,
+		sync_node   INTEGER NOT NULL REFERENCES nodes(id),
+		sync_tick   INTEGER NOT NULL,
+		sync_stamp  TEXT NOT NULL,
+		sync_user   TEXT NOT NULL DEFAULT '',
+		created     TEXT NOT NULL,
+		updated     TEXT NOT NULL,
+		UNIQUE (endpoint_id, key)
+	);
+	CREATE UNIQUE INDEX resources_uuid ON resources (endpoint_id, uuid) WHERE uuid IS NOT NULL;
+	CREATE INDEX resources_changes ON resources (endpoint_id, sync_node, sync_tick);`,
+}
+
+// SchemaVersion is the schema version this build writes.
+func SchemaVersion() int { return len(migrations) }
+
+func (s *SQLite) migrate(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("store: read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("store: %s has schema version %d, newer than this build knows (%d)", s.path, v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("store: migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(len(migrations))); err != nil {
+		return fmt.Errorf("store: write schema version: %w", err)
+	}
+	return tx.Commit()
+}
+
+const stampLayout = "2006-01-02T15:04:05.000000000Z"
+
+func fmtStamp(t time.Time) string { return t.UTC().Format(stampLayout) }
+
+func parseStamp(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// nodeID interns an endpoint URL.
+func nodeID(ctx context.Context, tx *sql.Tx, u string) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM nodes WHERE url = ?`, u).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO nodes (url) VALUES (?)`, u)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// Endpoint implements Store.
+func (s *SQLite) Endpoint(ctx context.Context, dataset, kind, u string, priority int) (Endpoint, error) {
+	if ep, err := s.findEndpoint(ctx, s.r, dataset, kind); err == nil {
+		return ep, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Endpoint{}, err
+	}
+	if priority < 1 || priority > 9 {
+		return Endpoint{}, fmt.Errorf("store: conflict priority %d out of range 1..9", priority)
+	}
+	var ep Endpoint
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// Another writer may have created it since the read above.
+		var err error
+		if ep, err = s.findEndpoint(ctx, tx, dataset, kind); err == nil {
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		nid, err := nodeID(ctx, tx, u)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		res, err := tx.ExecContext(ctx, `INSERT INTO endpoints (dataset, kind, node_id, priority, created) VALUES (?,?,?,?,?)`,
+			dataset, kind, nid, priority, fmtStamp(now))
+		if err != nil {
+			return err
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		// The digest of a new endpoint holds its own entry: first tick 1.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO digest_entries (endpoint_id, node_id, pos, tick, stamp, priority) VALUES (?,?,0,1,?,?)`,
+			id, nid, fmtStamp(now), priority); err != nil {
+			return err
+		}
+		ep = Endpoint{ID: id, Dataset: dataset, Kind: kind, URL: u, Priority: priority, Created: now}
+		return nil
+	})
+	return ep, err
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *SQLite) findEndpoint(ctx context.Context, q queryer, dataset, kind string) (Endpoint, error) {
+	var ep Endpoint
+	var created string
+	err := q.QueryRowContext(ctx, `SELECT e.id, e.dataset, e.kind, n.url, e.priority, e.created
+		FROM endpoints e JOIN nodes n ON n.id = e.node_id WHERE e.dataset = ? AND e.kind = ?`, dataset, kind).
+		Scan(&ep.ID, &ep.Dataset, &ep.Kind, &ep.URL, &ep.Priority, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Endpoint{}, ErrNotFound
+	}
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("store: endpoint %s/%s: %w", dataset, kind, err)
+	}
+	ep.Created = parseStamp(created)
+	return ep, nil
+}
+
+// Digest implements Store.
+func (s *SQLite) Digest(ctx context.Context, ep Endpoint) (digest.Digest, error) {
+	return readDigest(ctx, s.r, ep)
+}
+
+func readDigest(ctx context.Context, q queryer, ep Endpoint) (digest.Digest, error) {
+	rows, err := q.QueryContext(ctx, `SELECT n.url, d.tick, d.stamp, d.priority FROM digest_entries d
+		JOIN nodes n ON n.id = d.node_id WHERE d.endpoint_id = ? ORDER BY d.pos`, ep.ID)
+	if err != nil {
+		return digest.Digest{}, fmt.Errorf("store: read digest: %w", err)
+	}
+	defer rows.Close()
+	d := digest.Digest{Origin: ep.URL}
+	for rows.Next() {
+		var e digest.Entry
+		var stamp string
+		if err := rows.Scan(&e.Endpoint, &e.Tick, &stamp, &e.ConflictPriority); err != nil {
+			return digest.Digest{}, fmt.Errorf("store: read digest: %w", err)
+		}
+		e.Stamp = parseStamp(stamp)
+		d.Entries = append(d.Entries, e)
+	}
+	return d, rows.Err()
+}
+
+// write runs fn in a write transaction and commits it when fn succeeds.
+func (s *SQLite) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Tx runs fn in one write transaction of the store; packages that keep their
+// own tables in this database (sync jobs, audit) use it so that their state
+// commits together with resource writes.
+func (s *SQLite) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error { return s.write(ctx, fn) }
+
+const resourceCols = `r.key, r.uuid, r.etag, r.payload, r.props, r.title, r.deleted, r.change, n.url, r.sync_tick, r.sync_stamp, r.sync_user, r.created, r.updated`
+const resourceFrom = ` FROM resources r JOIN nodes n ON n.id = r.sync_node `
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanResource(sc scanner) (Resource, error) {
+	var r Resource
+	var uuid sql.NullString
+	var change, stamp, created, updated string
+	var deleted int
+	err := sc.Scan(&r.Key, &uuid, &r.ETag, &r.Payload, &r.Props, &r.Title, &deleted, &change,
+		&r.State.Endpoint, &r.State.Tick, &stamp, &r.State.User, &created, &updated)
+	if err != nil {
+		return Resource{}, err
+	}
+	r.UUID = uuid.String
+	r.Deleted = deleted != 0
+	r.Change = Change(change)
+	r.State.Stamp = parseStamp(stamp)
+	r.Created = parseStamp(created)
+	r.Updated = parseStamp(updated)
+	return r, nil
+}
+
+func getResource(ctx context.Context, q queryer, ep Endpoint, col, val string) (Resource, error) {
+	r, err := scanResource(q.QueryRowContext(ctx, `SELECT `+resourceCols+resourceFrom+`WHERE r.endpoint_id = ? AND r.`+col+` = ?`, ep.ID, val))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Resource{}, ErrNotFound
+	}
+	if err != nil {
+		return Resource{}, fmt.Errorf("store: get %s: %w", ep.Kind, err)
+	}
+	return r, nil
+}
+
+// Get implements Store.
+func (s *SQLite) Get(ctx context.Context, ep Endpoint, key string) (Resource, error) {
+	return getResource(ctx, s.r, ep, "key", key)
+}
+
+// GetByUUID implements Store.
+func (s *SQLite) GetByUUID(ctx context.Context, ep Endpoint, uuid string) (Resource, error) {
+	return getResource(ctx, s.r, ep, "uuid", strings.ToLower(uuid))
+}
+
+// List implements Store.
+func (s *SQLite) List(ctx context.Context, ep Endpoint, q ListQuery) ([]Resource, int, error) {
+	where := `r.endpoint_id = ?`
+	args := []any{ep.ID}
+	if !q.IncludeDeleted {
+		where += ` AND r.deleted = 0`
+	}
+	if q.Where != "" {
+		where += ` AND (` + q.Where + `)`
+		args = append(args, q.Args...)
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list: %w", err)
+	}
+	defer tx.Rollback() // one read transaction: count and page see the same snapshot
+	var total int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources r WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: list %s: %w", ep.Kind, err)
+	}
+	order := `r.id`
+	if q.OrderBy != "" {
+		order = q.OrderBy + `, r.id`
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+resourceCols+resourceFrom+`WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		append(args, limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list %s: %w", ep.Kind, err)
+	}
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: list %s: %w", ep.Kind, err)
+		}
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}
+
+// etag derives an entity tag from the stored content and its sync state, so
+// that every write (local or applied from sync) changes it.
+func etag(payload []byte, deleted bool, st digest.SyncState) string {
+	h := md5.New()
+	h.Write(payload)
+	var b [9]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(st.Tick))
+	if deleted {
+		b[8] = 1
+	}
+	h.Write(b[:])
+	h.Write([]byte(st.Endpoint))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// tickLocal takes the endpoint's next local tick and advances its own digest
+// entry, inside tx.
+func tickLocal(ctx context.Context, tx *sql.Tx, ep Endpoint, now time.Time) (nodeID int64, tick int64, err error) {
+	err = tx.QueryRowContext(ctx, `UPDATE digest_entries SET tick = tick + 1, stamp = ?
+		WHERE endpoint_id = ? AND node_id = (SELECT node_id FROM endpoints WHERE id = ?) RETURNING node_id, tick - 1`,
+		fmtStamp(now), ep.ID, ep.ID).Scan(&nodeID, &tick)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("store: endpoint %s/%s has no own digest entry", ep.Dataset, ep.Kind)
+	}
+	return nodeID, tick, err
+}
+
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
+}
+
+// Create implements Store.
+func (s *SQLite) Create(ctx context.Context, ep Endpoint, w Write) (Resource, error) {
+	var out Resource
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		key := w.Key
+		if key == "" {
+			// Skip keys a client may have chosen explicitly.
+			for {
+				var next int64
+				if err := tx.QueryRowContext(ctx, `UPDATE endpoints SET next_key = next_key + 1 WHERE id = ? RETURNING next_key - 1`, ep.ID).Scan(&next); err != nil {
+					return fmt.Errorf("store: allocate key: %w", err)
+				}
+				key = strconv.FormatInt(next, 10)
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources WHERE endpoint_id = ? AND key = ?`, ep.ID, key).Scan(&n); err != nil {
+					return err
+				}
+				if n == 0 {
+					break
+				}
+			}
+		}
+		now := time.Now().UTC()
+		nid, tick, err := tickLocal(ctx, tx, ep, now)
+		if err != nil {
+			return err
+		}
+		r := Resource{Key: key, UUID: strings.ToLower(w.UUID), Payload: w.Payload, Props: props(w.Props), Title: w.Title,
+			Change: Created, State: digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: w.User}, Created: now, Updated: now}
+		r.ETag = etag(r.Payload, false, r.State)
+		if err := insertResource(ctx, tx, ep, nid, &r); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+func props(p []byte) []byte {
+	if len(p) == 0 {
+		return []byte("{}")
+	}
+	return p
+}
+
+func nullUUID(u string) any {
+	if u == "" {
+		return nil
+	}
+	return u
+}
+
+func insertResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64, r *Resource) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO resources (endpoint_id, key, uuid, etag, payload, props, title, deleted, change,
+		sync_node, sync_tick, sync_stamp, sync_user, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		ep.ID, r.Key, nullUUID(r.UUID), r.ETag, r.Payload, string(r.Props), r.Title, r.Deleted, string(r.Change),
+		syncNode, r.State.Tick, fmtStamp(r.State.Stamp), r.State.User, fmtStamp(r.Created), fmtStamp(r.Updated))
+	if isUnique(err) {
+		return fmt.Errorf("%w: %s with key %q or uuid %q exists", ErrConflict, ep.Kind, r.Key, r.UUID)
+	}
+	if err != nil {
+		return fmt.Errorf("store: insert %s: %w", ep.Kind, err)
+	}
+	return nil
+}
+
+func updateResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64, r *Resource) error {
+	_, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = ?, etag = ?, payload = ?, props = ?, title = ?, deleted = ?, change = ?,
+		sync_node = ?, sync_tick = ?, sync_stamp = ?, sync_user = ?, updated = ? WHERE endpoint_id = ? AND key = ?`,
+		nullUUID(r.UUID), r.ETag, r.Payload, string(r.Props), r.Title, r.Deleted, string(r.Change),
+		syncNode, r.State.Tick, fmtStamp(r.State.Stamp), r.State.User, fmtStamp(r.Updated), ep.ID, r.Key)
+	if isUnique(err) {
+		return fmt.Errorf("%w: %s uuid %q is taken", ErrConflict, ep.Kind, r.UUID)
+	}
+	if err != nil {
+		return fmt.Errorf("store: update %s: %w", ep.Kind, err)
+	}
+	return nil
+}
+
+// Update implements Store.
+func (s *SQLite) Update(ctx context.Context, ep Endpoint, key string, mutate func(cur Resource) (Write, error)) (Resource, error) {
+	var out Resource
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := getResource(ctx, tx, ep, "key", key)
+		if err != nil {
+			return err
+		}
+		if cur.Deleted {
+			return ErrNotFound
+		}
+		w, err := mutate(cur)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		nid, tick, err := tickLocal(ctx, tx, ep, now)
+		if err != nil {
+			return err
+		}
+		r := cur
+		if w.UUID != "" {
+			r.UUID = strings.ToLower(w.UUID)
+		}
+		r.Payload, r.Props, r.Title = w.Payload, props(w.Props), w.Title
+		r.Change = Updated
+		r.State = digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: w.User}
+		r.Updated = now
+		r.ETag = etag(r.Payload, false, r.State)
+		if err := updateResource(ctx, tx, ep, nid, &r); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// Delete implements Store.
+func (s *SQLite) Delete(ctx context.Context, ep Endpoint, key, user string, check func(cur Resource) error) (Resource, error) {
+	var out Resource
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := getResource(ctx, tx, ep, "key", key)
+		if err != nil {
+			return err
+		}
+		if cur.Deleted {
+			return ErrNotFound
+		}
+		if check != nil {
+			if err := check(cur); err != nil {
+				return err
+			}
+		}
+		now := time.Now().UTC()
+		nid, tick, err := tickLocal(ctx, tx, ep, now)
+		if err != nil {
+			return err
+		}
+		r := cur
+		r.Deleted = true
+		r.Change = Deleted
+		r.State = digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: user}
+		r.Updated = now
+		r.ETag = etag(r.Payload, true, r.State)
+		if err := updateResource(ctx, tx, ep, nid, &r); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,114 @@
+// Package store holds the resources, ticks and digests of an SData provider.
+//
+// Store is the interface the HTTP layer and the sync engine program against;
+// SQLite (OpenSQLite) is the implementation today, with room for a PostgreSQL
+// one. Every local write takes the kind's next local tick and advances the
+// kind's own digest entry in the same transaction as the write, so the digest
+// can never claim a change that is not stored.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"sdatasync/digest"
+)
+
+// Errors returned by the store. Callers test them with errors.Is.
+var (
+	// ErrNotFound: no resource with that key (or UUID) in that kind.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique constraint (key or UUID) would be violated.
+	ErrConflict = errors.New("store: conflict")
+	// ErrPrecondition: an If-Match ETag did not match the stored one.
+	ErrPrecondition = errors.New("store: precondition failed")
+)
+
+// Endpoint is one resource kind in one dataset of this provider: the unit
+// that owns a tick counter and a digest.
+type Endpoint struct {
+	ID       int64
+	Dataset  string
+	Kind     string // the kind's URL segment (plural name)
+	URL      string // the endpoint URL as persisted at creation
+	Priority int    // conflict priority, 1..9
+	Created  time.Time
+}
+
+// Change says which kind of change produced a resource's current state.
+type Change string
+
+// The change kinds, named after the HTTP method a sync feed carries for them.
+const (
+	Created Change = "POST"
+	Updated Change = "PUT"
+	Deleted Change = "DELETE"
+)
+
+// Resource is one stored resource (or tombstone) with its sync state.
+type Resource struct {
+	Key     string // local key, unique per endpoint
+	UUID    string // global correlation id, "" until linked or synchronized
+	ETag    string
+	Payload []byte // XML of the resource element, without sdata:key/url attributes
+	Props   []byte // JSON object of the simple properties, for queries
+	Title   string
+	Deleted bool   // a tombstone
+	Change  Change // the change that produced this state
+	State   digest.SyncState
+	Created time.Time
+	Updated time.Time
+}
+
+// Write is the content of a local write.
+type Write struct {
+	Key     string // Create only: the key to use; "" allocates the next one
+	UUID    string // "" keeps the current UUID (or none)
+	Payload []byte
+	Props   []byte
+	Title   string
+	User    string
+}
+
+// ListQuery selects and orders resources of one endpoint. Where and OrderBy
+// are SQL fragments over the column `props` (a JSON object) built by the
+// query compiler, with their arguments; they never contain user text.
+type ListQuery struct {
+	Where          string
+	Args           []any
+	OrderBy        string
+	Offset, Limit  int
+	IncludeDeleted bool
+}
+
+// Store is the provider's persistent state.
+type Store interface {
+	// Endpoint returns the endpoint of kind in dataset, creating it with url
+	// and priority when it does not exist yet. An existing endpoint keeps the
+	// URL it was created with.
+	Endpoint(ctx context.Context, dataset, kind, url string, priority int) (Endpoint, error)
+	// Digest returns the endpoint's digest.
+	Digest(ctx context.Context, ep Endpoint) (digest.Digest, error)
+
+	// Get returns the resource with key, tombstones included.
+	Get(ctx context.Context, ep Endpoint, key string) (Resource, error)
+	// GetByUUID returns the resource with the UUID, tombstones included.
+	GetByUUID(ctx context.Context, ep Endpoint, uuid string) (Resource, error)
+	// List returns one page of live resources matching q and the total count.
+	List(ctx context.Context, ep Endpoint, q ListQuery) ([]Resource, int, error)
+
+	// Create stores a new resource as a local change (it takes a tick).
+	Create(ctx context.Context, ep Endpoint, w Write) (Resource, error)
+	// Update changes a live resource as a local change. mutate is called in
+	// the write transaction with the current state and returns the new
+	// content; an error from it aborts the update and is returned as is.
+	Update(ctx context.Context, ep Endpoint, key string, mutate func(cur Resource) (Write, error)) (Resource, error)
+	// Delete turns a live resource into a tombstone as a local change.
+	// check, when not nil, is called with the current state first (for
+	// If-Match); an error from it aborts the delete.
+	Delete(ctx context.Context, ep Endpoint, key, user string, check func(cur Resource) error) (Resource, error)
+
+	// Close releases the store.
+	Close() error
+}
