@@ -30,12 +30,12 @@ import (
 // or an RFC 3339 time. Text after " # " on an input line is a comment.
 
 type ddCase struct {
-	file    string
-	line    int
-	cmd     string
-	args    []string
-	input   [][2]string
-	want    string
+	file  string
+	line  int
+	cmd   string
+	args  []string
+	input [][2]string
+	want  string
 }
 
 func (c *ddCase) hasArg(a string) bool { return slices.Contains(c.args, a) }
