@@ -1,0 +1,630 @@
+package feeds
+
+import (
+	"encoding/xml"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/beevik/etree"
+	"golang.org/x/tools/blog/atom"
+
+	"sdatasync/digest"
+)
+
+// ParseFeed parses an atom:feed document.
+func ParseFeed(r io.Reader, lim Limits) (*Feed, error) {
+	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*Feed, error) {
+		if start.Name != (xml.Name{Space: AtomNS, Local: "feed"}) {
+			return nil, wrongRoot(start, "atom:feed")
+		}
+		return p.feed()
+	})
+}
+
+// ParseEntry parses an atom:entry document.
+func ParseEntry(r io.Reader, lim Limits) (*Entry, error) {
+	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*Entry, error) {
+		if start.Name != (xml.Name{Space: AtomNS, Local: "entry"}) {
+			return nil, wrongRoot(start, "atom:entry")
+		}
+		return p.entry("entry")
+	})
+}
+
+// ParseDigest accepts a bare sync:digest document, or an atom:entry whose
+// sdata:payload holds sync:digest.
+func ParseDigest(r io.Reader, lim Limits) (*digest.Digest, error) {
+	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*digest.Digest, error) {
+		switch start.Name {
+		case xml.Name{Space: SyncNS, Local: "digest"}:
+			return p.digest()
+		case xml.Name{Space: AtomNS, Local: "entry"}:
+			e, err := p.entry("entry")
+			if err != nil {
+				return nil, err
+			}
+			if e.Digest == nil {
+				return nil, &FormatError{Path: "entry/payload", Msg: "entry has no sdata:payload holding a sync:digest"}
+			}
+			return e.Digest, nil
+		}
+		return nil, wrongRoot(start, "sync:digest or atom:entry")
+	})
+}
+
+// ParseDiagnoses parses an sdata:diagnoses document or a single
+// sdata:diagnosis root.
+func ParseDiagnoses(r io.Reader, lim Limits) ([]Diagnosis, error) {
+	return parseDoc(r, lim, func(p *parser, start xml.StartElement) ([]Diagnosis, error) {
+		switch start.Name {
+		case xml.Name{Space: SDataNS, Local: "diagnoses"}:
+			p.push("diagnoses")
+			var ds []Diagnosis
+			err := p.diagnoses(&ds)
+			return ds, err
+		case xml.Name{Space: SDataNS, Local: "diagnosis"}:
+			p.push("diagnosis")
+			d, err := p.diagnosis()
+			if err != nil {
+				return nil, err
+			}
+			return []Diagnosis{d}, nil
+		}
+		return nil, wrongRoot(start, "sdata:diagnoses or sdata:diagnosis")
+	})
+}
+
+// ParseTracking parses an sdata:tracking document. The namespace
+// http://schemas.sage.com/sdata/2008 (used by the spec's own example) is
+// read as the sdata namespace.
+func ParseTracking(r io.Reader, lim Limits) (*Tracking, error) {
+	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*Tracking, error) {
+		if start.Name.Local != "tracking" || !isTrackingNS(start.Name.Space) {
+			return nil, wrongRoot(start, "sdata:tracking")
+		}
+		return p.tracking()
+	})
+}
+
+// ParsePayload parses a bare resource element document (for example a PUT
+// body that is not an Atom entry) and returns its root, normalized as
+// described in the package documentation of payloads: elements of the root's
+// namespace are unprefixed and the root declares it as the default
+// namespace, sdata and xsi attributes use those prefixes, any other
+// namespace gets a generated prefix ns1, ns2, ... declared on the root;
+// comments, processing instructions and whitespace-only text between child
+// elements are dropped. The element has no parent.
+func ParsePayload(r io.Reader, lim Limits) (*etree.Element, error) {
+	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*etree.Element, error) {
+		return p.payloadElement(start, "")
+	})
+}
+
+// parseDoc runs fn on the root element of the document in r and checks that
+// nothing follows the root.
+func parseDoc[T any](r io.Reader, lim Limits, fn func(*parser, xml.StartElement) (T, error)) (T, error) {
+	var zero T
+	p := newParser(r, lim)
+	start, err := p.root()
+	if err != nil {
+		return zero, err
+	}
+	v, err := fn(p, start)
+	if err != nil {
+		return zero, err
+	}
+	if err := p.finish(); err != nil {
+		return zero, err
+	}
+	return v, nil
+}
+
+func wrongRoot(start xml.StartElement, want string) error {
+	return &FormatError{Path: start.Name.Local, Msg: "root element is " + qname(start.Name) + ", want " + want}
+}
+
+func isTrackingNS(ns string) bool { return ns == SDataNS || ns == sdataLegacyNS }
+
+// feed parses the children of atom:feed up to its end tag.
+func (p *parser) feed() (*Feed, error) {
+	f := &Feed{TotalResults: -1}
+	p.push("feed")
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return f, nil
+		case xml.StartElement:
+			if err := p.feedChild(f, t); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func (p *parser) feedChild(f *Feed, t xml.StartElement) error {
+	var err error
+	switch t.Name.Space {
+	case AtomNS:
+		switch t.Name.Local {
+		case "id":
+			f.ID, err = p.trimmed()
+		case "title":
+			f.Title, err = p.text()
+		case "updated":
+			f.Updated, err = p.timeVal("updated")
+		case "link":
+			var l atom.Link
+			l, err = p.link(t)
+			f.Links = append(f.Links, l)
+		case "entry":
+			if len(f.Entries) >= p.lim.MaxEntries {
+				return &LimitError{Limit: "MaxEntries", Max: int64(p.lim.MaxEntries)}
+			}
+			var e *Entry
+			e, err = p.entry("entry[" + strconv.Itoa(len(f.Entries)+1) + "]")
+			f.Entries = append(f.Entries, e)
+		default:
+			err = p.skip()
+		}
+	case SyncNS:
+		switch t.Name.Local {
+		case "syncMode":
+			f.SyncMode, err = p.trimmed()
+		case "digest":
+			f.Digest, err = p.digest()
+		default:
+			err = p.skip()
+		}
+	case OpenSearchNS:
+		switch t.Name.Local {
+		case "totalResults":
+			f.TotalResults, err = p.countVal("totalResults")
+		case "startIndex":
+			f.StartIndex, err = p.countVal("startIndex")
+		case "itemsPerPage":
+			f.ItemsPerPage, err = p.countVal("itemsPerPage")
+		default:
+			err = p.skip()
+		}
+	default:
+		err = p.skip()
+	}
+	return err
+}
+
+// entry parses the children of atom:entry up to its end tag; name is its
+// path segment.
+func (p *parser) entry(name string) (*Entry, error) {
+	e := &Entry{}
+	p.push(name)
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return e, nil
+		case xml.StartElement:
+			if err := p.entryChild(e, t); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func (p *parser) entryChild(e *Entry, t xml.StartElement) error {
+	var err error
+	switch t.Name.Space {
+	case AtomNS:
+		switch t.Name.Local {
+		case "id":
+			e.ID, err = p.trimmed()
+		case "title":
+			e.Title, err = p.text()
+		case "content":
+			e.Content, err = p.text()
+		case "updated":
+			e.Updated, err = p.timeVal("updated")
+		case "link":
+			var l atom.Link
+			l, err = p.link(t)
+			e.Links = append(e.Links, l)
+		default:
+			err = p.skip()
+		}
+	case HTTPNS:
+		switch t.Name.Local {
+		case "httpMethod":
+			e.HTTPMethod, err = p.trimmed()
+		case "httpStatus":
+			e.HTTPStatus, err = p.intVal("httpStatus")
+		case "httpMessage":
+			e.HTTPMessage, err = p.trimmed()
+		case "location":
+			e.Location, err = p.trimmed()
+		case "etag":
+			e.ETag, err = p.trimmed()
+		case "ifMatch":
+			e.IfMatch, err = p.trimmed()
+		default:
+			err = p.skip()
+		}
+	case SyncNS:
+		if t.Name.Local == "syncState" {
+			e.SyncState, err = p.syncState()
+		} else {
+			err = p.skip()
+		}
+	case SDataNS:
+		switch t.Name.Local {
+		case "payload":
+			err = p.payload(e, t)
+		case "diagnosis":
+			p.push("diagnosis")
+			var d Diagnosis
+			d, err = p.diagnosis()
+			e.Diagnoses = append(e.Diagnoses, d)
+		case "diagnoses":
+			p.push("diagnoses")
+			err = p.diagnoses(&e.Diagnoses)
+		default:
+			err = p.skip()
+		}
+	default:
+		err = p.skip()
+	}
+	return err
+}
+
+// link reads an atom:link element.
+func (p *parser) link(t xml.StartElement) (atom.Link, error) {
+	var l atom.Link
+	for _, a := range t.Attr {
+		if a.Name.Space != "" {
+			continue
+		}
+		switch a.Name.Local {
+		case "rel":
+			l.Rel = a.Value
+		case "href":
+			l.Href = a.Value
+		case "type":
+			l.Type = a.Value
+		case "hreflang":
+			l.HrefLang = a.Value
+		case "title":
+			l.Title = a.Value
+		case "length":
+			if n, err := strconv.ParseUint(trimXMLSpace(a.Value), 10, 0); err == nil {
+				l.Length = uint(n)
+			}
+		}
+	}
+	return l, p.skip()
+}
+
+// payload reads sdata:payload: the first child element becomes e.Digest
+// (sync:digest) or e.Payload (anything else); further children are ignored.
+func (p *parser) payload(e *Entry, t xml.StartElement) error {
+	e.Payload, e.Digest = nil, nil
+	uuid := ""
+	for _, a := range t.Attr {
+		if a.Name.Space == SDataNS && a.Name.Local == "uuid" {
+			uuid = a.Value
+		}
+	}
+	p.push("payload")
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return nil
+		case xml.StartElement:
+			switch {
+			case e.Payload != nil || e.Digest != nil:
+				err = p.skip()
+			case t.Name == xml.Name{Space: SyncNS, Local: "digest"}:
+				e.Digest, err = p.digest()
+			default:
+				e.Payload, err = p.payloadElement(t, uuid)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// digest parses the children of sync:digest.
+func (p *parser) digest() (*digest.Digest, error) {
+	d := &digest.Digest{}
+	p.push("digest")
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return d, nil
+		case xml.StartElement:
+			switch t.Name {
+			case xml.Name{Space: SyncNS, Local: "origin"}:
+				d.Origin, err = p.trimmed()
+			case xml.Name{Space: SyncNS, Local: "digestEntry"}:
+				p.push("digestEntry[" + strconv.Itoa(len(d.Entries)+1) + "]")
+				var de digest.Entry
+				de, err = p.digestEntry()
+				d.Entries = append(d.Entries, de)
+			default:
+				err = p.skip()
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// digestEntry parses sync:digestEntry (path already pushed). A missing
+// conflictPriority is digest.DefaultConflictPriority.
+func (p *parser) digestEntry() (digest.Entry, error) {
+	de := digest.Entry{ConflictPriority: digest.DefaultConflictPriority}
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return de, err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return de, nil
+		case xml.StartElement:
+			switch t.Name {
+			case xml.Name{Space: SyncNS, Local: "endpoint"}:
+				de.Endpoint, err = p.trimmed()
+			case xml.Name{Space: SyncNS, Local: "tick"}:
+				de.Tick, err = p.int64Val("tick")
+			case xml.Name{Space: SyncNS, Local: "stamp"}:
+				de.Stamp, err = p.timeVal("stamp")
+			case xml.Name{Space: SyncNS, Local: "conflictPriority"}:
+				de.ConflictPriority, err = p.intVal("conflictPriority")
+			default:
+				err = p.skip()
+			}
+			if err != nil {
+				return de, err
+			}
+		}
+	}
+}
+
+// syncState parses the children of sync:syncState.
+func (p *parser) syncState() (*digest.SyncState, error) {
+	s := &digest.SyncState{}
+	p.push("syncState")
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return s, nil
+		case xml.StartElement:
+			switch t.Name {
+			case xml.Name{Space: SyncNS, Local: "endpoint"}:
+				s.Endpoint, err = p.trimmed()
+			case xml.Name{Space: SyncNS, Local: "tick"}:
+				s.Tick, err = p.int64Val("tick")
+			case xml.Name{Space: SyncNS, Local: "stamp"}:
+				s.Stamp, err = p.timeVal("stamp")
+			case xml.Name{Space: SyncNS, Local: "user"}:
+				s.User, err = p.trimmed()
+			default:
+				err = p.skip()
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// diagnoses appends the sdata:diagnosis children of the current element
+// (path already pushed) to ds.
+func (p *parser) diagnoses(ds *[]Diagnosis) error {
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return nil
+		case xml.StartElement:
+			if t.Name != (xml.Name{Space: SDataNS, Local: "diagnosis"}) {
+				if err := p.skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			p.push("diagnosis[" + strconv.Itoa(len(*ds)+1) + "]")
+			d, err := p.diagnosis()
+			if err != nil {
+				return err
+			}
+			*ds = append(*ds, d)
+		}
+	}
+}
+
+// diagnosis parses the children of sdata:diagnosis (path already pushed).
+func (p *parser) diagnosis() (Diagnosis, error) {
+	var d Diagnosis
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return d, err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return d, nil
+		case xml.StartElement:
+			if t.Name.Space != SDataNS {
+				err = p.skip()
+			} else {
+				switch t.Name.Local {
+				case "severity":
+					d.Severity, err = p.trimmed()
+				case "sdataCode":
+					d.SDataCode, err = p.trimmed()
+				case "applicationCode":
+					d.ApplicationCode, err = p.trimmed()
+				case "message":
+					d.Message, err = p.text()
+				case "payloadPath":
+					d.PayloadPath, err = p.trimmed()
+				default:
+					err = p.skip()
+				}
+			}
+			if err != nil {
+				return d, err
+			}
+		}
+	}
+}
+
+// tracking parses the children of sdata:tracking.
+func (p *parser) tracking() (*Tracking, error) {
+	tr := &Tracking{}
+	p.push("tracking")
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			p.pop()
+			return tr, nil
+		case xml.StartElement:
+			if !isTrackingNS(t.Name.Space) {
+				err = p.skip()
+			} else {
+				switch t.Name.Local {
+				case "phase":
+					tr.Phase, err = p.text()
+				case "phaseDetail":
+					tr.PhaseDetail, err = p.text()
+				case "progress":
+					tr.Progress, err = p.decimalVal("progress")
+				case "elapsedSeconds":
+					tr.ElapsedSeconds, err = p.intVal("elapsedSeconds")
+				case "remainingSeconds":
+					tr.RemainingSeconds, err = p.intVal("remainingSeconds")
+				case "pollingMillis":
+					tr.PollingMillis, err = p.intVal("pollingMillis")
+				default:
+					err = p.skip()
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// trimmed returns the element's text without surrounding whitespace.
+func (p *parser) trimmed() (string, error) {
+	s, err := p.text()
+	return trimXMLSpace(s), err
+}
+
+// valueErr reports a bad value of the child element name.
+func (p *parser) valueErr(name, s, want string) error {
+	p.push(name)
+	err := p.formatErr("%q is not %s", s, want)
+	p.pop()
+	return err
+}
+
+func (p *parser) int64Val(name string) (int64, error) {
+	s, err := p.trimmed()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, p.valueErr(name, s, "an integer")
+	}
+	return v, nil
+}
+
+func (p *parser) intVal(name string) (int, error) {
+	s, err := p.trimmed()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(s, 10, 0)
+	if err != nil {
+		return 0, p.valueErr(name, s, "an integer")
+	}
+	return int(v), nil
+}
+
+// countVal parses a non-negative integer.
+func (p *parser) countVal(name string) (int, error) {
+	s, err := p.trimmed()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(s, 10, 0)
+	if err != nil || v < 0 {
+		return 0, p.valueErr(name, s, "a non-negative integer")
+	}
+	return int(v), nil
+}
+
+func (p *parser) decimalVal(name string) (float64, error) {
+	s, err := p.trimmed()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, p.valueErr(name, s, "a decimal number")
+	}
+	return v, nil
+}
+
+func (p *parser) timeVal(name string) (time.Time, error) {
+	s, err := p.trimmed()
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := ParseTime(s)
+	if err != nil {
+		return time.Time{}, p.valueErr(name, s, "an xs:dateTime")
+	}
+	return t, nil
+}

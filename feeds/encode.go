@@ -1,0 +1,454 @@
+package feeds
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+	"golang.org/x/tools/blog/atom"
+
+	"sdatasync/digest"
+)
+
+const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+
+// rootNamespaces declares every prefix the writer uses; it goes on the root
+// element of feeds and entries.
+const rootNamespaces = ` xmlns="` + AtomNS + `"` +
+	` xmlns:sdata="` + SDataNS + `"` +
+	` xmlns:sync="` + SyncNS + `"` +
+	` xmlns:http="` + HTTPNS + `"` +
+	` xmlns:opensearch="` + OpenSearchNS + `"` +
+	` xmlns:xsi="` + XSINS + `"`
+
+// errClosed is returned when writing to a closed FeedWriter.
+var errClosed = errors.New("feeds: FeedWriter is closed")
+
+// FeedWriter streams a feed: NewFeedWriter writes the head, WriteEntry each
+// entry as it comes, Close the end tag. Nothing is buffered beyond a
+// bufio.Writer; Close flushes it.
+type FeedWriter struct {
+	x      xmlWriter
+	closed bool
+}
+
+// NewFeedWriter writes the XML declaration and the head of the feed (id,
+// title, updated, links, opensearch elements, syncMode, digest) to w.
+// head.Entries is ignored.
+func NewFeedWriter(w io.Writer, head *Feed) (*FeedWriter, error) {
+	fw := &FeedWriter{x: xmlWriter{w: bufio.NewWriter(w)}}
+	x := &fw.x
+	x.raw(xmlHeader)
+	x.raw("<feed" + rootNamespaces + ">")
+	x.textElem(1, "id", head.ID)
+	x.textElem(1, "title", head.Title)
+	x.textElem(1, "updated", FormatTime(head.Updated))
+	x.links(1, head.Links)
+	if head.TotalResults >= 0 {
+		x.textElem(1, "opensearch:totalResults", strconv.Itoa(head.TotalResults))
+	}
+	if head.StartIndex > 0 {
+		x.textElem(1, "opensearch:startIndex", strconv.Itoa(head.StartIndex))
+	}
+	if head.ItemsPerPage > 0 {
+		x.textElem(1, "opensearch:itemsPerPage", strconv.Itoa(head.ItemsPerPage))
+	}
+	if head.SyncMode != "" {
+		x.textElem(1, "sync:syncMode", head.SyncMode)
+	}
+	if head.Digest != nil {
+		x.digest(1, head.Digest)
+	}
+	if x.err != nil {
+		return nil, x.err
+	}
+	return fw, nil
+}
+
+// WriteEntry writes one entry of the feed.
+func (fw *FeedWriter) WriteEntry(e *Entry) error {
+	if fw.closed {
+		return errClosed
+	}
+	fw.x.entry(1, e, "")
+	return fw.x.err
+}
+
+// Close writes the end of the feed and flushes. Closing twice is a no-op.
+func (fw *FeedWriter) Close() error {
+	if fw.closed {
+		return fw.x.err
+	}
+	fw.closed = true
+	fw.x.raw("\n</feed>\n")
+	fw.x.flush()
+	return fw.x.err
+}
+
+// WriteFeed writes the whole feed f, head and entries.
+func WriteFeed(w io.Writer, f *Feed) error {
+	fw, err := NewFeedWriter(w, f)
+	if err != nil {
+		return err
+	}
+	for _, e := range f.Entries {
+		if err := fw.WriteEntry(e); err != nil {
+			return err
+		}
+	}
+	return fw.Close()
+}
+
+// WriteEntry writes e as a standalone atom:entry document. When e.Digest is
+// set it is written as the payload (sync:digest) instead of e.Payload.
+func WriteEntry(w io.Writer, e *Entry) error {
+	x := &xmlWriter{w: bufio.NewWriter(w)}
+	x.raw(xmlHeader)
+	x.entry(0, e, rootNamespaces)
+	x.raw("\n")
+	x.flush()
+	return x.err
+}
+
+// WriteDigestEntry writes e as a standalone atom:entry document whose
+// sdata:payload holds e.Digest as sync:digest (the $syncDigest resource). It
+// fails if e.Digest is nil.
+func WriteDigestEntry(w io.Writer, e *Entry) error {
+	if e.Digest == nil {
+		return errors.New("feeds: WriteDigestEntry: entry has no digest")
+	}
+	return WriteEntry(w, e)
+}
+
+// WriteDiagnoses writes an sdata:diagnoses document.
+func WriteDiagnoses(w io.Writer, ds []Diagnosis) error {
+	x := &xmlWriter{w: bufio.NewWriter(w)}
+	x.raw(xmlHeader)
+	x.raw(`<sdata:diagnoses xmlns:sdata="` + SDataNS + `">`)
+	for i := range ds {
+		x.diagnosis(1, &ds[i])
+	}
+	x.raw("\n</sdata:diagnoses>\n")
+	x.flush()
+	return x.err
+}
+
+// WriteTracking writes an sdata:tracking document.
+func WriteTracking(w io.Writer, t Tracking) error {
+	x := &xmlWriter{w: bufio.NewWriter(w)}
+	x.raw(xmlHeader)
+	x.raw(`<sdata:tracking xmlns:sdata="` + SDataNS + `">`)
+	x.textElem(1, "sdata:phase", t.Phase)
+	x.textElem(1, "sdata:phaseDetail", t.PhaseDetail)
+	x.textElem(1, "sdata:progress", formatDecimal(t.Progress))
+	x.textElem(1, "sdata:elapsedSeconds", strconv.Itoa(t.ElapsedSeconds))
+	x.textElem(1, "sdata:remainingSeconds", strconv.Itoa(t.RemainingSeconds))
+	x.textElem(1, "sdata:pollingMillis", strconv.Itoa(t.PollingMillis))
+	x.raw("\n</sdata:tracking>\n")
+	x.flush()
+	return x.err
+}
+
+// formatDecimal writes an xs:decimal (no exponent) with at least one
+// fraction digit, e.g. 0.0 or 42.5.
+func formatDecimal(v float64) string {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			return s
+		}
+	}
+	return s + ".0"
+}
+
+// xmlWriter writes indented XML to a bufio.Writer and keeps the first error.
+type xmlWriter struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (x *xmlWriter) raw(s string) {
+	if x.err == nil {
+		_, x.err = x.w.WriteString(s)
+	}
+}
+
+func (x *xmlWriter) flush() {
+	if x.err == nil {
+		x.err = x.w.Flush()
+	}
+}
+
+const spaces = "                                                                "
+
+// indent starts a new line indented by depth levels of two spaces.
+func (x *xmlWriter) indent(depth int) {
+	x.raw("\n")
+	for n := 2 * depth; n > 0; n -= len(spaces) {
+		x.raw(spaces[:min(n, len(spaces))])
+	}
+}
+
+// textElem writes <name>escaped value</name> on a new line.
+func (x *xmlWriter) textElem(depth int, name, value string) {
+	x.indent(depth)
+	x.raw("<" + name + ">")
+	x.escape(value, false)
+	x.raw("</" + name + ">")
+}
+
+func (x *xmlWriter) attr(name, value string) {
+	x.raw(" " + name + `="`)
+	x.escape(value, true)
+	x.raw(`"`)
+}
+
+func (x *xmlWriter) links(depth int, links []atom.Link) {
+	for _, l := range links {
+		x.indent(depth)
+		x.raw("<link")
+		if l.Rel != "" {
+			x.attr("rel", l.Rel)
+		}
+		if l.Type != "" {
+			x.attr("type", l.Type)
+		}
+		if l.Title != "" {
+			x.attr("title", l.Title)
+		}
+		x.attr("href", l.Href)
+		if l.HrefLang != "" {
+			x.attr("hreflang", l.HrefLang)
+		}
+		if l.Length != 0 {
+			x.attr("length", strconv.FormatUint(uint64(l.Length), 10))
+		}
+		x.raw("/>")
+	}
+}
+
+// entry writes an atom:entry; ns holds the root namespace declarations of a
+// standalone entry document.
+func (x *xmlWriter) entry(depth int, e *Entry, ns string) {
+	if depth > 0 {
+		x.indent(depth)
+	}
+	x.raw("<entry" + ns + ">")
+	d := depth + 1
+	x.textElem(d, "id", e.ID)
+	x.textElem(d, "title", e.Title)
+	x.textElem(d, "updated", FormatTime(e.Updated))
+	x.links(d, e.Links)
+	if e.Content != "" {
+		x.textElem(d, "content", e.Content)
+	}
+	if e.HTTPMethod != "" {
+		x.textElem(d, "http:httpMethod", e.HTTPMethod)
+	}
+	if e.HTTPStatus != 0 {
+		x.textElem(d, "http:httpStatus", strconv.Itoa(e.HTTPStatus))
+	}
+	if e.HTTPMessage != "" {
+		x.textElem(d, "http:httpMessage", e.HTTPMessage)
+	}
+	if e.Location != "" {
+		x.textElem(d, "http:location", e.Location)
+	}
+	if e.ETag != "" {
+		x.textElem(d, "http:etag", e.ETag)
+	}
+	if e.IfMatch != "" {
+		x.textElem(d, "http:ifMatch", e.IfMatch)
+	}
+	if s := e.SyncState; s != nil {
+		x.indent(d)
+		x.raw("<sync:syncState>")
+		x.textElem(d+1, "sync:endpoint", s.Endpoint)
+		x.textElem(d+1, "sync:tick", strconv.FormatInt(s.Tick, 10))
+		if !s.Stamp.IsZero() {
+			x.textElem(d+1, "sync:stamp", FormatTime(s.Stamp))
+		}
+		if s.User != "" {
+			x.textElem(d+1, "sync:user", s.User)
+		}
+		x.indent(d)
+		x.raw("</sync:syncState>")
+	}
+	for i := range e.Diagnoses {
+		x.diagnosis(d, &e.Diagnoses[i])
+	}
+	switch {
+	case e.Digest != nil:
+		x.indent(d)
+		x.raw("<sdata:payload>")
+		x.digest(d+1, e.Digest)
+		x.indent(d)
+		x.raw("</sdata:payload>")
+	case e.Payload != nil:
+		x.indent(d)
+		x.raw("<sdata:payload>")
+		x.indent(d + 1)
+		x.element(d+1, e.Payload, true)
+		x.indent(d)
+		x.raw("</sdata:payload>")
+	}
+	x.indent(depth)
+	x.raw("</entry>")
+}
+
+func (x *xmlWriter) digest(depth int, dg *digest.Digest) {
+	x.indent(depth)
+	x.raw("<sync:digest>")
+	if dg.Origin != "" {
+		x.textElem(depth+1, "sync:origin", dg.Origin)
+	}
+	for _, de := range dg.Entries {
+		x.indent(depth + 1)
+		x.raw("<sync:digestEntry>")
+		x.textElem(depth+2, "sync:endpoint", de.Endpoint)
+		x.textElem(depth+2, "sync:tick", strconv.FormatInt(de.Tick, 10))
+		if !de.Stamp.IsZero() {
+			x.textElem(depth+2, "sync:stamp", FormatTime(de.Stamp))
+		}
+		x.textElem(depth+2, "sync:conflictPriority", strconv.Itoa(de.ConflictPriority))
+		x.indent(depth + 1)
+		x.raw("</sync:digestEntry>")
+	}
+	x.indent(depth)
+	x.raw("</sync:digest>")
+}
+
+func (x *xmlWriter) diagnosis(depth int, d *Diagnosis) {
+	x.indent(depth)
+	x.raw("<sdata:diagnosis>")
+	x.textElem(depth+1, "sdata:severity", d.Severity)
+	x.textElem(depth+1, "sdata:sdataCode", d.SDataCode)
+	if d.ApplicationCode != "" {
+		x.textElem(depth+1, "sdata:applicationCode", d.ApplicationCode)
+	}
+	if d.Message != "" {
+		x.textElem(depth+1, "sdata:message", d.Message)
+	}
+	if d.PayloadPath != "" {
+		x.textElem(depth+1, "sdata:payloadPath", d.PayloadPath)
+	}
+	x.indent(depth)
+	x.raw("</sdata:diagnosis>")
+}
+
+// element writes a payload element as is. Children are indented only when
+// the element holds no text besides whitespace, which a parser drops again;
+// comments and processing instructions are not written. An unprefixed root
+// without its own xmlns declaration gets xmlns="" so that it does not fall
+// into the Atom default namespace.
+func (x *xmlWriter) element(depth int, el *etree.Element, root bool) {
+	tag := el.FullTag()
+	x.raw("<" + tag)
+	hasDefault := false
+	for i := range el.Attr {
+		a := &el.Attr[i]
+		if a.Space == "" && a.Key == "xmlns" {
+			hasDefault = true
+		}
+		x.attr(a.FullKey(), a.Value)
+	}
+	if root && el.Space == "" && !hasDefault {
+		x.raw(` xmlns=""`)
+	}
+	hasElem, hasText := false, false
+	for _, c := range el.Child {
+		switch c := c.(type) {
+		case *etree.Element:
+			hasElem = true
+		case *etree.CharData:
+			if c.Data != "" {
+				hasText = true
+			}
+		}
+	}
+	if !hasElem && !hasText {
+		x.raw("/>")
+		return
+	}
+	x.raw(">")
+	pretty := hasElem
+	if hasElem && hasText {
+		for _, c := range el.Child {
+			if cd, ok := c.(*etree.CharData); ok && !isXMLSpaceString(cd.Data) {
+				pretty = false
+				break
+			}
+		}
+	}
+	for _, c := range el.Child {
+		switch c := c.(type) {
+		case *etree.Element:
+			if pretty {
+				x.indent(depth + 1)
+			}
+			x.element(depth+1, c, false)
+		case *etree.CharData:
+			if hasElem && isXMLSpaceString(c.Data) {
+				continue
+			}
+			x.escape(c.Data, false)
+		}
+	}
+	if pretty {
+		x.indent(depth)
+	}
+	x.raw("</" + tag + ">")
+}
+
+// escape writes s as character data (attr false) or as a double-quoted
+// attribute value. Characters that XML cannot carry (invalid UTF-8, control
+// characters) become U+FFFD; \r, and in attributes \t and \n, are written as
+// character references so that they survive end-of-line and attribute
+// normalization.
+func (x *xmlWriter) escape(s string, attr bool) {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		var esc string
+		width := 1
+		switch {
+		case c == '&':
+			esc = "&amp;"
+		case c == '<':
+			esc = "&lt;"
+		case c == '>':
+			esc = "&gt;"
+		case c == '"' && attr:
+			esc = "&quot;"
+		case c == '\r':
+			esc = "&#xD;"
+		case c == '\n' && attr:
+			esc = "&#xA;"
+		case c == '\t' && attr:
+			esc = "&#x9;"
+		case c < 0x20 && c != '\n' && c != '\t':
+			esc = "\uFFFD"
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			width = n
+			if (r == utf8.RuneError && n == 1) || !isXMLChar(r) {
+				esc = "\uFFFD"
+			}
+		}
+		if esc != "" {
+			x.raw(s[last:i])
+			x.raw(esc)
+			last = i + width
+		}
+		i += width
+	}
+	x.raw(s[last:])
+}
+
+// isXMLChar reports whether a non-ASCII rune is allowed in XML 1.0.
+func isXMLChar(r rune) bool {
+	return (r >= 0x80 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+}

@@ -1,0 +1,69 @@
+package feeds
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Default limits applied when a Limits field is zero.
+const (
+	DefaultMaxDepth   = 64
+	DefaultMaxBytes   = 16 << 20
+	DefaultMaxEntries = 10000
+)
+
+// Limits bound what a parser accepts. Zero fields mean the defaults
+// (MaxDepth 64, MaxBytes 16 MiB, MaxEntries 10000).
+type Limits struct {
+	MaxDepth   int   // maximum element nesting depth, the root being depth 1
+	MaxBytes   int64 // maximum document size in bytes
+	MaxEntries int   // maximum number of atom:entry elements in a feed
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultMaxEntries
+	}
+	return l
+}
+
+// SyntaxError reports a document that is not well-formed XML, or that uses
+// constructs this package refuses (DOCTYPE, entity declarations).
+type SyntaxError struct {
+	Line int    // 1-based line where the problem was detected
+	Msg  string // what is wrong
+}
+
+func (e *SyntaxError) Error() string {
+	return "feeds: XML syntax error on line " + strconv.Itoa(e.Line) + ": " + e.Msg
+}
+
+// LimitError reports a document that exceeds one of the parser Limits.
+type LimitError struct {
+	Limit string // "MaxDepth", "MaxBytes" or "MaxEntries"
+	Max   int64  // the limit in force
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("feeds: document exceeds the %s limit of %d", e.Limit, e.Max)
+}
+
+// FormatError reports well-formed XML that is not the expected document: a
+// wrong root element or a value of the wrong type.
+type FormatError struct {
+	Path string // element path, e.g. "feed/entry[3]/syncState/tick"
+	Msg  string // what is wrong
+}
+
+func (e *FormatError) Error() string {
+	if e.Path == "" {
+		return "feeds: " + e.Msg
+	}
+	return "feeds: " + e.Path + ": " + e.Msg
+}
