@@ -10,13 +10,13 @@ import (
 type tokKind int
 
 const (
-	tEOF    tokKind = iota
-	tIdent          // property path; text is the path
-	tKeyword        // reserved word; text is lower-cased
-	tString         // quoted string; text is the unescaped value
-	tNumber         // unsigned number; text as written
-	tDate           // @...@; text is the content
-	tSymbol         // punctuation or symbolic operator; text as written
+	tEOF     tokKind = iota
+	tIdent           // property path; text is the path
+	tKeyword         // reserved word; text is lower-cased
+	tString          // quoted string; text is the unescaped value
+	tNumber          // unsigned number; text as written
+	tDate            // @...@; text is the content
+	tSymbol          // punctuation or symbolic operator; text as written
 )
 
 type token struct {
