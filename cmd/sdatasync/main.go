@@ -1,0 +1,206 @@
+// Command sdatasync is the SData synchronization provider: `sdatasync serve`
+// runs the provider.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"sdatasync/contracts"
+	"sdatasync/sdata"
+	"sdatasync/sdata/demo"
+	"sdatasync/sdata/store"
+)
+
+const usage = `sdatasync: an SData synchronization provider
+
+Usage:
+  sdatasync serve [flags]    run the provider (sdatasync serve -h for flags)
+
+Every flag can also be set by an environment variable: --base-url is SDATASYNC_BASE_URL.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit status (0 ok, 1
+// failure, 2 usage error).
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sdatasync: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// envDefaults applies SDATASYNC_* environment variables to flags the command
+// line did not set.
+func envDefaults(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		env := "SDATASYNC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+type serveConfig struct {
+	addr, db, app, contract, baseURL, logLevel string
+	datasets                                   stringList
+	demo                                       bool
+	priority                                   int
+	maxBody                                    int64
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.db, "db", "data/sdatasync.db", "SQLite database file (created with its folder)")
+	fs.StringVar(&c.app, "app", "sdatasync", "application name in URLs")
+	fs.StringVar(&c.contract, "contract", "gcrm", "built-in contract name ("+strings.Join(contracts.BuiltinNames(), ", ")+") or path to an XSD")
+	fs.Var(&c.datasets, "dataset", "dataset to serve (repeatable; '-' always exists)")
+	fs.StringVar(&c.baseURL, "base-url", "", "externally visible base URL (default http://<addr>)")
+	fs.BoolVar(&c.demo, "demo", false, "seed demo data into empty datasets")
+	fs.IntVar(&c.priority, "conflict-priority", 5, "conflict priority (1..9, lower wins) of kinds whose contract declares none")
+	fs.Int64Var(&c.maxBody, "max-body", sdata.DefaultMaxBody, "request body limit in bytes")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := envDefaults(fs); err != nil {
+		fmt.Fprintln(stderr, "sdatasync serve:", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sdatasync serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if c.priority < 1 || c.priority > 9 {
+		fmt.Fprintln(stderr, "sdatasync serve: --conflict-priority must be 1..9")
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		fmt.Fprintln(stderr, "sdatasync serve: --log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := runServer(ctx, c, stdout, log); err != nil {
+		log.Error("sdatasync serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.Logger) error {
+	contract, err := contracts.Open(c.contract)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base := c.baseURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	st, err := store.OpenSQLite(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := sdata.New(ctx, sdata.Config{
+		App: c.app, Contract: contract, Datasets: c.datasets, BaseURL: base,
+		ConflictPriority: c.priority, MaxBody: c.maxBody, Logger: log,
+	}, st)
+	if err != nil {
+		return err
+	}
+	if c.demo {
+		for _, ds := range srv.Datasets() {
+			seeded, err := srv.SeedDemo(ctx, ds, demo.DefaultSizes())
+			if err != nil {
+				return fmt.Errorf("demo data for dataset %q: %w", ds, err)
+			}
+			if seeded {
+				log.Info("seeded demo data", "dataset", ds)
+			}
+		}
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	example := base + "/sdata/" + c.app + "/" + contract.Name + "/-/"
+	if k := contract.Kind("tradingAccounts"); k != nil {
+		example += k.PluralName + "?count=5"
+	} else if len(contract.Kinds) > 0 {
+		example += contract.Kinds[0].PluralName + "?count=5"
+	}
+	fmt.Fprintf(stdout, "sdatasync serving %s (contract %s, datasets %s, db %s)\ntry: curl '%s'\n",
+		base, contract.Name, strings.Join(srv.Datasets(), ","), c.db, example)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	return nil
+}
+
