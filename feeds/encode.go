@@ -347,16 +347,12 @@ func (x *xmlWriter) diagnosis(depth int, d *Diagnosis) {
 func (x *xmlWriter) element(depth int, el *etree.Element, root bool) {
 	tag := el.FullTag()
 	x.raw("<" + tag)
-	hasDefault := false
+	if root && el.Space == "" && el.SelectAttr("xmlns") == nil {
+		x.raw(` xmlns=""`)
+	}
 	for i := range el.Attr {
 		a := &el.Attr[i]
-		if a.Space == "" && a.Key == "xmlns" {
-			hasDefault = true
-		}
 		x.attr(a.FullKey(), a.Value)
-	}
-	if root && el.Space == "" && !hasDefault {
-		x.raw(` xmlns=""`)
 	}
 	hasElem, hasText := false, false
 	for _, c := range el.Child {
