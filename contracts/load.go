@@ -13,8 +13,6 @@ import (
 // qname is a namespace-qualified name.
 type qname struct{ space, local string }
 
-func (q qname) String() string { return q.local }
-
 // schemaDoc is one loaded schema file.
 type schemaDoc struct {
 	file string
