@@ -74,7 +74,9 @@ func compileErr(format string, args ...any) *Error {
 // Integer -> int64 (float64 for a literal with a fraction), Decimal ->
 // float64, Boolean -> int64 1/0, Date -> "YYYY-MM-DD", DateTime -> UTC RFC
 // 3339 with a fraction only if non-zero, String -> string. Quoted ISO
-// strings are accepted as dates, quoted numbers as numbers. A literal that
+// strings are accepted as dates, quoted numbers as numbers, quoted
+// 'true'/'false' as booleans, and a number compared with a String property
+// as its text. Comparing two literals uses their own types. A literal that
 // cannot be converted is an *Error BadWhereSyntax naming the property.
 // Comparing a Date with a DateTime (property or literal) compares on the date
 // part (as written, for a literal); DateTime values are compared through
