@@ -150,6 +150,11 @@ func (c *compiler) compile(e Expr) (operand, error) {
 		if err != nil {
 			return operand{}, err
 		}
+		isCond := x.pred || (x.lit != nil && x.lit.Kind == LitBool) || (x.lit == nil && x.typ == Boolean)
+		if !isCond {
+			// not binds tighter than comparisons (spec priority 2): "not a eq 1" is "(not a) eq 1"
+			return operand{}, compileErr("'not' needs a condition, %s is not one (write not (...) to negate a comparison)", x.name)
+		}
 		if x, err = c.cond(x); err != nil {
 			return operand{}, err
 		}
