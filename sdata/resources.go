@@ -25,6 +25,12 @@ const (
 
 // kindLevel serves /sdata/{app}/{contract}/{dataset}/{kind} and {kind}('key').
 func (s *Server) kindLevel(w http.ResponseWriter, r *http.Request) error {
+	if muxVar(r, "kind") == "$syncLog" {
+		if err := s.checkApp(r); err != nil {
+			return err
+		}
+		return s.syncLog(w, r, muxVar(r, "dataset"), "")
+	}
 	sc, err := s.resolve(r)
 	if err != nil {
 		return err
@@ -80,6 +86,11 @@ func (s *Server) kindOp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	op := muxVar(r, "op")
+	if !sc.single {
+		if handled, err := s.serveSync(w, r, sc, op); handled {
+			return err
+		}
+	}
 	if sc.single {
 		return errorf(http.StatusNotFound, CodeBadURLSyntax, "%q is not available on a single resource", op)
 	}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -39,6 +40,7 @@ type Config struct {
 	BaseURL          string              // externally visible base URL, e.g. http://127.0.0.1:8080
 	ConflictPriority int                 // default endpoint conflict priority (1..9) for kinds that declare none
 	MaxBody          int64               // request body limit in bytes (0: DefaultMaxBody)
+	JobTTL           time.Duration       // how long unclaimed sync jobs live (0: DefaultJobTTL)
 	Logger           *slog.Logger
 }
 
@@ -52,6 +54,10 @@ type Server struct {
 	eps      map[epKey]store.Endpoint
 	limits   feeds.Limits
 	router   *mux.Router
+
+	life context.Context // cancelled by Close: the lifetime of background jobs
+	stop context.CancelFunc
+	jobs sync.WaitGroup
 }
 
 type epKey struct{ dataset, kind string }
@@ -108,6 +114,16 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		}
 	}
 	s.router = s.routes()
+	s.life, s.stop = context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.resumeJobs(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		s.sweep(time.Minute)
+	}()
 	return s, nil
 }
 

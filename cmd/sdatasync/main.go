@@ -167,6 +167,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	if c.demo {
 		for _, ds := range srv.Datasets() {
 			seeded, err := srv.SeedDemo(ctx, ds, demo.DefaultSizes())

@@ -124,6 +124,79 @@ var migrations = []string{
 	);
 	CREATE UNIQUE INDEX resources_uuid ON resources (endpoint_id, uuid) WHERE uuid IS NOT NULL;
 	CREATE INDEX resources_changes ON resources (endpoint_id, sync_node, sync_tick);`,
+	// 2: asynchronous sync jobs, their snapshots and results; the audit log.
+	`CREATE TABLE sync_jobs (
+		id          INTEGER PRIMARY KEY,
+		endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+		type        TEXT NOT NULL,
+		tracking_id TEXT NOT NULL,
+		status      TEXT NOT NULL,
+		run_name    TEXT NOT NULL DEFAULT '',
+		run_stamp   TEXT NOT NULL DEFAULT '',
+		request     BLOB,
+		digest      TEXT NOT NULL DEFAULT '',
+		total       INTEGER NOT NULL DEFAULT 0,
+		failure     TEXT NOT NULL DEFAULT '',
+		created     TEXT NOT NULL,
+		updated     TEXT NOT NULL,
+		expires     TEXT NOT NULL,
+		UNIQUE (endpoint_id, type, tracking_id)
+	);
+	CREATE TABLE sync_job_entries (
+		job_id   INTEGER NOT NULL REFERENCES sync_jobs(id) ON DELETE CASCADE,
+		seq      INTEGER NOT NULL,
+		key      TEXT NOT NULL,
+		uuid     TEXT NOT NULL,
+		etag     TEXT NOT NULL,
+		payload  BLOB NOT NULL,
+		title    TEXT NOT NULL,
+		deleted  INTEGER NOT NULL,
+		change   TEXT NOT NULL,
+		endpoint TEXT NOT NULL,
+		tick     INTEGER NOT NULL,
+		stamp    TEXT NOT NULL,
+		user     TEXT NOT NULL,
+		updated  TEXT NOT NULL,
+		PRIMARY KEY (job_id, seq)
+	) WITHOUT ROWID;
+	CREATE TABLE sync_job_results (
+		job_id      INTEGER NOT NULL REFERENCES sync_jobs(id) ON DELETE CASCADE,
+		seq         INTEGER NOT NULL,
+		status      INTEGER NOT NULL,
+		method      TEXT NOT NULL,
+		outcome     TEXT NOT NULL,
+		key         TEXT NOT NULL,
+		uuid        TEXT NOT NULL,
+		etag        TEXT NOT NULL,
+		payload     BLOB,
+		title       TEXT NOT NULL,
+		deleted     INTEGER NOT NULL,
+		severity    TEXT NOT NULL,
+		message     TEXT NOT NULL,
+		payload_path TEXT NOT NULL,
+		source_state TEXT NOT NULL,
+		target_state TEXT NOT NULL,
+		PRIMARY KEY (job_id, seq)
+	) WITHOUT ROWID;
+	CREATE TABLE audit_log (
+		id          INTEGER PRIMARY KEY,
+		time        TEXT NOT NULL,
+		dataset     TEXT NOT NULL,
+		kind        TEXT NOT NULL,
+		operation   TEXT NOT NULL,
+		tracking_id TEXT NOT NULL,
+		run_name    TEXT NOT NULL,
+		run_stamp   TEXT NOT NULL,
+		run_time    TEXT NOT NULL,
+		client      TEXT NOT NULL,
+		status      INTEGER NOT NULL,
+		count       INTEGER NOT NULL,
+		duration_ms REAL NOT NULL,
+		detail      TEXT NOT NULL
+	);
+	CREATE INDEX audit_by_run ON audit_log (run_name, run_stamp, id);
+	CREATE INDEX audit_by_kind ON audit_log (dataset, kind, id);
+	CREATE INDEX audit_by_tracking ON audit_log (tracking_id, id);`,
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -205,7 +278,7 @@ func (s *SQLite) Endpoint(ctx context.Context, dataset, kind, u string, priority
 		if err != nil {
 			return err
 		}
-		now := time.Now().UTC()
+		now := time.Now().UTC().Truncate(time.Millisecond)
 		res, err := tx.ExecContext(ctx, `INSERT INTO endpoints (dataset, kind, node_id, priority, created) VALUES (?,?,?,?,?)`,
 			dataset, kind, nid, priority, fmtStamp(now))
 		if err != nil {
@@ -437,7 +510,7 @@ func (s *SQLite) Create(ctx context.Context, ep Endpoint, w Write) (Resource, er
 				}
 			}
 		}
-		now := time.Now().UTC()
+		now := time.Now().UTC().Truncate(time.Millisecond)
 		nid, tick, err := tickLocal(ctx, tx, ep, now)
 		if err != nil {
 			return err
@@ -511,7 +584,7 @@ func (s *SQLite) Update(ctx context.Context, ep Endpoint, key string, mutate fun
 		if err != nil {
 			return err
 		}
-		now := time.Now().UTC()
+		now := time.Now().UTC().Truncate(time.Millisecond)
 		nid, tick, err := tickLocal(ctx, tx, ep, now)
 		if err != nil {
 			return err
@@ -550,7 +623,7 @@ func (s *SQLite) Delete(ctx context.Context, ep Endpoint, key, user string, chec
 				return err
 			}
 		}
-		now := time.Now().UTC()
+		now := time.Now().UTC().Truncate(time.Millisecond)
 		nid, tick, err := tickLocal(ctx, tx, ep, now)
 		if err != nil {
 			return err

@@ -109,6 +109,36 @@ type Store interface {
 	// If-Match); an error from it aborts the delete.
 	Delete(ctx context.Context, ep Endpoint, key, user string, check func(cur Resource) error) (Resource, error)
 
+	// ReplaceDigest replaces the endpoint's digest after validating it.
+	ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) error
+
+	// CreateJob persists a new running job or returns the existing one with
+	// the same endpoint, type and tracking ID; created says which.
+	CreateJob(ctx context.Context, j Job) (job Job, created bool, err error)
+	// Job returns a job by endpoint, type and tracking ID.
+	Job(ctx context.Context, endpointID int64, typ, trackingID string) (Job, error)
+	// RunningJobs lists unfinished jobs, oldest first.
+	RunningJobs(ctx context.Context) ([]Job, error)
+	// FailJob marks a job failed.
+	FailJob(ctx context.Context, id int64, reason string) error
+	// DeleteJob frees a job and what it holds.
+	DeleteJob(ctx context.Context, id int64) error
+	// ExpireJobs deletes jobs that expired before now.
+	ExpireJobs(ctx context.Context, now time.Time) (int, error)
+	// RunSource selects the changes a target lacks into a source job.
+	RunSource(ctx context.Context, ep Endpoint, job Job, target digest.Digest) (Job, error)
+	// SourceEntries pages through a source job's selection.
+	SourceEntries(ctx context.Context, job Job, offset, limit int) ([]Resource, error)
+	// RunTarget applies a sync feed page into a target job.
+	RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in []Incoming) (Job, error)
+	// TargetResults pages through a target job's results.
+	TargetResults(ctx context.Context, job Job, offset, limit int) ([]Result, error)
+
+	// Audit appends records to the run-tagged audit log.
+	Audit(ctx context.Context, recs ...AuditRecord) error
+	// AuditLog queries the audit log, newest first.
+	AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, int, error)
+
 	// Close releases the store.
 	Close() error
 }

@@ -1,0 +1,206 @@
+package sdata
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+	"golang.org/x/tools/blog/atom"
+
+	"sdatasync/feeds"
+	"sdatasync/sdata/store"
+)
+
+func newID() string { return uuid.NewString() }
+
+// startJob runs fn in the background under the server's lifetime context.
+func (s *Server) startJob(fn func(ctx context.Context)) {
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		fn(s.life)
+	}()
+}
+
+// Close stops the background jobs and the expiry sweeper and waits for them.
+// A job interrupted here stays "running" in the store and resumes at the
+// next start.
+func (s *Server) Close() error {
+	s.stop()
+	s.jobs.Wait()
+	return nil
+}
+
+// resumeJobs restarts the jobs a previous process left running: their
+// request is persisted and their work commits in one transaction, so running
+// them again is safe.
+func (s *Server) resumeJobs(ctx context.Context) error {
+	jobs, err := s.st.RunningJobs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		sc, ok := s.scopeOf(j.EndpointID)
+		if !ok || len(j.Request) == 0 {
+			s.st.FailJob(ctx, j.ID, "interrupted by a restart and cannot be resumed")
+			continue
+		}
+		s.log.Info("resuming sync job", "type", j.Type, "trackingID", j.TrackingID, "kind", sc.kind.PluralName,
+			"runName", j.RunName, "runStamp", j.RunStamp)
+		switch j.Type {
+		case store.JobSource:
+			target, err := feeds.ParseDigest(bytes.NewReader(j.Request), s.limits)
+			if err != nil {
+				s.st.FailJob(ctx, j.ID, "stored request unreadable: "+err.Error())
+				continue
+			}
+			s.startJob(func(ctx context.Context) { s.runSourceJob(ctx, sc, j, *target) })
+		case store.JobTarget:
+			tf, err := s.prepareTarget(sc, j.Request)
+			if err != nil {
+				s.st.FailJob(ctx, j.ID, "stored request unreadable: "+err.Error())
+				continue
+			}
+			s.startJob(func(ctx context.Context) { s.applyTarget(ctx, sc, j, tf) })
+		default:
+			s.st.FailJob(ctx, j.ID, "unknown job type "+j.Type)
+		}
+	}
+	return nil
+}
+
+func (s *Server) scopeOf(endpointID int64) (scope, bool) {
+	for k, ep := range s.eps {
+		if ep.ID == endpointID {
+			return scope{dataset: k.dataset, kind: s.cfg.Contract.Kind(k.kind), ep: ep}, true
+		}
+	}
+	return scope{}, false
+}
+
+// sweep deletes expired jobs every interval until the server closes.
+func (s *Server) sweep(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.life.Done():
+			return
+		case now := <-t.C:
+			if n, err := s.st.ExpireJobs(s.life, now); err != nil {
+				if s.life.Err() == nil {
+					s.log.Error("expiring sync jobs", "err", err)
+				}
+			} else if n > 0 {
+				s.log.Info("expired sync jobs", "count", n)
+			}
+		}
+	}
+}
+
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	if status >= 400 {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+func slogRun(ru run, kind, op, method string, status, count int) []slog.Attr {
+	return []slog.Attr{slog.String("runName", ru.name), slog.String("runStamp", ru.stamp), slog.String("trackingID", ru.tracking),
+		slog.String("kind", kind), slog.String("op", op), slog.String("method", method), slog.Int("status", status), slog.Int("count", count)}
+}
+
+// auditNS is the namespace of the audit record payload in $syncLog feeds.
+const auditNS = "urn:sdatasync:audit"
+
+// syncLog serves $syncLog for a dataset (kind "") or one kind: the audit
+// log, newest first, paged, filtered by runName, runStamp, trackingID, kind,
+// operation, since and until.
+func (s *Server) syncLog(w http.ResponseWriter, r *http.Request, dataset, kind string) error {
+	if err := allow(r, http.MethodGet); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	pg, err := parsePaging(q)
+	if err != nil {
+		return err
+	}
+	aq := store.AuditQuery{Dataset: dataset, Kind: kind, Operation: queryParam(q, "operation"), TrackingID: queryParam(q, "trackingID"),
+		RunName: queryParam(q, "runName"), RunStamp: queryParam(q, "runStamp"), Offset: pg.start - 1, Limit: pg.count}
+	if kind == "" {
+		aq.Kind = queryParam(q, "kind")
+	}
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"since", &aq.Since}, {"until", &aq.Until}} {
+		if v := queryParam(q, p.name); v != "" {
+			t, err := feeds.ParseTime(v)
+			if err != nil {
+				return errorf(http.StatusBadRequest, CodeBadQueryParameter, "%s must be an ISO 8601 date or time, got %q", p.name, v)
+			}
+			*p.t = t
+		}
+	}
+	recs, total, err := s.st.AuditLog(r.Context(), aq)
+	if err != nil {
+		return err
+	}
+	self := s.datasetURL(dataset)
+	if kind != "" {
+		self += "/" + kind
+	}
+	self += "/$syncLog"
+	head := &feeds.Feed{ID: self, Title: "Synchronization log", Updated: nowUTC(), TotalResults: total, StartIndex: pg.start,
+		ItemsPerPage: pg.count, Links: pageLinks(self, q, pg, total)}
+	w.Header().Set("Content-Type", typeFeed)
+	fw, err := feeds.NewFeedWriter(w, head)
+	if err != nil {
+		return err
+	}
+	for _, a := range recs {
+		el := auditElement(a)
+		id := self + "('" + strconv.FormatInt(a.ID, 10) + "')"
+		title := a.Operation + " " + a.Kind
+		e := &feeds.Entry{ID: id, Title: title, Content: title, Updated: a.Time, Payload: el,
+			Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: id}}}
+		if err := fw.WriteEntry(e); err != nil {
+			return err
+		}
+	}
+	return fw.Close()
+}
+
+func auditElement(a store.AuditRecord) *etree.Element {
+	el := etree.NewElement("syncLogEntry")
+	el.CreateAttr("xmlns", auditNS)
+	add := func(name, v string) {
+		if v != "" {
+			el.CreateElement(name).SetText(v)
+		}
+	}
+	add("time", feeds.FormatTime(a.Time))
+	add("dataset", a.Dataset)
+	add("kind", a.Kind)
+	add("operation", a.Operation)
+	add("trackingID", a.TrackingID)
+	add("runName", a.RunName)
+	add("runStamp", a.RunStamp)
+	if !a.RunTime.IsZero() {
+		add("runTime", feeds.FormatTime(a.RunTime))
+	}
+	add("client", a.Client)
+	add("httpStatus", strconv.Itoa(a.Status))
+	add("count", strconv.Itoa(a.Count))
+	add("durationMillis", strconv.FormatFloat(float64(a.Duration)/float64(time.Millisecond), 'f', 3, 64))
+	add("detail", a.Detail)
+	return el
+}

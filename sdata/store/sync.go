@@ -1,0 +1,640 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"sdatasync/digest"
+)
+
+// Job types and states.
+const (
+	JobSource = "source"
+	JobTarget = "target"
+
+	JobRunning = "running"
+	JobDone    = "done"
+	JobFailed  = "failed"
+)
+
+// Job is an asynchronous sync operation, persisted so that a restart does
+// not lose it.
+type Job struct {
+	ID         int64
+	EndpointID int64
+	Type       string // JobSource or JobTarget
+	TrackingID string
+	Status     string // JobRunning, JobDone or JobFailed
+	RunName    string
+	RunStamp   string
+	Request    []byte         // the request body, kept until the job is done
+	Digest     *digest.Digest // source jobs: the source digest when the selection was made
+	Total      int            // entries selected (source) or processed (target)
+	Failure    string         // why a failed job failed
+	Created    time.Time
+	Updated    time.Time
+	Expires    time.Time
+}
+
+// CreateJob persists a new running job, or returns the existing job with
+// the same endpoint, type and tracking ID (reliable posting: the same
+// trackingID never starts a second job). created says which.
+func (s *SQLite) CreateJob(ctx context.Context, j Job) (Job, bool, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	created := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO sync_jobs (endpoint_id, type, tracking_id, status, run_name, run_stamp, request, created, updated, expires)
+			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (endpoint_id, type, tracking_id) DO NOTHING`,
+			j.EndpointID, j.Type, j.TrackingID, JobRunning, j.RunName, j.RunStamp, j.Request, fmtStamp(now), fmtStamp(now), fmtStamp(j.Expires))
+		if err != nil {
+			return fmt.Errorf("store: create job: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		created = n == 1
+		return nil
+	})
+	if err != nil {
+		return Job{}, false, err
+	}
+	got, err := s.Job(ctx, j.EndpointID, j.Type, j.TrackingID)
+	return got, created, err
+}
+
+const jobCols = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, request, digest, total, failure, created, updated, expires`
+
+func scanJob(sc scanner) (Job, error) {
+	var j Job
+	var dg, created, updated, expires string
+	if err := sc.Scan(&j.ID, &j.EndpointID, &j.Type, &j.TrackingID, &j.Status, &j.RunName, &j.RunStamp, &j.Request, &dg,
+		&j.Total, &j.Failure, &created, &updated, &expires); err != nil {
+		return Job{}, err
+	}
+	if dg != "" {
+		var d digest.Digest
+		if err := json.Unmarshal([]byte(dg), &d); err != nil {
+			return Job{}, fmt.Errorf("store: job %s digest: %w", j.TrackingID, err)
+		}
+		j.Digest = &d
+	}
+	j.Created, j.Updated, j.Expires = parseStamp(created), parseStamp(updated), parseStamp(expires)
+	return j, nil
+}
+
+// Job returns a job by endpoint, type and tracking ID.
+func (s *SQLite) Job(ctx context.Context, endpointID int64, typ, trackingID string) (Job, error) {
+	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE endpoint_id = ? AND type = ? AND tracking_id = ?`,
+		endpointID, typ, trackingID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Job{}, ErrNotFound
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("store: job %s: %w", trackingID, err)
+	}
+	return j, nil
+}
+
+// RunningJobs lists the jobs still running, oldest first (to resume them
+// after a restart).
+func (s *SQLite) RunningJobs(ctx context.Context) ([]Job, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE status = ? ORDER BY id`, JobRunning)
+	if err != nil {
+		return nil, fmt.Errorf("store: running jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// FailJob marks a job failed with a reason.
+func (s *SQLite) FailJob(ctx context.Context, id int64, reason string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, failure = ?, request = NULL, updated = ? WHERE id = ?`,
+			JobFailed, reason, fmtStamp(time.Now()), id)
+		return err
+	})
+}
+
+// DeleteJob frees a job and everything it holds.
+func (s *SQLite) DeleteJob(ctx context.Context, id int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sync_jobs WHERE id = ?`, id)
+		return err
+	})
+}
+
+// ExpireJobs deletes the jobs whose expiry is before now and returns how many.
+func (s *SQLite) ExpireJobs(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sync_jobs WHERE expires < ?`, fmtStamp(now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// RunSource makes the selection of a source job: in one transaction it reads
+// the endpoint's digest S, selects every resource the target (whose digest
+// is target) lacks, ordered by ascending tick per endpoint, gives a UUID to
+// every selected resource that has none, copies the selection into the job
+// (so the feed stays stable while it is paged and later writes go to the
+// next pass) and marks the job done with S.
+func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target digest.Digest) (Job, error) {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		src, err := readDigest(ctx, tx, ep)
+		if err != nil {
+			return err
+		}
+		// Resources without a UUID get one now: they are about to travel.
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM resources WHERE endpoint_id = ? AND uuid IS NULL`, ep.ID)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = ? WHERE id = ?`, uuid.NewString(), id); err != nil {
+				return err
+			}
+		}
+		seq := 0
+		for _, rg := range digest.Missing(src, target) {
+			var nid int64
+			err := tx.QueryRowContext(ctx, `SELECT id FROM nodes WHERE url = ?`, rg.Endpoint).Scan(&nid)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // no resource carries a change of that endpoint
+			}
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated)
+				SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), r.key, r.uuid, r.etag, r.payload, r.title, r.deleted, r.change, ?, r.sync_tick, r.sync_stamp, r.sync_user, r.updated
+				FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ? AND r.sync_tick < ?`,
+				job.ID, seq, rg.Endpoint, ep.ID, nid, rg.From, rg.To)
+			if err != nil {
+				return fmt.Errorf("store: select changes: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			seq += int(n)
+		}
+		dj, err := json.Marshal(src)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, digest = ?, total = ?, request = NULL, updated = ? WHERE id = ?`,
+			JobDone, string(dj), seq, fmtStamp(time.Now()), job.ID)
+		return err
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	return s.Job(ctx, ep.ID, JobSource, job.TrackingID)
+}
+
+// SourceEntries returns entries [offset, offset+limit) of a source job's
+// selection as resources with their sync states.
+func (s *SQLite) SourceEntries(ctx context.Context, job Job, offset, limit int) ([]Resource, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated
+		FROM sync_job_entries WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`, job.ID, offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: source page: %w", err)
+	}
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		var r Resource
+		var deleted int
+		var change, stamp, updated string
+		if err := rows.Scan(&r.Key, &r.UUID, &r.ETag, &r.Payload, &r.Title, &deleted, &change, &r.State.Endpoint, &r.State.Tick,
+			&stamp, &r.State.User, &updated); err != nil {
+			return nil, err
+		}
+		r.Deleted, r.Change = deleted != 0, Change(change)
+		r.State.Stamp, r.Updated = parseStamp(stamp), parseStamp(updated)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Incoming is one entry of a sync feed page to apply at the target.
+type Incoming struct {
+	UUID    string
+	State   digest.SyncState
+	Method  string // the entry's http:httpMethod
+	Deleted bool
+	Payload []byte // canonical payload (for a deletion: possibly empty)
+	Props   []byte
+	Title   string
+	// Invalid, when set, says the entry cannot be applied (bad payload); it
+	// is reported with status 400 and the digest still advances past it.
+	Invalid     error
+	PayloadPath string
+}
+
+// Result is the outcome of one applied entry, as stored for the result feed.
+type Result struct {
+	Seq         int
+	Status      int
+	Method      string
+	Outcome     string // digest.Outcome name, or "invalid"
+	Key         string
+	UUID        string
+	ETag        string
+	Payload     []byte
+	Title       string
+	Deleted     bool
+	Severity    string // of the diagnosis; "" when none
+	Message     string
+	PayloadPath string
+	SourceState digest.SyncState
+	TargetState *digest.SyncState // the target's state before the entry, nil when unknown
+}
+
+// RunTarget applies one sync feed page at the target in one transaction:
+// the entries in order with the conflict rules of spec 5.4, the stored sync
+// state being the one each entry carries; the digest update of spec 5.5
+// after each entry and, for the last page of a catchUp feed, the end-of-feed
+// merge; the results; and the job marked done. A crash leaves the page
+// either applied with its results or not applied at all. For an immediate
+// feed the contiguity of spec 5.8 is checked first: a gap returns a
+// *digest.GapError and applies nothing.
+func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in []Incoming) (Job, error) {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		tgt, err := readDigest(ctx, tx, ep)
+		if err != nil {
+			return err
+		}
+		if immediate {
+			states := make([]digest.SyncState, len(in))
+			for i, e := range in {
+				states[i] = e.State
+			}
+			if err := digest.CheckImmediate(tgt, feedDigest, states); err != nil {
+				return err
+			}
+		}
+		for i, e := range in {
+			// An endpoint missing from the feed's digest: its source tick
+			// counts as the entry's tick + 1, with the default priority.
+			fd := feedDigest
+			if _, ok := fd.Get(e.State.Endpoint); !ok {
+				fd = feedDigest.Clone()
+				fd.Set(digest.Entry{Endpoint: e.State.Endpoint, Tick: e.State.Tick + 1, Stamp: e.State.Stamp, ConflictPriority: digest.DefaultConflictPriority})
+			}
+			r, err := applyEntry(ctx, tx, ep, fd, tgt, e)
+			if err != nil {
+				return err
+			}
+			r.Seq = i + 1
+			if err := insertResult(ctx, tx, job.ID, r); err != nil {
+				return err
+			}
+			digest.AfterEntry(&tgt, fd, e.State)
+		}
+		if last && !immediate {
+			digest.EndOfFeed(&tgt, feedDigest)
+		}
+		if err := writeDigest(ctx, tx, ep, tgt); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, updated = ? WHERE id = ?`,
+			JobDone, len(in), fmtStamp(time.Now()), job.ID)
+		return err
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	return s.Job(ctx, ep.ID, JobTarget, job.TrackingID)
+}
+
+// applyEntry decides and applies one incoming entry inside tx.
+func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest, tgt digest.Digest, e Incoming) (Result, error) {
+	res := Result{Method: e.Method, UUID: strings.ToLower(e.UUID), SourceState: e.State}
+	if e.Invalid != nil {
+		res.Status, res.Outcome, res.Severity, res.Message, res.PayloadPath = 400, "invalid", "error", e.Invalid.Error(), e.PayloadPath
+		return res, nil
+	}
+	cur, err := getResource(ctx, tx, ep, "uuid", res.UUID)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return res, err
+	}
+	var ts *digest.SyncState
+	if known {
+		st := cur.State
+		ts = &st
+		res.TargetState = ts
+	}
+	out := digest.Decide(feedDigest, tgt, e.State, ts)
+	res.Outcome = out.String()
+	if !out.Applies() {
+		res.Key, res.ETag, res.Payload, res.Title, res.Deleted = cur.Key, cur.ETag, cur.Payload, cur.Title, cur.Deleted
+		if out == digest.ConflictTarget {
+			res.Status, res.Severity = 409, "warning"
+			res.Message = fmt.Sprintf("conflict: the target's version (%s tick %d) wins over the source's (%s tick %d)",
+				ts.Endpoint, ts.Tick, e.State.Endpoint, e.State.Tick)
+		} else {
+			res.Status, res.Severity = 200, "info"
+			res.Message = "skipped: the target already holds this change or a newer one"
+		}
+		return res, nil
+	}
+	nid, err := nodeID(ctx, tx, e.State.Endpoint)
+	if err != nil {
+		return res, err
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := Resource{UUID: res.UUID, Payload: e.Payload, Props: props(e.Props), Title: e.Title, Deleted: e.Deleted,
+		State: e.State, Updated: now}
+	if r.Payload == nil {
+		r.Payload = []byte{}
+	}
+	switch {
+	case e.Deleted:
+		r.Change = Deleted
+	case known && !cur.Deleted:
+		r.Change = Updated
+	default:
+		r.Change = Created
+	}
+	if e.Deleted && known && len(e.Payload) == 0 {
+		r.Payload, r.Props, r.Title = cur.Payload, cur.Props, cur.Title
+	}
+	r.ETag = etag(r.Payload, r.Deleted, r.State)
+	if known {
+		r.Key, r.Created = cur.Key, cur.Created
+		if err := updateResource(ctx, tx, ep, nid, &r); err != nil {
+			return res, err
+		}
+		res.Status = 200
+	} else {
+		var next int64
+		for {
+			if err := tx.QueryRowContext(ctx, `UPDATE endpoints SET next_key = next_key + 1 WHERE id = ? RETURNING next_key - 1`, ep.ID).Scan(&next); err != nil {
+				return res, err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources WHERE endpoint_id = ? AND key = ?`, ep.ID, strconv.FormatInt(next, 10)).Scan(&n); err != nil {
+				return res, err
+			}
+			if n == 0 {
+				break
+			}
+		}
+		r.Key, r.Created = strconv.FormatInt(next, 10), now
+		if err := insertResource(ctx, tx, ep, nid, &r); err != nil {
+			return res, err
+		}
+		res.Status = 201
+		if e.Deleted {
+			res.Status = 200
+		}
+	}
+	if out == digest.ConflictSource {
+		res.Severity = "warning"
+		res.Message = fmt.Sprintf("conflict: the source's version (%s tick %d) wins over the target's (%s tick %d)",
+			e.State.Endpoint, e.State.Tick, ts.Endpoint, ts.Tick)
+	}
+	res.Key, res.ETag, res.Payload, res.Title, res.Deleted = r.Key, r.ETag, r.Payload, r.Title, r.Deleted
+	return res, nil
+}
+
+func stateJSON(st *digest.SyncState) string {
+	if st == nil {
+		return ""
+	}
+	b, _ := json.Marshal(st)
+	return string(b)
+}
+
+func insertResult(ctx context.Context, tx *sql.Tx, jobID int64, r Result) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sync_job_results (job_id, seq, status, method, outcome, key, uuid, etag, payload, title, deleted,
+		severity, message, payload_path, source_state, target_state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		jobID, r.Seq, r.Status, r.Method, r.Outcome, r.Key, r.UUID, r.ETag, r.Payload, r.Title, r.Deleted,
+		r.Severity, r.Message, r.PayloadPath, stateJSON(&r.SourceState), stateJSON(r.TargetState))
+	if err != nil {
+		return fmt.Errorf("store: record result: %w", err)
+	}
+	return nil
+}
+
+// TargetResults returns results [offset, offset+limit) of a target job.
+func (s *SQLite) TargetResults(ctx context.Context, job Job, offset, limit int) ([]Result, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, status, method, outcome, key, uuid, etag, payload, title, deleted, severity, message,
+		payload_path, source_state, target_state FROM sync_job_results WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`, job.ID, offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: results: %w", err)
+	}
+	defer rows.Close()
+	var out []Result
+	for rows.Next() {
+		var r Result
+		var deleted int
+		var ss, ts string
+		if err := rows.Scan(&r.Seq, &r.Status, &r.Method, &r.Outcome, &r.Key, &r.UUID, &r.ETag, &r.Payload, &r.Title, &deleted,
+			&r.Severity, &r.Message, &r.PayloadPath, &ss, &ts); err != nil {
+			return nil, err
+		}
+		r.Deleted = deleted != 0
+		if ss != "" {
+			json.Unmarshal([]byte(ss), &r.SourceState)
+		}
+		if ts != "" {
+			var st digest.SyncState
+			if json.Unmarshal([]byte(ts), &st) == nil {
+				r.TargetState = &st
+			}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// writeDigest replaces the endpoint's digest entries with d's, keeping the
+// order of d.
+func writeDigest(ctx context.Context, tx *sql.Tx, ep Endpoint, d digest.Digest) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM digest_entries WHERE endpoint_id = ?`, ep.ID); err != nil {
+		return err
+	}
+	for i, e := range d.Entries {
+		nid, err := nodeID(ctx, tx, e.Endpoint)
+		if err != nil {
+			return err
+		}
+		prio := e.ConflictPriority
+		if prio == 0 {
+			prio = digest.DefaultConflictPriority
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO digest_entries (endpoint_id, node_id, pos, tick, stamp, priority) VALUES (?,?,?,?,?,?)`,
+			ep.ID, nid, i, e.Tick, fmtStamp(e.Stamp), prio); err != nil {
+			return fmt.Errorf("store: write digest: %w", err)
+		}
+	}
+	return nil
+}
+
+// ReplaceDigest replaces the endpoint's digest (a $syncDigest PUT, used to
+// re-seed an endpoint). The endpoint's own entry never moves backwards
+// below the ticks its stored resources carry, and is kept when d lacks it.
+func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := readDigest(ctx, tx, ep)
+		if err != nil {
+			return err
+		}
+		own, _ := cur.Get(ep.URL)
+		var maxOwn int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(r.sync_tick), 0) FROM resources r JOIN endpoints e ON e.id = r.endpoint_id
+			WHERE r.endpoint_id = ? AND r.sync_node = e.node_id`, ep.ID).Scan(&maxOwn); err != nil {
+			return err
+		}
+		nd := d.Clone()
+		nd.Origin = ep.URL
+		if e, ok := nd.Get(ep.URL); ok {
+			e.Tick = max(e.Tick, maxOwn+1, digest.FirstTick)
+			nd.Set(e)
+		} else {
+			own.Tick = max(own.Tick, maxOwn+1)
+			nd.Set(own)
+		}
+		return writeDigest(ctx, tx, ep, nd)
+	})
+}
+
+// AuditRecord is one line of the run-tagged audit log.
+type AuditRecord struct {
+	ID         int64
+	Time       time.Time
+	Dataset    string
+	Kind       string
+	Operation  string
+	TrackingID string
+	RunName    string
+	RunStamp   string    // verbatim, as the engine sent it
+	RunTime    time.Time // RunStamp parsed when it is ISO 8601, else zero
+	Client     string
+	Status     int
+	Count      int
+	Duration   time.Duration
+	Detail     string // JSON: counts, conflict states and winners, posted results
+}
+
+// Audit appends records to the audit log.
+func (s *SQLite) Audit(ctx context.Context, recs ...AuditRecord) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, a := range recs {
+			rt := ""
+			if !a.RunTime.IsZero() {
+				rt = fmtStamp(a.RunTime)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (time, dataset, kind, operation, tracking_id, run_name, run_stamp, run_time, client, status, count, duration_ms, detail)
+				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, fmtStamp(a.Time), a.Dataset, a.Kind, a.Operation, a.TrackingID, a.RunName, a.RunStamp, rt,
+				a.Client, a.Status, a.Count, float64(a.Duration)/float64(time.Millisecond), a.Detail); err != nil {
+				return fmt.Errorf("store: audit: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// AuditQuery filters the audit log; empty fields do not filter.
+type AuditQuery struct {
+	Dataset, Kind, Operation, TrackingID, RunName, RunStamp string
+	Since, Until                                            time.Time
+	Offset, Limit                                           int
+}
+
+// AuditLog returns one page of matching records, newest first, and the total.
+func (s *SQLite) AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, int, error) {
+	var where []string
+	var args []any
+	add := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	add("dataset", q.Dataset)
+	add("kind", q.Kind)
+	add("operation", q.Operation)
+	add("tracking_id", q.TrackingID)
+	add("run_name", q.RunName)
+	add("run_stamp", q.RunStamp)
+	if !q.Since.IsZero() {
+		where = append(where, "time >= ?")
+		args = append(args, fmtStamp(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "time < ?")
+		args = append(args, fmtStamp(q.Until))
+	}
+	w := ""
+	if len(where) > 0 {
+		w = " WHERE " + strings.Join(where, " AND ")
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	var total int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`+w, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: audit log: %w", err)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, time, dataset, kind, operation, tracking_id, run_name, run_stamp, run_time, client, status, count, duration_ms, detail
+		FROM audit_log`+w+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var a AuditRecord
+		var t, rt string
+		var ms float64
+		if err := rows.Scan(&a.ID, &t, &a.Dataset, &a.Kind, &a.Operation, &a.TrackingID, &a.RunName, &a.RunStamp, &rt, &a.Client,
+			&a.Status, &a.Count, &ms, &a.Detail); err != nil {
+			return nil, 0, err
+		}
+		a.Time = parseStamp(t)
+		if rt != "" {
+			a.RunTime = parseStamp(rt)
+		}
+		a.Duration = time.Duration(ms * float64(time.Millisecond))
+		out = append(out, a)
+	}
+	return out, total, rows.Err()
+}

@@ -1,0 +1,699 @@
+package sdata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/tools/blog/atom"
+
+	"sdatasync/digest"
+	"sdatasync/feeds"
+	"sdatasync/sdata/store"
+)
+
+// Sync defaults.
+const (
+	DefaultJobTTL     = 24 * time.Hour
+	DefaultPollMillis = 200
+)
+
+// run is the run and tracking context of a sync request.
+type run struct {
+	name, stamp, tracking string
+	stampTime             time.Time
+}
+
+func runOf(r *http.Request) run {
+	q := r.URL.Query()
+	ru := run{name: queryParam(q, "runName"), stamp: queryParam(q, "runStamp"), tracking: queryParam(q, "trackingID")}
+	if t, err := feeds.ParseTime(ru.stamp); err == nil {
+		ru.stampTime = t
+	}
+	return ru
+}
+
+var trackingRE = regexp.MustCompile(`^[A-Za-z0-9._~{}-]{1,128}$`)
+
+// syncOp splits an op segment like `$syncSource('id')` into name and id.
+func syncOp(op string) (name, id string, err error) {
+	i := strings.IndexByte(op, '(')
+	if i < 0 {
+		return op, "", nil
+	}
+	if !strings.HasSuffix(op, ")") {
+		return "", "", errorf(http.StatusBadRequest, CodeBadURLSyntax, "malformed selector %q", op)
+	}
+	id, err = parseKey(op[i+1 : len(op)-1])
+	if err != nil {
+		return "", "", errorf(http.StatusBadRequest, CodeBadURLSyntax, "malformed selector %q: %v", op, err)
+	}
+	return op[:i], id, nil
+}
+
+// serveSync dispatches the sync URLs of a kind. It reports false when op
+// is not a sync URL.
+func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, sc scope, op string) (bool, error) {
+	name, id, err := syncOp(op)
+	if err != nil {
+		return true, err
+	}
+	switch name {
+	case "$syncDigest", "$syncSource", "$syncTarget", "$syncResults":
+	case "$syncLog":
+		return true, s.syncLog(w, r, sc.dataset, sc.kind.PluralName)
+	default:
+		return false, nil
+	}
+	if !sc.kind.IsSyncSource && !sc.kind.IsSyncTarget {
+		return true, errorf(http.StatusNotFound, CodeBadURLSyntax, "resource kind %s is not synchronized (neither sme:isSyncSource nor sme:isSyncTarget)", sc.kind.PluralName)
+	}
+	ru := runOf(r)
+	if id != "" {
+		ru.tracking = id
+	}
+	if ru.tracking != "" && !trackingRE.MatchString(ru.tracking) {
+		return true, errorf(http.StatusBadRequest, CodeBadQueryParameter, "invalid trackingID %q", ru.tracking)
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	var count int
+	switch name {
+	case "$syncDigest":
+		err = s.syncDigest(sw, r, sc)
+	case "$syncSource":
+		if !sc.kind.IsSyncSource {
+			return true, errorf(http.StatusNotFound, CodeBadURLSyntax, "resource kind %s is not a sync source", sc.kind.PluralName)
+		}
+		count, err = s.syncSource(sw, r, sc, ru, id != "")
+	case "$syncTarget":
+		if !sc.kind.IsSyncTarget {
+			return true, errorf(http.StatusNotFound, CodeBadURLSyntax, "resource kind %s is not a sync target", sc.kind.PluralName)
+		}
+		count, err = s.syncTarget(sw, r, sc, ru, id != "")
+	case "$syncResults":
+		count, err = s.syncResults(sw, r, sc, ru)
+	}
+	status := sw.status
+	if err != nil {
+		status = asError(r.Context(), s.log, err).Status
+	}
+	op = strings.TrimPrefix(name, "$sync")
+	s.audit(r.Context(), store.AuditRecord{Dataset: sc.dataset, Kind: sc.kind.PluralName, Operation: strings.ToLower(op) + "." + strings.ToLower(r.Method),
+		TrackingID: ru.tracking, RunName: ru.name, RunStamp: ru.stamp, RunTime: ru.stampTime, Client: r.RemoteAddr,
+		Status: status, Count: count, Duration: time.Since(start)})
+	s.log.LogAttrs(r.Context(), levelFor(status), "sync request", slogRun(ru, sc.kind.PluralName, name, r.Method, status, count)...)
+	return true, err
+}
+
+func (s *Server) audit(ctx context.Context, recs ...store.AuditRecord) {
+	now := time.Now().UTC()
+	for i := range recs {
+		if recs[i].Time.IsZero() {
+			recs[i].Time = now
+		}
+	}
+	// The audit trail must not depend on the client still listening.
+	if err := s.st.Audit(context.WithoutCancel(ctx), recs...); err != nil {
+		s.log.Error("audit log write failed", "err", err)
+	}
+}
+
+// ---- $syncDigest
+
+func (s *Server) digestEntry(sc scope, d digest.Digest) *feeds.Entry {
+	u := s.kindURL(sc.dataset, sc.kind) + "/$syncDigest"
+	return &feeds.Entry{ID: u, Title: "Synchronization digest", Updated: nowUTC(), Digest: &d,
+		Links: []atom.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}}}
+}
+
+func (s *Server) syncDigest(w http.ResponseWriter, r *http.Request, sc scope) error {
+	if err := allow(r, http.MethodGet, http.MethodPut, http.MethodPost); err != nil {
+		return err
+	}
+	if r.Method != http.MethodGet {
+		body, err := s.readBody(w, r)
+		if err != nil {
+			return err
+		}
+		d, err := feeds.ParseDigest(bytes.NewReader(body), s.limits)
+		if err != nil {
+			return err
+		}
+		if err := d.Validate(); err != nil {
+			return errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "%v", err)
+		}
+		if err := s.st.ReplaceDigest(r.Context(), sc.ep, *d); err != nil {
+			return err
+		}
+	}
+	d, err := s.st.Digest(r.Context(), sc.ep)
+	if err != nil {
+		return err
+	}
+	return s.writeEntry(w, http.StatusOK, s.digestEntry(sc, d), "")
+}
+
+// ---- tracking
+
+func (s *Server) jobURL(sc scope, op, tracking string) string {
+	return s.kindURL(sc.dataset, sc.kind) + "/" + op + "('" + url.PathEscape(tracking) + "')"
+}
+
+func (s *Server) writeTracking(w http.ResponseWriter, status int, location string, j store.Job) error {
+	var buf bytes.Buffer
+	t := feeds.Tracking{Phase: "Running", PhaseDetail: j.Type + " job " + j.TrackingID, PollingMillis: DefaultPollMillis,
+		ElapsedSeconds: int(time.Since(j.Created).Seconds())}
+	switch j.Status {
+	case store.JobDone:
+		t.Phase, t.Progress = "Done", 100
+	case store.JobFailed:
+		t.Phase, t.PhaseDetail = "Failed", j.Failure
+	}
+	if err := feeds.WriteTracking(&buf, t); err != nil {
+		return err
+	}
+	w.Header().Set("Location", location)
+	w.Header().Set("Retry-After", "1")
+	return writeBytes(w, "application/xml; charset=utf-8", status, buf.Bytes())
+}
+
+// jobOf finds the job named by the URL or the trackingID parameter.
+func (s *Server) jobOf(ctx context.Context, sc scope, typ, tracking string) (store.Job, error) {
+	if tracking == "" {
+		return store.Job{}, errorf(http.StatusBadRequest, CodeBadQueryParameter, "no tracking id: use $sync%s('{trackingID}') or ?trackingID=", typ)
+	}
+	j, err := s.st.Job(ctx, sc.ep.ID, typ, tracking)
+	if errors.Is(err, store.ErrNotFound) {
+		return j, errorf(http.StatusNotFound, CodeApplicationDiagnosis, "no %s job with tracking id %q (finished jobs expire after %s)", typ, tracking, s.jobTTL())
+	}
+	return j, err
+}
+
+func (s *Server) jobTTL() time.Duration {
+	if s.cfg.JobTTL > 0 {
+		return s.cfg.JobTTL
+	}
+	return DefaultJobTTL
+}
+
+// ---- $syncSource
+
+func (s *Server) syncSource(w http.ResponseWriter, r *http.Request, sc scope, ru run, byURL bool) (int, error) {
+	switch r.Method {
+	case http.MethodPost:
+		if byURL {
+			return 0, allow(r, http.MethodGet, http.MethodDelete)
+		}
+		return s.startSource(w, r, sc, ru)
+	case http.MethodGet, http.MethodHead:
+		j, err := s.jobOf(r.Context(), sc, store.JobSource, ru.tracking)
+		if err != nil {
+			return 0, err
+		}
+		return s.sourcePage(w, r, sc, j)
+	case http.MethodDelete:
+		j, err := s.jobOf(r.Context(), sc, store.JobSource, ru.tracking)
+		if err != nil {
+			return 0, err
+		}
+		return 0, s.deleteJob(w, r, j)
+	}
+	return 0, allow(r, http.MethodPost, http.MethodGet, http.MethodDelete)
+}
+
+func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, j store.Job) error {
+	if err := s.st.DeleteJob(r.Context(), j.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) startSource(w http.ResponseWriter, r *http.Request, sc scope, ru run) (int, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return 0, err
+	}
+	target, err := feeds.ParseDigest(bytes.NewReader(body), s.limits)
+	if err != nil {
+		return 0, err
+	}
+	if err := target.Validate(); err != nil {
+		return 0, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "%v", err)
+	}
+	async := ru.tracking != ""
+	if !async {
+		ru.tracking = "sync-" + newID()
+	}
+	j, created, err := s.st.CreateJob(r.Context(), store.Job{EndpointID: sc.ep.ID, Type: store.JobSource, TrackingID: ru.tracking,
+		RunName: ru.name, RunStamp: ru.stamp, Request: body, Expires: time.Now().Add(s.jobTTL())})
+	if err != nil {
+		return 0, err
+	}
+	if !async {
+		j, err = s.st.RunSource(r.Context(), sc.ep, j, *target)
+		if err != nil {
+			return 0, err
+		}
+		return s.sourcePage(w, r, sc, j)
+	}
+	if created {
+		s.startJob(func(ctx context.Context) { s.runSourceJob(ctx, sc, j, *target) })
+	}
+	return 0, s.writeTracking(w, http.StatusAccepted, s.jobURL(sc, "$syncSource", j.TrackingID), j)
+}
+
+func (s *Server) runSourceJob(ctx context.Context, sc scope, j store.Job, target digest.Digest) {
+	start := time.Now()
+	done, err := s.st.RunSource(ctx, sc.ep, j, target)
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusInternalServerError
+		s.log.Error("source job failed", "trackingID", j.TrackingID, "kind", sc.kind.PluralName, "runName", j.RunName, "runStamp", j.RunStamp, "err", err)
+		if ctx.Err() == nil {
+			s.st.FailJob(context.WithoutCancel(ctx), j.ID, "selection failed: "+err.Error())
+		}
+	}
+	s.audit(ctx, store.AuditRecord{Dataset: sc.dataset, Kind: sc.kind.PluralName, Operation: "source.selected", TrackingID: j.TrackingID,
+		RunName: j.RunName, RunStamp: j.RunStamp, RunTime: parseRunStamp(j.RunStamp), Status: status, Count: done.Total, Duration: time.Since(start)})
+}
+
+func parseRunStamp(s string) time.Time {
+	t, _ := feeds.ParseTime(s)
+	return t
+}
+
+// sourcePage answers a GET on a source job: 202 while it runs, then a page
+// of the sync feed.
+func (s *Server) sourcePage(w http.ResponseWriter, r *http.Request, sc scope, j store.Job) (int, error) {
+	loc := s.jobURL(sc, "$syncSource", j.TrackingID)
+	switch j.Status {
+	case store.JobRunning:
+		return 0, s.writeTracking(w, http.StatusAccepted, loc, j)
+	case store.JobFailed:
+		return 0, errorf(http.StatusInternalServerError, CodeApplicationDiagnosis, "source job %s failed: %s", j.TrackingID, j.Failure)
+	}
+	q := r.URL.Query()
+	pg, err := parsePaging(q)
+	if err != nil {
+		return 0, err
+	}
+	entries, err := s.st.SourceEntries(r.Context(), j, pg.start-1, pg.count)
+	if err != nil {
+		return 0, err
+	}
+	head := &feeds.Feed{ID: loc, Title: labelOf(sc.kind) + " synchronization feed " + j.TrackingID, Updated: nowUTC(),
+		SyncMode: "catchUp", Digest: j.Digest, TotalResults: j.Total, StartIndex: pg.start, ItemsPerPage: pg.count,
+		Links: pageLinks(loc, keepRunParams(q), pg, j.Total)}
+	w.Header().Set("Content-Type", typeFeed)
+	fw, err := feeds.NewFeedWriter(w, head)
+	if err != nil {
+		return 0, err
+	}
+	for _, res := range entries {
+		e, err := s.syncEntry(sc, res)
+		if err != nil {
+			return 0, err
+		}
+		if err := fw.WriteEntry(e); err != nil {
+			return 0, err
+		}
+	}
+	return len(entries), fw.Close()
+}
+
+// keepRunParams keeps only the run parameters in page links.
+func keepRunParams(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if strings.EqualFold(k, "runName") || strings.EqualFold(k, "runStamp") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// syncEntry renders a selected change as a sync feed entry.
+func (s *Server) syncEntry(sc scope, res store.Resource) (*feeds.Entry, error) {
+	u := s.resourceURL(sc.dataset, sc.kind, res.Key)
+	el, err := parseStored(res.Payload)
+	if err != nil {
+		return nil, err
+	}
+	el.CreateAttr("sdata:uuid", res.UUID)
+	if res.Deleted {
+		el.CreateAttr("sdata:isDeleted", "true")
+	}
+	st := res.State
+	return &feeds.Entry{ID: u, Title: res.Title, Content: res.Title, Updated: res.Updated, SyncState: &st,
+		HTTPMethod: string(res.Change), Payload: el,
+		Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: u}}}, nil
+}
+
+// ---- $syncTarget
+
+func (s *Server) syncTarget(w http.ResponseWriter, r *http.Request, sc scope, ru run, byURL bool) (int, error) {
+	switch r.Method {
+	case http.MethodPost:
+		if byURL {
+			return 0, allow(r, http.MethodGet, http.MethodDelete)
+		}
+		return s.startTarget(w, r, sc, ru)
+	case http.MethodGet, http.MethodHead:
+		j, err := s.jobOf(r.Context(), sc, store.JobTarget, ru.tracking)
+		if err != nil {
+			return 0, err
+		}
+		return s.resultPage(w, r, sc, j, false)
+	case http.MethodDelete:
+		j, err := s.jobOf(r.Context(), sc, store.JobTarget, ru.tracking)
+		if err != nil {
+			return 0, err
+		}
+		return 0, s.deleteJob(w, r, j)
+	}
+	return 0, allow(r, http.MethodPost, http.MethodGet, http.MethodDelete)
+}
+
+// targetFeed is a parsed, validated sync feed page ready to apply.
+type targetFeed struct {
+	digest    digest.Digest
+	immediate bool
+	last      bool
+	entries   []store.Incoming
+}
+
+// prepareTarget parses a sync feed page and prepares its entries; a bad
+// entry is marked invalid (reported 400 in the results), a bad feed is an
+// error.
+func (s *Server) prepareTarget(sc scope, body []byte) (*targetFeed, error) {
+	f, err := feeds.ParseFeed(bytes.NewReader(body), s.limits)
+	if err != nil {
+		return nil, err
+	}
+	tf := &targetFeed{}
+	switch f.SyncMode {
+	case "", "catchUp":
+	case "immediate":
+		tf.immediate = true
+	default:
+		return nil, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "unknown sync:syncMode %q (catchUp or immediate)", f.SyncMode)
+	}
+	if f.Digest != nil {
+		if err := f.Digest.Validate(); err != nil {
+			return nil, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "feed digest: %v", err)
+		}
+		tf.digest = *f.Digest
+	} else if !tf.immediate {
+		return nil, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "a catchUp sync feed must carry the source's sync:digest")
+	}
+	_, hasNext := f.Link("next")
+	tf.last = !hasNext
+	for i, e := range f.Entries {
+		tf.entries = append(tf.entries, s.prepareEntry(sc, i, e))
+	}
+	return tf, nil
+}
+
+func (s *Server) prepareEntry(sc scope, i int, e *feeds.Entry) store.Incoming {
+	in := store.Incoming{Method: strings.ToUpper(e.HTTPMethod)}
+	path := fmt.Sprintf("feed/entry[%d]", i+1)
+	bad := func(p, format string, args ...any) store.Incoming {
+		in.Invalid, in.PayloadPath = fmt.Errorf(format, args...), p
+		return in
+	}
+	if e.SyncState == nil || e.SyncState.Endpoint == "" {
+		// Without a sync state the entry cannot be placed in any clock.
+		return bad(path+"/syncState", "the entry has no sync:syncState")
+	}
+	in.State = *e.SyncState
+	if e.Payload == nil {
+		return bad(path+"/payload", "the entry has no sdata:payload")
+	}
+	u := feeds.PayloadUUID(e.Payload)
+	if !validUUID(u) {
+		return bad(path+"/payload/"+e.Payload.Tag+"/@sdata:uuid", "the payload has no valid sdata:uuid (%q)", u)
+	}
+	in.UUID = strings.ToLower(u)
+	in.Deleted = feeds.IsDeleted(e.Payload) || in.Method == http.MethodDelete
+	switch in.Method {
+	case "":
+		in.Method = http.MethodPut
+		if in.Deleted {
+			in.Method = http.MethodDelete
+		}
+	case http.MethodPost, http.MethodPut, http.MethodDelete:
+	default:
+		return bad(path+"/httpMethod", "unsupported http:httpMethod %q", e.HTTPMethod)
+	}
+	if in.Deleted && len(e.Payload.ChildElements()) == 0 {
+		return in // a bare tombstone: the target keeps its last payload
+	}
+	if err := validate(s.cfg.Contract, sc.kind, e.Payload, in.Deleted); err != nil {
+		var he *Error
+		if errors.As(err, &he) && len(he.Diagnoses) > 0 {
+			return bad(path+"/payload/"+he.Diagnoses[0].PayloadPath, "%s", he.Diagnoses[0].Message)
+		}
+		return bad(path+"/payload", "%v", err)
+	}
+	payload, props, title, err := canonical(s.cfg.Contract, sc.kind, e.Payload, "")
+	if err != nil {
+		return bad(path+"/payload", "%v", err)
+	}
+	in.Payload, in.Props, in.Title = payload, props, title
+	return in
+}
+
+func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, ru run) (int, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return 0, err
+	}
+	tf, err := s.prepareTarget(sc, body)
+	if err != nil {
+		return 0, err
+	}
+	if tf.immediate {
+		// A gap refuses the whole request at once; the job re-checks it in
+		// its transaction.
+		cur, err := s.st.Digest(r.Context(), sc.ep)
+		if err != nil {
+			return 0, err
+		}
+		states := make([]digest.SyncState, len(tf.entries))
+		for i, e := range tf.entries {
+			states[i] = e.State
+		}
+		if err := digest.CheckImmediate(cur, tf.digest, states); err != nil {
+			return 0, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "%v", err)
+		}
+	}
+	async := ru.tracking != ""
+	if !async {
+		ru.tracking = "sync-" + newID()
+	}
+	j, created, err := s.st.CreateJob(r.Context(), store.Job{EndpointID: sc.ep.ID, Type: store.JobTarget, TrackingID: ru.tracking,
+		RunName: ru.name, RunStamp: ru.stamp, Request: body, Expires: time.Now().Add(s.jobTTL())})
+	if err != nil {
+		return 0, err
+	}
+	if !async {
+		j, err = s.applyTarget(r.Context(), sc, j, tf)
+		if err != nil {
+			return 0, err
+		}
+		defer s.st.DeleteJob(context.WithoutCancel(r.Context()), j.ID)
+		return s.resultPage(w, r, sc, j, true)
+	}
+	if created {
+		s.startJob(func(ctx context.Context) { s.applyTarget(ctx, sc, j, tf) })
+	}
+	return len(tf.entries), s.writeTracking(w, http.StatusAccepted, s.jobURL(sc, "$syncTarget", j.TrackingID), j)
+}
+
+// applyTarget applies a prepared page and audits what happened.
+func (s *Server) applyTarget(ctx context.Context, sc scope, j store.Job, tf *targetFeed) (store.Job, error) {
+	start := time.Now()
+	done, err := s.st.RunTarget(ctx, sc.ep, j, tf.digest, tf.immediate, tf.last, tf.entries)
+	if err != nil {
+		s.log.Error("target job failed", "trackingID", j.TrackingID, "kind", sc.kind.PluralName, "runName", j.RunName, "runStamp", j.RunStamp, "err", err)
+		if ctx.Err() == nil {
+			s.st.FailJob(context.WithoutCancel(ctx), j.ID, err.Error())
+		}
+		s.audit(ctx, store.AuditRecord{Dataset: sc.dataset, Kind: sc.kind.PluralName, Operation: "target.failed", TrackingID: j.TrackingID,
+			RunName: j.RunName, RunStamp: j.RunStamp, RunTime: parseRunStamp(j.RunStamp), Status: http.StatusInternalServerError,
+			Count: len(tf.entries), Duration: time.Since(start), Detail: jsonString(map[string]string{"error": err.Error()})})
+		var gap *digest.GapError
+		if errors.As(err, &gap) {
+			return done, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "%v", err)
+		}
+		return done, err
+	}
+	s.auditResults(ctx, sc, done, time.Since(start))
+	return done, nil
+}
+
+// auditResults writes the summary of an applied page and one record per
+// conflict (both sync states and the winner).
+func (s *Server) auditResults(ctx context.Context, sc scope, j store.Job, d time.Duration) {
+	res, err := s.st.TargetResults(ctx, j, 0, j.Total)
+	if err != nil {
+		s.log.Error("reading results for the audit log", "err", err)
+		return
+	}
+	counts := map[string]int{}
+	recs := []store.AuditRecord{}
+	base := store.AuditRecord{Dataset: sc.dataset, Kind: sc.kind.PluralName, TrackingID: j.TrackingID, RunName: j.RunName,
+		RunStamp: j.RunStamp, RunTime: parseRunStamp(j.RunStamp)}
+	for _, r := range res {
+		counts[r.Outcome]++
+		if r.Outcome == digest.ConflictSource.String() || r.Outcome == digest.ConflictTarget.String() {
+			winner := "source"
+			if r.Outcome == digest.ConflictTarget.String() {
+				winner = "target"
+			}
+			rec := base
+			rec.Operation, rec.Status, rec.Count = "target.conflict", r.Status, 1
+			rec.Detail = jsonString(map[string]any{"uuid": r.UUID, "sourceState": r.SourceState, "targetState": r.TargetState, "winner": winner})
+			recs = append(recs, rec)
+		}
+	}
+	sum := base
+	sum.Operation, sum.Status, sum.Count, sum.Duration = "target.applied", http.StatusOK, len(res), d
+	sum.Detail = jsonString(counts)
+	s.audit(ctx, append([]store.AuditRecord{sum}, recs...)...)
+	s.log.Info("sync page applied", "kind", sc.kind.PluralName, "trackingID", j.TrackingID, "runName", j.RunName, "runStamp", j.RunStamp,
+		"entries", len(res), "outcomes", counts, "duration", d)
+}
+
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// resultPage answers a GET on a target job: 202 while it runs, then a page
+// of the result feed (all of it when all is set).
+func (s *Server) resultPage(w http.ResponseWriter, r *http.Request, sc scope, j store.Job, all bool) (int, error) {
+	loc := s.jobURL(sc, "$syncTarget", j.TrackingID)
+	switch j.Status {
+	case store.JobRunning:
+		return 0, s.writeTracking(w, http.StatusAccepted, loc, j)
+	case store.JobFailed:
+		return 0, errorf(http.StatusInternalServerError, CodeApplicationDiagnosis, "target job %s failed: %s", j.TrackingID, j.Failure)
+	}
+	q := r.URL.Query()
+	pg, err := parsePaging(q)
+	if err != nil {
+		return 0, err
+	}
+	if all {
+		pg = paging{start: 1, count: max(j.Total, 1)}
+	}
+	res, err := s.st.TargetResults(r.Context(), j, pg.start-1, pg.count)
+	if err != nil {
+		return 0, err
+	}
+	head := &feeds.Feed{ID: loc, Title: labelOf(sc.kind) + " synchronization results " + j.TrackingID, Updated: nowUTC(),
+		TotalResults: j.Total, StartIndex: pg.start, ItemsPerPage: pg.count, Links: pageLinks(loc, keepRunParams(q), pg, j.Total)}
+	w.Header().Set("Content-Type", typeFeed)
+	fw, err := feeds.NewFeedWriter(w, head)
+	if err != nil {
+		return 0, err
+	}
+	for _, rr := range res {
+		e, err := s.resultEntry(sc, rr)
+		if err != nil {
+			return 0, err
+		}
+		if err := fw.WriteEntry(e); err != nil {
+			return 0, err
+		}
+	}
+	return len(res), fw.Close()
+}
+
+func (s *Server) resultEntry(sc scope, rr store.Result) (*feeds.Entry, error) {
+	e := &feeds.Entry{Title: rr.Title, Content: rr.Title, Updated: nowUTC(), HTTPStatus: rr.Status,
+		HTTPMessage: http.StatusText(rr.Status), HTTPMethod: rr.Method, ETag: rr.ETag}
+	st := rr.SourceState
+	e.SyncState = &st
+	if rr.Key != "" {
+		u := s.resourceURL(sc.dataset, sc.kind, rr.Key)
+		e.ID = u
+		e.Links = []atom.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}}
+		if rr.Status == http.StatusCreated {
+			e.Location = u
+		}
+		if len(rr.Payload) > 0 {
+			el, err := parseStored(rr.Payload)
+			if err != nil {
+				return nil, err
+			}
+			el.CreateAttr("sdata:key", rr.Key)
+			el.CreateAttr("sdata:url", u)
+			el.CreateAttr("sdata:uuid", rr.UUID)
+			if rr.Deleted {
+				el.CreateAttr("sdata:isDeleted", "true")
+			}
+			e.Payload = el
+		}
+	} else {
+		e.ID = "urn:uuid:" + rr.UUID
+	}
+	if rr.Severity != "" {
+		code := CodeApplicationDiagnosis
+		e.Diagnoses = []feeds.Diagnosis{{Severity: rr.Severity, SDataCode: code, ApplicationCode: rr.Outcome, Message: rr.Message, PayloadPath: rr.PayloadPath}}
+	}
+	return e, nil
+}
+
+// ---- $syncResults
+
+func (s *Server) syncResults(w http.ResponseWriter, r *http.Request, sc scope, ru run) (int, error) {
+	if err := allow(r, http.MethodPost); err != nil {
+		return 0, err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return 0, err
+	}
+	f, err := feeds.ParseFeed(bytes.NewReader(body), s.limits)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now().UTC()
+	recs := make([]store.AuditRecord, 0, len(f.Entries))
+	for _, e := range f.Entries {
+		detail := map[string]any{"id": e.ID, "httpStatus": e.HTTPStatus, "httpMethod": e.HTTPMethod, "httpMessage": e.HTTPMessage}
+		if e.Payload != nil {
+			detail["uuid"] = feeds.PayloadUUID(e.Payload)
+		}
+		if e.SyncState != nil {
+			detail["syncState"] = e.SyncState
+		}
+		if len(e.Diagnoses) > 0 {
+			detail["diagnoses"] = e.Diagnoses
+		}
+		recs = append(recs, store.AuditRecord{Time: now, Dataset: sc.dataset, Kind: sc.kind.PluralName, Operation: "result",
+			TrackingID: ru.tracking, RunName: ru.name, RunStamp: ru.stamp, RunTime: ru.stampTime, Client: r.RemoteAddr,
+			Status: e.HTTPStatus, Count: 1, Detail: jsonString(detail)})
+	}
+	if len(recs) > 0 {
+		if err := s.st.Audit(r.Context(), recs...); err != nil {
+			return 0, err
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	return len(recs), nil
+}
