@@ -204,4 +204,3 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	}
 	return nil
 }
-
