@@ -150,10 +150,10 @@ func TestWriteErrors(t *testing.T) {
 		tc{name: "POST missing key chars", method: "POST", url: e.kindURL("tradingAccounts"), body: payloadXML("tradingAccount", `sdata:key="a/b"`, prop{"name", "x"}), status: 400, code: "ApplicationDiagnosis", payloadPath: "tradingAccount/@sdata:key"},
 		tc{name: "PUT relinks uuid", method: "PUT", url: linkedURL, body: payloadXML("tradingAccount", `sdata:uuid="99999999-2222-3333-4444-555555555555"`, prop{"name", "y"}), status: 400, code: "ApplicationDiagnosis", payloadPath: "tradingAccount/@sdata:uuid"},
 		tc{name: "nested line quantity", method: "POST", url: e.kindURL("salesOrders"),
-			body: `<salesOrder xmlns="` + gcrmNS + `"><reference>SO1</reference><salesOrderLines><salesOrderLine><type>Standard Line</type><quantity>2</quantity></salesOrderLine><salesOrderLine><type>Standard Line</type><quantity>two</quantity></salesOrderLine></salesOrderLines></salesOrder>`,
+			body:   `<salesOrder xmlns="` + gcrmNS + `"><reference>SO1</reference><salesOrderLines><salesOrderLine><type>Standard Line</type><quantity>2</quantity></salesOrderLine><salesOrderLine><type>Standard Line</type><quantity>two</quantity></salesOrderLine></salesOrderLines></salesOrder>`,
 			status: 400, code: "ApplicationDiagnosis", payloadPath: "salesOrder/salesOrderLines/salesOrderLine[2]/quantity"},
 		tc{name: "wrong collection item", method: "POST", url: e.kindURL("salesOrders"),
-			body: `<salesOrder xmlns="` + gcrmNS + `"><salesOrderLines><contact/></salesOrderLines></salesOrder>`,
+			body:   `<salesOrder xmlns="` + gcrmNS + `"><salesOrderLines><contact/></salesOrderLines></salesOrder>`,
 			status: 400, code: "ApplicationDiagnosis", payloadPath: "salesOrder/salesOrderLines/contact[1]"},
 	)
 
