@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
@@ -45,16 +46,16 @@ func NewFeedWriter(w io.Writer, head *Feed) (*FeedWriter, error) {
 	x.raw("<feed" + rootNamespaces + ">")
 	x.textElem(1, "id", head.ID)
 	x.textElem(1, "title", head.Title)
-	x.textElem(1, "updated", FormatTime(head.Updated))
+	x.timeElem(1, "updated", head.Updated)
 	x.links(1, head.Links)
 	if head.TotalResults >= 0 {
-		x.textElem(1, "opensearch:totalResults", strconv.Itoa(head.TotalResults))
+		x.intElem(1, "opensearch:totalResults", int64(head.TotalResults))
 	}
 	if head.StartIndex > 0 {
-		x.textElem(1, "opensearch:startIndex", strconv.Itoa(head.StartIndex))
+		x.intElem(1, "opensearch:startIndex", int64(head.StartIndex))
 	}
 	if head.ItemsPerPage > 0 {
-		x.textElem(1, "opensearch:itemsPerPage", strconv.Itoa(head.ItemsPerPage))
+		x.intElem(1, "opensearch:itemsPerPage", int64(head.ItemsPerPage))
 	}
 	if head.SyncMode != "" {
 		x.textElem(1, "sync:syncMode", head.SyncMode)
@@ -144,9 +145,9 @@ func WriteTracking(w io.Writer, t Tracking) error {
 	x.textElem(1, "sdata:phase", t.Phase)
 	x.textElem(1, "sdata:phaseDetail", t.PhaseDetail)
 	x.textElem(1, "sdata:progress", formatDecimal(t.Progress))
-	x.textElem(1, "sdata:elapsedSeconds", strconv.Itoa(t.ElapsedSeconds))
-	x.textElem(1, "sdata:remainingSeconds", strconv.Itoa(t.RemainingSeconds))
-	x.textElem(1, "sdata:pollingMillis", strconv.Itoa(t.PollingMillis))
+	x.intElem(1, "sdata:elapsedSeconds", int64(t.ElapsedSeconds))
+	x.intElem(1, "sdata:remainingSeconds", int64(t.RemainingSeconds))
+	x.intElem(1, "sdata:pollingMillis", int64(t.PollingMillis))
 	x.raw("\n</sdata:tracking>\n")
 	x.flush()
 	return x.err
@@ -166,14 +167,51 @@ func formatDecimal(v float64) string {
 
 // xmlWriter writes indented XML to a bufio.Writer and keeps the first error.
 type xmlWriter struct {
-	w   *bufio.Writer
-	err error
+	w       *bufio.Writer
+	err     error
+	scratch [64]byte
+}
+
+// bytes writes b unescaped (b holds no markup characters).
+func (x *xmlWriter) bytes(b []byte) {
+	if x.err == nil {
+		_, x.err = x.w.Write(b)
+	}
+}
+
+// open and close write a start or end tag.
+func (x *xmlWriter) open(name string)  { x.raw("<"); x.raw(name); x.raw(">") }
+func (x *xmlWriter) close(name string) { x.raw("</"); x.raw(name); x.raw(">") }
+
+// timeElem writes <name>FormatTime(t)</name> on a new line.
+func (x *xmlWriter) timeElem(depth int, name string, t time.Time) {
+	x.indent(depth)
+	x.open(name)
+	x.bytes(appendTime(x.scratch[:0], t))
+	x.close(name)
+}
+
+// intElem writes <name>v</name> on a new line.
+func (x *xmlWriter) intElem(depth int, name string, v int64) {
+	x.indent(depth)
+	x.open(name)
+	x.bytes(strconv.AppendInt(x.scratch[:0], v, 10))
+	x.close(name)
 }
 
 func (x *xmlWriter) raw(s string) {
 	if x.err == nil {
 		_, x.err = x.w.WriteString(s)
 	}
+}
+
+// qname writes space:local, or local when space is empty.
+func (x *xmlWriter) qname(space, local string) {
+	if space != "" {
+		x.raw(space)
+		x.raw(":")
+	}
+	x.raw(local)
 }
 
 func (x *xmlWriter) flush() {
@@ -195,13 +233,15 @@ func (x *xmlWriter) indent(depth int) {
 // textElem writes <name>escaped value</name> on a new line.
 func (x *xmlWriter) textElem(depth int, name, value string) {
 	x.indent(depth)
-	x.raw("<" + name + ">")
+	x.open(name)
 	x.escape(value, false)
-	x.raw("</" + name + ">")
+	x.close(name)
 }
 
 func (x *xmlWriter) attr(name, value string) {
-	x.raw(" " + name + `="`)
+	x.raw(" ")
+	x.raw(name)
+	x.raw(`="`)
 	x.escape(value, true)
 	x.raw(`"`)
 }
@@ -240,7 +280,7 @@ func (x *xmlWriter) entry(depth int, e *Entry, ns string) {
 	d := depth + 1
 	x.textElem(d, "id", e.ID)
 	x.textElem(d, "title", e.Title)
-	x.textElem(d, "updated", FormatTime(e.Updated))
+	x.timeElem(d, "updated", e.Updated)
 	x.links(d, e.Links)
 	if e.Content != "" {
 		x.textElem(d, "content", e.Content)
@@ -249,7 +289,7 @@ func (x *xmlWriter) entry(depth int, e *Entry, ns string) {
 		x.textElem(d, "http:httpMethod", e.HTTPMethod)
 	}
 	if e.HTTPStatus != 0 {
-		x.textElem(d, "http:httpStatus", strconv.Itoa(e.HTTPStatus))
+		x.intElem(d, "http:httpStatus", int64(e.HTTPStatus))
 	}
 	if e.HTTPMessage != "" {
 		x.textElem(d, "http:httpMessage", e.HTTPMessage)
@@ -267,9 +307,9 @@ func (x *xmlWriter) entry(depth int, e *Entry, ns string) {
 		x.indent(d)
 		x.raw("<sync:syncState>")
 		x.textElem(d+1, "sync:endpoint", s.Endpoint)
-		x.textElem(d+1, "sync:tick", strconv.FormatInt(s.Tick, 10))
+		x.intElem(d+1, "sync:tick", s.Tick)
 		if !s.Stamp.IsZero() {
-			x.textElem(d+1, "sync:stamp", FormatTime(s.Stamp))
+			x.timeElem(d+1, "sync:stamp", s.Stamp)
 		}
 		if s.User != "" {
 			x.textElem(d+1, "sync:user", s.User)
@@ -309,11 +349,11 @@ func (x *xmlWriter) digest(depth int, dg *digest.Digest) {
 		x.indent(depth + 1)
 		x.raw("<sync:digestEntry>")
 		x.textElem(depth+2, "sync:endpoint", de.Endpoint)
-		x.textElem(depth+2, "sync:tick", strconv.FormatInt(de.Tick, 10))
+		x.intElem(depth+2, "sync:tick", de.Tick)
 		if !de.Stamp.IsZero() {
-			x.textElem(depth+2, "sync:stamp", FormatTime(de.Stamp))
+			x.timeElem(depth+2, "sync:stamp", de.Stamp)
 		}
-		x.textElem(depth+2, "sync:conflictPriority", strconv.Itoa(de.ConflictPriority))
+		x.intElem(depth+2, "sync:conflictPriority", int64(de.ConflictPriority))
 		x.indent(depth + 1)
 		x.raw("</sync:digestEntry>")
 	}
@@ -345,14 +385,18 @@ func (x *xmlWriter) diagnosis(depth int, d *Diagnosis) {
 // without its own xmlns declaration gets xmlns="" so that it does not fall
 // into the Atom default namespace.
 func (x *xmlWriter) element(depth int, el *etree.Element, root bool) {
-	tag := el.FullTag()
-	x.raw("<" + tag)
+	x.raw("<")
+	x.qname(el.Space, el.Tag)
 	if root && el.Space == "" && el.SelectAttr("xmlns") == nil {
 		x.raw(` xmlns=""`)
 	}
 	for i := range el.Attr {
 		a := &el.Attr[i]
-		x.attr(a.FullKey(), a.Value)
+		x.raw(" ")
+		x.qname(a.Space, a.Key)
+		x.raw(`="`)
+		x.escape(a.Value, true)
+		x.raw(`"`)
 	}
 	hasElem, hasText := false, false
 	for _, c := range el.Child {
@@ -396,7 +440,9 @@ func (x *xmlWriter) element(depth int, el *etree.Element, root bool) {
 	if pretty {
 		x.indent(depth)
 	}
-	x.raw("</" + tag + ">")
+	x.raw("</")
+	x.qname(el.Space, el.Tag)
+	x.raw(">")
 }
 
 // escape writes s as character data (attr false) or as a double-quoted

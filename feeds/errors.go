@@ -7,8 +7,11 @@ import (
 
 // Default limits applied when a Limits field is zero.
 const (
-	DefaultMaxDepth   = 64
-	DefaultMaxBytes   = 16 << 20
+	// DefaultMaxDepth is the default maximum element nesting depth.
+	DefaultMaxDepth = 64
+	// DefaultMaxBytes is the default maximum document size (16 MiB).
+	DefaultMaxBytes = 16 << 20
+	// DefaultMaxEntries is the default maximum number of entries in a feed.
 	DefaultMaxEntries = 10000
 )
 

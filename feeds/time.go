@@ -35,14 +35,19 @@ func ParseTime(s string) (time.Time, error) {
 // A fraction that is not a whole number of milliseconds is written with as
 // many digits as it needs, so that ParseTime(FormatTime(t)) == t.UTC().
 func FormatTime(t time.Time) string {
-	t = t.UTC()
 	var buf [40]byte
+	return string(appendTime(buf[:0], t))
+}
+
+// appendTime appends FormatTime(t) to b.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
 	switch ns := t.Nanosecond(); {
 	case ns == 0:
-		return string(t.AppendFormat(buf[:0], "2006-01-02T15:04:05Z"))
+		return t.AppendFormat(b, "2006-01-02T15:04:05Z")
 	case ns%int(time.Millisecond) == 0:
-		return string(t.AppendFormat(buf[:0], "2006-01-02T15:04:05.000Z"))
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
 	default:
-		return string(t.AppendFormat(buf[:0], "2006-01-02T15:04:05.999999999Z"))
+		return t.AppendFormat(b, "2006-01-02T15:04:05.999999999Z")
 	}
 }
