@@ -89,13 +89,14 @@ func ParseTracking(r io.Reader, lim Limits) (*Tracking, error) {
 }
 
 // ParsePayload parses a bare resource element document (for example a PUT
-// body that is not an Atom entry) and returns its root, normalized as
-// described in the package documentation of payloads: elements of the root's
-// namespace are unprefixed and the root declares it as the default
-// namespace, sdata and xsi attributes use those prefixes, any other
-// namespace gets a generated prefix ns1, ns2, ... declared on the root;
-// comments, processing instructions and whitespace-only text between child
-// elements are dropped. The element has no parent.
+// body that is not an Atom entry) and returns its root in the normal form
+// that Entry.Payload also has: elements of the root's namespace are
+// unprefixed and the root declares that namespace as its default (xmlns);
+// names in the sdata and xsi namespaces use those prefixes; any other
+// namespace gets a generated prefix ns1, ns2, ...; the root declares exactly
+// the prefixes used and nothing else. Comments, processing instructions and
+// whitespace-only text between child elements are dropped. The element has
+// no parent.
 func ParsePayload(r io.Reader, lim Limits) (*etree.Element, error) {
 	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*etree.Element, error) {
 		return p.payloadElement(start, "")
