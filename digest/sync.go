@@ -14,7 +14,7 @@ const FirstTick = 1
 // Priority returns the effective conflict priority of endpoint in d: the
 // entry's ConflictPriority, or DefaultConflictPriority when the endpoint is
 // missing or its priority is unset (0).
-func (d *Digest) Priority(endpoint string) int {
+func (d Digest) Priority(endpoint string) int {
 	e, ok := d.Get(endpoint)
 	if !ok || e.ConflictPriority == 0 {
 		return DefaultConflictPriority

@@ -37,7 +37,7 @@ type Digest struct {
 }
 
 // Get returns the entry for endpoint and whether it exists.
-func (d *Digest) Get(endpoint string) (Entry, bool) {
+func (d Digest) Get(endpoint string) (Entry, bool) {
 	for _, e := range d.Entries {
 		if e.Endpoint == endpoint {
 			return e, true
@@ -48,7 +48,7 @@ func (d *Digest) Get(endpoint string) (Entry, bool) {
 
 // Tick returns the digest tick for endpoint; an endpoint missing from the
 // digest counts as tick 0.
-func (d *Digest) Tick(endpoint string) int64 {
+func (d Digest) Tick(endpoint string) int64 {
 	e, _ := d.Get(endpoint)
 	return e.Tick
 }

@@ -170,7 +170,7 @@ func validateProperty(p *contracts.Property, c *etree.Element, path string, part
 
 // stripAttrs are the resource-level attributes that are not content: they are
 // derived on every read.
-var stripAttrs = []string{"key", "url", "uuid", "lookup", "descriptor"}
+var stripAttrs = []string{"key", "url", "uuid", "lookup", "descriptor", "isDeleted"}
 
 // canonical prepares a validated payload for storage: the root carries the
 // contract namespace, not its key/url/uuid attributes, and its properties
@@ -181,6 +181,9 @@ func canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Eleme
 	root.Space, root.Tag = "", k.Name
 	for _, a := range stripAttrs {
 		root.RemoveAttr("sdata:" + a)
+	}
+	for p := range prefixNS {
+		root.RemoveAttr("xmlns:" + p) // declared again below only if still used
 	}
 	root.CreateAttr("xmlns", c.TargetNamespace)
 	declarePrefixes(root)

@@ -1,0 +1,580 @@
+package sdata
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
+	"sdatasync/digest"
+	"sdatasync/sdata/demo"
+	"sdatasync/feeds"
+	"sdatasync/sdata/store"
+)
+
+func waitABit() { time.Sleep(5 * time.Millisecond) }
+
+const taXML = `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>%s</name><reference>%s</reference><currency>GBP</currency></tradingAccount>`
+
+func ta(name, ref string) string { return fmt.Sprintf(taXML, name, ref) }
+
+// TestComplianceFlow runs the compliance checker's flow of SYNC-NOTES for
+// every sync-enabled kind of the built-in contract against a real server.
+func TestComplianceFlow(t *testing.T) {
+	p := newProvider(t, 5)
+	if _, err := p.srv.SeedDemo(context.Background(), "-", demoSmall()); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range p.cfg.Contract.SyncKinds() {
+		t.Run(k.PluralName, func(t *testing.T) {
+			if k.PluralName == "salesOrderLines" {
+				// Lines travel inside their sales orders; the collection is empty.
+				p.srv.CreateLocal(context.Background(), "-", "salesOrderLines", mustParse(t,
+					`<salesOrderLine xmlns="http://schemas.sage.com/crmErp/2008"><number>1</number><type>Standard Line</type><quantity>2</quantity></salesOrderLine>`), "")
+			}
+			base := p.kind(k.PluralName)
+			// 1. The digest.
+			st, _, b := do(t, http.MethodGet, base+"/$syncDigest", nil)
+			mustStatus(t, http.StatusOK, st, b)
+			e, err := feeds.ParseEntry(bytes.NewReader(b), feeds.Limits{})
+			if err != nil || e.Digest == nil || len(e.Digest.Entries) == 0 {
+				t.Fatalf("digest entry: %v %+v\n%s", err, e, b)
+			}
+			for _, de := range e.Digest.Entries {
+				if de.Tick < 1 || de.ConflictPriority < 1 {
+					t.Fatalf("digest entry %+v", de)
+				}
+			}
+			// 2. All ticks to 0, POST to $syncSource, GET the Location.
+			for i := range e.Digest.Entries {
+				e.Digest.Entries[i].Tick = 0
+			}
+			var buf bytes.Buffer
+			if err := feeds.WriteDigestEntry(&buf, e); err != nil {
+				t.Fatal(err)
+			}
+			st, h, b := do(t, http.MethodPost, base+"/$syncSource?trackingId="+uuid.NewString(), buf.Bytes())
+			mustStatus(t, http.StatusAccepted, st, b)
+			if !bytes.Contains(b, []byte(feeds.SDataNS)) {
+				t.Fatalf("202 body not in the sdata namespace:\n%s", b)
+			}
+			srcLoc := h.Get("Location")
+			st, page := poll(t, srcLoc)
+			mustStatus(t, http.StatusOK, st, page)
+			f := parseFeed(t, page)
+			if len(f.Entries) == 0 {
+				t.Fatalf("empty source feed")
+			}
+			for _, en := range f.Entries {
+				if en.SyncState == nil || en.HTTPMethod == "" {
+					t.Fatalf("entry without syncState/httpMethod: %+v", en)
+				}
+			}
+			// 3. First entry with a new endpoint's sync state to $syncTarget.
+			first := f.Entries[0]
+			newEP := "http://compliance.example/sdata/checker/gcrm/-/" + k.PluralName
+			first.SyncState = &digest.SyncState{Endpoint: newEP, Tick: 1, Stamp: time.Now().UTC().Truncate(time.Millisecond)}
+			f.Entries = f.Entries[:1]
+			f.Links = nil
+			buf.Reset()
+			if err := feeds.WriteFeed(&buf, f); err != nil {
+				t.Fatal(err)
+			}
+			st, h, b = do(t, http.MethodPost, base+"/$syncTarget?trackingId="+uuid.NewString(), buf.Bytes())
+			mustStatus(t, http.StatusAccepted, st, b)
+			tgtLoc := h.Get("Location")
+			st, rb := poll(t, tgtLoc)
+			mustStatus(t, http.StatusOK, st, rb)
+			rf := parseFeed(t, rb)
+			if rf.TotalResults != 1 || len(rf.Entries) != 1 || rf.Entries[0].Payload == nil {
+				t.Fatalf("result feed: %+v\n%s", rf, rb)
+			}
+			if got := rf.Entries[0].HTTPStatus; got != http.StatusOK {
+				t.Fatalf("result status %d\n%s", got, rb)
+			}
+			// 4. Results back to the source; free both contexts.
+			st, _, b = do(t, http.MethodPost, base+"/$syncResults", rb)
+			mustStatus(t, http.StatusOK, st, b)
+			for _, loc := range []string{tgtLoc, srcLoc} {
+				st, _, b = do(t, http.MethodDelete, loc, nil)
+				mustStatus(t, http.StatusOK, st, b)
+				st, _, b = do(t, http.MethodGet, loc, nil)
+				mustStatus(t, http.StatusNotFound, st, b)
+			}
+			// The applied change advanced the digest for the new endpoint.
+			if got := p.digest(k.PluralName).Tick(newEP); got != 2 {
+				t.Fatalf("digest tick of the new endpoint %d, want 2", got)
+			}
+		})
+	}
+}
+
+func mustParse(t testing.TB, s string) *etree.Element {
+	t.Helper()
+	el, err := feeds.ParsePayload(strings.NewReader(s), feeds.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return el
+}
+
+func assertConverged(t *testing.T, a, b *provider, kind string) {
+	t.Helper()
+	ra, rb := a.resources(kind), b.resources(kind)
+	if len(ra) != len(rb) {
+		t.Fatalf("%s: %d resources at A, %d at B", kind, len(ra), len(rb))
+	}
+	for _, u := range sortedKeys(ra) {
+		sa, sb := ra[u], rb[u]
+		if sa.payload != sb.payload || sa.deleted != sb.deleted || sa.sync.Endpoint != sb.sync.Endpoint || sa.sync.Tick != sb.sync.Tick || !sa.sync.Stamp.Equal(sb.sync.Stamp) {
+			t.Fatalf("%s %s differs:\nA %+v\nB %+v", kind, u, sa, sb)
+		}
+	}
+	da, db := ticks(a.digest(kind)), ticks(b.digest(kind))
+	if fmt.Sprint(da) != fmt.Sprint(db) {
+		t.Fatalf("%s digests differ:\nA %v\nB %v", kind, da, db)
+	}
+}
+
+// TestTwoProvidersByHand: changes on one side reach the other through the
+// four URLs; concurrent edits resolve the same way on both sides.
+func TestTwoProvidersByHand(t *testing.T) {
+	a, b := newProvider(t, 2), newProvider(t, 4)
+	const kind = "tradingAccounts"
+	k1 := a.create(kind, ta("Alpha Ltd", "A1"))
+	k2 := a.create(kind, ta("Beta Ltd", "B1"))
+	k3 := a.create(kind, ta("Gamma Ltd", "C1"))
+	a.update(kind, k2, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Beta Two Ltd</name></tradingAccount>`)
+	a.remove(kind, k3)
+
+	res := catchUp(t, a, b, kind, 2, "r1")
+	if len(res) != 3 {
+		t.Fatalf("%d results, want 3", len(res))
+	}
+	catchUp(t, b, a, kind, 2, "r1back")
+	assertConverged(t, a, b, kind)
+	if rb := b.resources(kind); len(rb) != 3 {
+		t.Fatalf("B holds %d resources", len(rb))
+	}
+	// A second pass moves nothing.
+	if res := catchUp(t, a, b, kind, 10, "r2"); len(res) != 0 {
+		t.Fatalf("second pass moved %d entries", len(res))
+	}
+
+	// Concurrent edits of the same resource on both sides: A has priority 2,
+	// B priority 4, so A's version wins everywhere whatever the stamps.
+	bKey := keyByName(t, b, kind, "Alpha Ltd")
+	b.update(kind, bKey, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Alpha from B</name></tradingAccount>`)
+	a.update(kind, k1, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Alpha from A</name></tradingAccount>`)
+	b.update(kind, bKey, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><currency>EUR</currency></tradingAccount>`)
+	// B to A first: A's own version wins at A (409 for B's entry). Then A to
+	// B: A has now seen B's version (its digest says so), so its version
+	// simply supersedes B's at B (spec 5.4 rule 2: no conflict, apply).
+	resBA := catchUp(t, b, a, kind, 10, "r3")
+	resAB := catchUp(t, a, b, kind, 10, "r3")
+	if len(resAB) != 1 || resAB[0].HTTPStatus != http.StatusOK || len(resAB[0].Diagnoses) != 0 {
+		t.Fatalf("A->B conflict result: %+v", resAB)
+	}
+	if len(resBA) != 1 || resBA[0].HTTPStatus != http.StatusConflict {
+		t.Fatalf("B->A conflict result: %+v", resBA)
+	}
+	assertConverged(t, a, b, kind)
+	for _, s := range a.resources(kind) {
+		if strings.Contains(s.payload, "Alpha") && !strings.Contains(s.payload, "Alpha from A") {
+			t.Fatalf("the lower priority won: %s", s.payload)
+		}
+	}
+	// The audit log recorded the conflicts with both states and the winner.
+	recs, _, err := a.st.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict", RunName: "r3"})
+	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, `"winner":"target"`) || !strings.Contains(recs[0].Detail, "targetState") {
+		t.Fatalf("A's conflict audit: %+v %v", recs, err)
+	}
+	// Both passes again: nothing moves any more.
+	if n := len(catchUp(t, a, b, kind, 10, "r4")) + len(catchUp(t, b, a, kind, 10, "r4")); n != 0 {
+		t.Fatalf("%d entries moved after convergence", n)
+	}
+	// Concurrent edits again, A to B first this time: the source wins at
+	// the target, applied with a warning and audited with both states.
+	b.update(kind, bKey, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Alpha B again</name></tradingAccount>`)
+	a.update(kind, k1, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Alpha A again</name></tradingAccount>`)
+	resAB = catchUp(t, a, b, kind, 10, "r5")
+	if len(resAB) != 1 || resAB[0].HTTPStatus != http.StatusOK || len(resAB[0].Diagnoses) != 1 || resAB[0].Diagnoses[0].Severity != "warning" {
+		t.Fatalf("A->B conflict won by the source: %+v", resAB)
+	}
+	catchUp(t, b, a, kind, 10, "r5")
+	assertConverged(t, a, b, kind)
+	recs, _, err = b.st.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict", RunName: "r5"})
+	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, `"winner":"source"`) {
+		t.Fatalf("B's conflict audit: %+v %v", recs, err)
+	}
+}
+
+func keyByName(t *testing.T, p *provider, kind, name string) string {
+	t.Helper()
+	rs, _, err := p.st.List(context.Background(), p.endpoint(kind), store.ListQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Title == name {
+			return r.Key
+		}
+	}
+	t.Fatalf("no %s named %q", kind, name)
+	return ""
+}
+
+// TestEqualPrioritiesLaterStampWins: with equal priorities the later edit
+// wins on both sides.
+func TestEqualPrioritiesLaterStampWins(t *testing.T) {
+	a, b := newProvider(t, 5), newProvider(t, 5)
+	const kind = "commodities"
+	k := a.create(kind, `<commodity xmlns="http://schemas.sage.com/crmErp/2008"><name>Hammer</name><type>Service</type></commodity>`)
+	catchUp(t, a, b, kind, 10, "s1")
+	bk := keyByName(t, b, kind, "Hammer")
+	a.update(kind, k, `<commodity xmlns="http://schemas.sage.com/crmErp/2008"><name>Hammer A</name></commodity>`)
+	time.Sleep(3 * time.Millisecond) // stamps have millisecond resolution
+	b.update(kind, bk, `<commodity xmlns="http://schemas.sage.com/crmErp/2008"><name>Hammer B</name></commodity>`)
+	catchUp(t, a, b, kind, 10, "s2")
+	catchUp(t, b, a, kind, 10, "s2")
+	assertConverged(t, a, b, kind)
+	for _, s := range a.resources(kind) {
+		if !strings.Contains(s.payload, "Hammer B") {
+			t.Fatalf("the earlier edit won: %s", s.payload)
+		}
+	}
+}
+
+// TestSourceFeedStableWhileWritesHappen: the feed is a snapshot; writes
+// during paging go to the next pass.
+func TestSourceFeedStableWhileWritesHappen(t *testing.T) {
+	a, b := newProvider(t, 5), newProvider(t, 5)
+	const kind = "tradingAccounts"
+	var keys []string
+	for i := 0; i < 7; i++ {
+		keys = append(keys, a.create(kind, ta(fmt.Sprintf("Co %d", i), fmt.Sprintf("R%d", i))))
+	}
+	st, _, dg := do(t, http.MethodGet, b.kind(kind)+"/$syncDigest", nil)
+	mustStatus(t, 200, st, dg)
+	st, h, body := do(t, http.MethodPost, a.kind(kind)+"/$syncSource?trackingID=stable-1", dg)
+	mustStatus(t, http.StatusAccepted, st, body)
+	loc := h.Get("Location")
+	st, p1 := poll(t, loc+"?count=3")
+	mustStatus(t, 200, st, p1)
+	// Writes while the feed is paged.
+	a.update(kind, keys[5], `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Changed</name></tradingAccount>`)
+	a.remove(kind, keys[6])
+	a.create(kind, ta("Late Ltd", "LATE"))
+	var all []*feeds.Entry
+	page := p1
+	for {
+		f := parseFeed(t, page)
+		if f.TotalResults != 7 {
+			t.Fatalf("totalResults changed to %d", f.TotalResults)
+		}
+		all = append(all, f.Entries...)
+		next, ok := f.Link("next")
+		if !ok {
+			break
+		}
+		st, _, page = do(t, http.MethodGet, next.Href, nil)
+		mustStatus(t, 200, st, page)
+	}
+	if len(all) != 7 {
+		t.Fatalf("%d entries", len(all))
+	}
+	for i, e := range all {
+		if e.SyncState.Tick != int64(i+1) || e.HTTPMethod != "POST" || feeds.IsDeleted(e.Payload) || child(e.Payload, "name") != fmt.Sprintf("Co %d", i) {
+			t.Fatalf("entry %d changed under the snapshot: tick %d %s %s", i, e.SyncState.Tick, e.HTTPMethod, child(e.Payload, "name"))
+		}
+	}
+	// The same page reads the same again.
+	_, _, again := do(t, http.MethodGet, loc+"?count=3", nil)
+	if ea, eb := parseFeed(t, again).Entries, parseFeed(t, p1).Entries; len(ea) != len(eb) || ea[2].SyncState.Tick != eb[2].SyncState.Tick {
+		t.Fatal("page 1 read differently the second time")
+	}
+	do(t, http.MethodDelete, loc, nil)
+	// The next pass picks up the writes.
+	catchUp(t, a, b, kind, 100, "next")
+	catchUp(t, b, a, kind, 100, "next")
+	assertConverged(t, a, b, kind)
+}
+
+// TestTrackingIDIdempotentAndCaseInsensitive: the same trackingID never
+// starts a second job; parameter names match case-insensitively.
+func TestTrackingIDIdempotentAndCaseInsensitive(t *testing.T) {
+	a := newProvider(t, 5)
+	const kind = "tradingAccounts"
+	a.create(kind, ta("One", "1"))
+	empty := []byte(`<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"/>`)
+	st, h1, b := do(t, http.MethodPost, a.kind(kind)+"/$syncSource?trackingid=same-1&RUNNAME=x&runstamp=31/12/2026%2010:00", empty)
+	mustStatus(t, http.StatusAccepted, st, b)
+	st, _, b = poll2(t, h1.Get("Location"))
+	mustStatus(t, 200, st, b)
+	a.create(kind, ta("Two", "2"))
+	st, h2, b := do(t, http.MethodPost, a.kind(kind)+"/$syncSource?TrackingId=same-1", empty)
+	mustStatus(t, http.StatusAccepted, st, b)
+	if h1.Get("Location") != h2.Get("Location") {
+		t.Fatalf("locations differ: %s vs %s", h1.Get("Location"), h2.Get("Location"))
+	}
+	_, page := poll(t, h2.Get("Location"))
+	if f := parseFeed(t, page); f.TotalResults != 1 {
+		t.Fatalf("the repeated POST started a new selection: total %d", f.TotalResults)
+	}
+	// runStamp is stored verbatim even when it is not ISO 8601.
+	recs, _, err := a.st.AuditLog(context.Background(), store.AuditQuery{TrackingID: "same-1", Operation: "source.post"})
+	if err != nil || len(recs) != 2 || recs[1].RunName != "x" || recs[1].RunStamp != "31/12/2026 10:00" || !recs[1].RunTime.IsZero() {
+		t.Fatalf("audit: %+v %v", recs, err)
+	}
+	// DELETE through ?trackingID= works too.
+	st, _, b = do(t, http.MethodDelete, a.kind(kind)+"/$syncSource?trackingID=same-1", nil)
+	mustStatus(t, 200, st, b)
+	st, _, b = do(t, http.MethodGet, h1.Get("Location"), nil)
+	mustStatus(t, 404, st, b)
+}
+
+func poll2(t testing.TB, url string) (int, http.Header, []byte) {
+	st, b := poll(t, url)
+	return st, nil, b
+}
+
+// TestSynchronousWithoutTrackingID: without a trackingID the answer is
+// immediate (200 with page 1 / the results).
+func TestSynchronousWithoutTrackingID(t *testing.T) {
+	a, b := newProvider(t, 5), newProvider(t, 5)
+	const kind = "contacts"
+	a.create(kind, `<contact xmlns="http://schemas.sage.com/crmErp/2008"><fullName>Ann Lee</fullName></contact>`)
+	_, _, dg := do(t, http.MethodGet, b.kind(kind)+"/$syncDigest", nil)
+	st, _, page := do(t, http.MethodPost, a.kind(kind)+"/$syncSource", dg)
+	mustStatus(t, 200, st, page)
+	if f := parseFeed(t, page); len(f.Entries) != 1 || f.SyncMode != "catchUp" || f.Digest == nil {
+		t.Fatalf("synchronous source feed: %+v", f)
+	}
+	st, _, rb := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget", page)
+	mustStatus(t, 200, st, rb)
+	if f := parseFeed(t, rb); len(f.Entries) != 1 || f.Entries[0].HTTPStatus != http.StatusCreated || f.Entries[0].Location == "" {
+		t.Fatalf("synchronous results: %+v\n%s", f.Entries, rb)
+	}
+	catchUp(t, b, a, kind, 10, "back")
+	assertConverged(t, a, b, kind)
+}
+
+// immediateFeed builds an immediate-mode feed carrying the given states.
+func immediateFeed(t *testing.T, src *provider, kind string, entries ...*feeds.Entry) []byte {
+	d := src.digest(kind)
+	var buf bytes.Buffer
+	if err := feeds.WriteFeed(&buf, &feeds.Feed{ID: "urn:x", Title: "immediate", SyncMode: "immediate", Digest: &d, Entries: entries, TotalResults: -1}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func syncEntryFor(t *testing.T, ep string, tick int64, name string) *feeds.Entry {
+	el := mustParse(t, ta(name, "I"+name))
+	el.CreateAttr("xmlns:sdata", feeds.SDataNS)
+	el.CreateAttr("sdata:uuid", uuid.NewString())
+	return &feeds.Entry{ID: "urn:" + name, Title: name, HTTPMethod: "POST", Payload: el,
+		SyncState: &digest.SyncState{Endpoint: ep, Tick: tick, Stamp: time.Now().UTC().Truncate(time.Millisecond)}}
+}
+
+// TestImmediateGapRefused: a gap in an immediate feed is a 400 and applies
+// nothing; contiguous entries apply and advance the digest.
+func TestImmediateGapRefused(t *testing.T) {
+	a, b := newProvider(t, 5), newProvider(t, 5)
+	const kind = "tradingAccounts"
+	ep := a.endpoint(kind).URL
+	before := b.digest(kind)
+	gap := immediateFeed(t, a, kind, syncEntryFor(t, ep, 1, "One"), syncEntryFor(t, ep, 3, "Three"))
+	st, _, body := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget?trackingID=imm-1", gap)
+	mustStatus(t, http.StatusBadRequest, st, body)
+	if ds := diagnosesOf(t, body); len(ds) != 1 || !strings.Contains(ds[0].Message, "tick 3") {
+		t.Fatalf("gap diagnosis: %+v", ds)
+	}
+	if len(b.resources(kind)) != 0 || fmt.Sprint(ticks(b.digest(kind))) != fmt.Sprint(ticks(before)) {
+		t.Fatal("a refused immediate feed changed the target")
+	}
+	ok := immediateFeed(t, a, kind, syncEntryFor(t, ep, 1, "One"), syncEntryFor(t, ep, 2, "Two"))
+	st, h, body := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget?trackingID=imm-2", ok)
+	mustStatus(t, http.StatusAccepted, st, body)
+	st, rb := poll(t, h.Get("Location"))
+	mustStatus(t, 200, st, rb)
+	if got := b.digest(kind).Tick(ep); got != 3 {
+		t.Fatalf("digest tick for the source %d, want 3", got)
+	}
+	if len(b.resources(kind)) != 2 {
+		t.Fatal("contiguous immediate entries not applied")
+	}
+}
+
+// TestMalformedInputChangesNothing: bad digests and feeds are 400
+// diagnoses and leave the target untouched.
+func TestMalformedInputChangesNothing(t *testing.T) {
+	b := newProvider(t, 5)
+	const kind = "tradingAccounts"
+	b.create(kind, ta("Keep", "K"))
+	before := ticks(b.digest(kind))
+	cases := []struct{ name, url, body string }{
+		{"digest not XML", "/$syncDigest", `<digest`},
+		{"digest negative tick", "/$syncDigest", `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><digestEntry><endpoint>http://x/a</endpoint><tick>-4</tick><stamp>2008-10-30T14:52:03Z</stamp><conflictPriority>1</conflictPriority></digestEntry></digest>`},
+		{"digest priority 12", "/$syncDigest", `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><digestEntry><endpoint>http://x/a</endpoint><tick>4</tick><stamp>2008-10-30T14:52:03Z</stamp><conflictPriority>12</conflictPriority></digestEntry></digest>`},
+		{"source with bad digest", "/$syncSource?trackingID=m1", `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><digestEntry><tick>x</tick></digestEntry></digest>`},
+		{"target not a feed", "/$syncTarget?trackingID=m2", `<entry xmlns="http://www.w3.org/2005/Atom"/>`},
+		{"target bad syncMode", "/$syncTarget?trackingID=m3", `<feed xmlns="http://www.w3.org/2005/Atom"><syncMode xmlns="http://schemas.sage.com/sdata/sync/2008/1">sometimes</syncMode></feed>`},
+		{"target catchUp without digest", "/$syncTarget?trackingID=m4", `<feed xmlns="http://www.w3.org/2005/Atom"><syncMode xmlns="http://schemas.sage.com/sdata/sync/2008/1">catchUp</syncMode></feed>`},
+		{"results not XML", "/$syncResults", `<<<`},
+	}
+	for _, c := range cases {
+		st, _, body := do(t, http.MethodPost, b.kind(kind)+c.url, []byte(c.body))
+		if st != http.StatusBadRequest {
+			t.Errorf("%s: status %d\n%s", c.name, st, body)
+			continue
+		}
+		if ds := diagnosesOf(t, body); len(ds) == 0 || ds[0].Message == "" {
+			t.Errorf("%s: no diagnosis", c.name)
+		}
+	}
+	if got := ticks(b.digest(kind)); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Fatalf("digest changed: %v -> %v", before, got)
+	}
+	if len(b.resources(kind)) != 1 {
+		t.Fatal("resources changed")
+	}
+	for _, id := range []string{"m1", "m2", "m3", "m4"} {
+		for _, typ := range []string{store.JobSource, store.JobTarget} {
+			if _, err := b.st.Job(context.Background(), b.endpoint(kind).ID, typ, id); err == nil {
+				t.Fatalf("a refused request left job %s", id)
+			}
+		}
+	}
+}
+
+// TestBadEntriesDoNotStopThePage: an invalid payload is a 400 entry, the
+// others apply.
+func TestBadEntriesDoNotStopThePage(t *testing.T) {
+	a, b := newProvider(t, 5), newProvider(t, 5)
+	const kind = "tradingAccounts"
+	ep := a.endpoint(kind).URL
+	good1, good2 := syncEntryFor(t, ep, 1, "Good1"), syncEntryFor(t, ep, 3, "Good2")
+	bad := syncEntryFor(t, ep, 2, "Bad")
+	bad.Payload.CreateElement("financeLimit").SetText("lots")
+	d := digest.Digest{Origin: ep, Entries: []digest.Entry{{Endpoint: ep, Tick: 4, ConflictPriority: 3}}}
+	var buf bytes.Buffer
+	feeds.WriteFeed(&buf, &feeds.Feed{ID: "urn:x", SyncMode: "catchUp", Digest: &d, Entries: []*feeds.Entry{good1, bad, good2}, TotalResults: -1})
+	st, _, rb := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget", buf.Bytes())
+	mustStatus(t, 200, st, rb)
+	f := parseFeed(t, rb)
+	if len(f.Entries) != 3 || f.Entries[0].HTTPStatus != 201 || f.Entries[1].HTTPStatus != 400 || f.Entries[2].HTTPStatus != 201 {
+		t.Fatalf("results: %+v", f.Entries)
+	}
+	if dg := f.Entries[1].Diagnoses; len(dg) != 1 || !strings.Contains(dg[0].PayloadPath, "financeLimit") || dg[0].Severity != "error" {
+		t.Fatalf("bad entry diagnosis: %+v", dg)
+	}
+	if len(b.resources(kind)) != 2 || b.digest(kind).Tick(ep) != 4 {
+		t.Fatalf("target after the page: %d resources, tick %d", len(b.resources(kind)), b.digest(kind).Tick(ep))
+	}
+}
+
+// TestJobsSurviveRestart: a job finished before a restart is still served;
+// a job left running by a crash resumes at start.
+func TestJobsSurviveRestart(t *testing.T) {
+	a := newProvider(t, 5)
+	const kind = "tradingAccounts"
+	a.create(kind, ta("One", "1"))
+	a.create(kind, ta("Two", "2"))
+	empty := []byte(`<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"/>`)
+	st, h, b := do(t, http.MethodPost, a.kind(kind)+"/$syncSource?trackingID=before-restart", empty)
+	mustStatus(t, http.StatusAccepted, st, b)
+	loc := h.Get("Location")
+	poll(t, loc)
+	a.restart()
+	st, page := poll(t, loc)
+	mustStatus(t, 200, st, page)
+	if f := parseFeed(t, page); f.TotalResults != 2 {
+		t.Fatalf("after restart: %d", f.TotalResults)
+	}
+	// A crash between the POST and the selection: the job is in the store as
+	// running with its request. The next start resumes it.
+	ep := a.endpoint(kind)
+	if _, _, err := a.st.CreateJob(context.Background(), store.Job{EndpointID: ep.ID, Type: store.JobSource, TrackingID: "crashed",
+		Request: empty, Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	a.restart()
+	st, page = poll(t, a.kind(kind)+"/$syncSource('crashed')")
+	mustStatus(t, 200, st, page)
+	if f := parseFeed(t, page); f.TotalResults != 2 {
+		t.Fatalf("resumed job: %d", f.TotalResults)
+	}
+}
+
+// TestSyncLogFilters: the audit log is queryable by run, tracking id,
+// kind, operation and time, newest first.
+func TestSyncLogFilters(t *testing.T) {
+	a, b := newProvider(t, 5), newProvider(t, 5)
+	a.create("tradingAccounts", ta("One", "1"))
+	a.create("contacts", `<contact xmlns="http://schemas.sage.com/crmErp/2008"><fullName>Ann</fullName></contact>`)
+	start := time.Now().UTC().Add(-time.Second)
+	catchUp(t, a, b, "tradingAccounts", 10, "runA")
+	catchUp(t, a, b, "contacts", 10, "runB")
+	get := func(p *provider, path string) *feeds.Feed {
+		st, _, body := do(t, http.MethodGet, p.ts.URL+"/sdata/sdatasync/gcrm/-/"+path, nil)
+		mustStatus(t, 200, st, body)
+		return parseFeed(t, body)
+	}
+	all := get(a, "$syncLog")
+	if all.TotalResults < 6 {
+		t.Fatalf("source log has %d records", all.TotalResults)
+	}
+	if runA := get(a, "$syncLog?runName=runA"); runA.TotalResults == 0 || runA.TotalResults >= all.TotalResults {
+		t.Fatalf("runName filter: %d of %d", runA.TotalResults, all.TotalResults)
+	}
+	res := get(a, "contacts/$syncLog?operation=result")
+	if res.TotalResults != 1 || !strings.Contains(child(res.Entries[0].Payload, "detail"), "201") || child(res.Entries[0].Payload, "runName") != "runB" {
+		t.Fatalf("posted results not in the log: %+v", res.Entries)
+	}
+	if k := get(a, "$syncLog?kind=contacts&runName=runA"); k.TotalResults != 0 {
+		t.Fatalf("kind+run filter: %d", k.TotalResults)
+	}
+	if s := get(a, "$syncLog?since="+start.Format(time.RFC3339)); s.TotalResults != all.TotalResults {
+		t.Fatalf("since: %d of %d", s.TotalResults, all.TotalResults)
+	}
+	if u := get(a, "$syncLog?until="+start.Format(time.RFC3339)); u.TotalResults != 0 {
+		t.Fatalf("until: %d", u.TotalResults)
+	}
+	page := get(a, "$syncLog?count=2")
+	if len(page.Entries) != 2 || page.Entries[0].Updated.Before(page.Entries[1].Updated) {
+		t.Fatal("log not newest first")
+	}
+	tgt := get(b, "tradingAccounts/$syncLog?operation=target.applied")
+	if tgt.TotalResults != 1 || child(tgt.Entries[0].Payload, "runStamp") != "2026-11-22T10:00:00Z" || child(tgt.Entries[0].Payload, "trackingID") == "" {
+		t.Fatalf("target log: %+v", tgt.Entries)
+	}
+	st, _, body := do(t, http.MethodGet, a.ts.URL+"/sdata/sdatasync/gcrm/-/$syncLog?since=yesterday", nil)
+	mustStatus(t, 400, st, body)
+}
+
+// TestDigestPutReseeds: PUT replaces the digest after validation, keeping the
+// own entry at least past the stored ticks.
+func TestDigestPutReseeds(t *testing.T) {
+	a := newProvider(t, 5)
+	const kind = "tradingAccounts"
+	a.create(kind, ta("One", "1"))
+	a.create(kind, ta("Two", "2"))
+	own := a.endpoint(kind).URL
+	body := `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><digestEntry><endpoint>http://other/x</endpoint><tick>9</tick><stamp>2008-10-30T14:52:03Z</stamp><conflictPriority>2</conflictPriority></digestEntry>` +
+		`<digestEntry><endpoint>` + own + `</endpoint><tick>1</tick><stamp>2008-10-30T14:52:03Z</stamp><conflictPriority>5</conflictPriority></digestEntry></digest>`
+	st, _, b := do(t, http.MethodPut, a.kind(kind)+"/$syncDigest", []byte(body))
+	mustStatus(t, 200, st, b)
+	d := a.digest(kind)
+	if d.Tick("http://other/x") != 9 || d.Tick(own) != 3 {
+		t.Fatalf("reseeded digest %+v", d)
+	}
+}
+
+func demoSmall() demo.Sizes { return demo.Sizes{TradingAccounts: 5, Contacts: 6, Commodities: 4, SalesOrders: 3} }
