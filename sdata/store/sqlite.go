@@ -45,6 +45,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		q.Set("_foreign_keys", "on")
 		q.Set("_busy_timeout", "10000")
 		q.Set("_synchronous", "NORMAL")
+		q.Set("_stmt_cache_size", "64") // reuse prepared statements: hot paths repeat a few queries
 		return "file:" + path + "?" + q.Encode() + extra
 	}
 	w, err := sql.Open("sqlite3", dsn("&_txlock=immediate"))
