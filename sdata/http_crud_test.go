@@ -348,3 +348,143 @@ func TestConcurrentIfMatch(t *testing.T) {
 		t.Errorf("tick %d -> %d, want exactly one write", tick, e.tick("tradingAccounts"))
 	}
 }
+
+// TestNumberLexicalForms: every lexical form xs:decimal and xs:integer allow
+// is accepted, stored as written and queryable by value.
+func TestNumberLexicalForms(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct{ lexical, where string }{
+		{".5", "financeLimit eq 0.5"},
+		{"5.", "financeLimit eq 5"},
+		{"+.5", "financeLimit eq 0.5"},
+		{"007", "financeLimit eq 7"},
+		{"00.10", "financeLimit eq 0.1"},
+		{"-0", "financeLimit eq 0"},
+		{"+12", "financeLimit eq 12"},
+		{" 12.5 ", "financeLimit eq 12.5"},
+	}
+	for _, c := range cases {
+		t.Run(c.lexical, func(t *testing.T) {
+			before := e.snap("tradingAccounts")
+			r := e.do(http.MethodPost, e.kindURL("tradingAccounts"), account("N", "N", prop{"financeLimit", c.lexical}))
+			if r.Status != http.StatusCreated {
+				e.unchanged("tradingAccounts", before)
+				t.Fatalf("financeLimit %q (a valid xs:decimal): %s", c.lexical, r)
+			}
+			key := attr(parseEntry(t, r).Payload, "sdata:key")
+			f := e.feed(e.kindURL("tradingAccounts") + "?where=" + strings.ReplaceAll(c.where, " ", "%20"))
+			found := false
+			for _, en := range f.Entries {
+				found = found || attr(en.Payload, "sdata:key") == key
+			}
+			if !found {
+				t.Errorf("%q not found by %q", c.lexical, c.where)
+			}
+			if del := e.do(http.MethodDelete, e.resURL("tradingAccounts", key), ""); del.Status != http.StatusOK {
+				t.Fatal(del)
+			}
+		})
+	}
+	r := e.do(http.MethodPost, e.kindURL("salesOrderLines"), payloadXML("salesOrderLine", "", prop{"number", "007"}, prop{"quantity", "1"}))
+	if r.Status != http.StatusCreated {
+		t.Errorf("salesOrderLine number 007 (a valid xs:integer): %s", r)
+	}
+}
+
+func TestNilAndSpecialCharacters(t *testing.T) {
+	e := newEnv(t)
+	name := `Smith & Sons <"Ltd"> — Ünïcødé 'quoted'`
+	body := `<tradingAccount xmlns="` + gcrmNS + `" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><name>` + xmlEscape(name) +
+		`</name><financeLimit xsi:nil="true"/><website>http://x.example/?a=1&amp;b=2</website></tradingAccount>`
+	en := e.create("tradingAccounts", body)
+	g := parseEntry(t, e.get(e.resURL("tradingAccounts", attr(en.Payload, "sdata:key"))))
+	if got := text(g.Payload, "name"); got != name {
+		t.Errorf("name %q, want %q", got, name)
+	}
+	if g.Title != name {
+		t.Errorf("title %q", g.Title)
+	}
+	if got := text(g.Payload, "website"); got != "http://x.example/?a=1&b=2" {
+		t.Errorf("website %q", got)
+	}
+	fl := g.Payload.SelectElement("financeLimit")
+	if fl == nil || fl.SelectAttrValue("xsi:nil", "") != "true" {
+		t.Errorf("financeLimit nil lost: %v", fl)
+	}
+	f := e.feed(e.kindURL("tradingAccounts") + "?where=financeLimit%20is%20null")
+	if f.TotalResults != 1 {
+		t.Errorf("is null: %d", f.TotalResults)
+	}
+	// A PUT replaces the nil with a value.
+	u := e.resURL("tradingAccounts", attr(en.Payload, "sdata:key"))
+	if r := e.do(http.MethodPut, u, payloadXML("tradingAccount", "", prop{"financeLimit", "10"})); r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	g = parseEntry(t, e.get(u))
+	if fl := g.Payload.SelectElement("financeLimit"); fl == nil || fl.Text() != "10" || fl.SelectAttr("xsi:nil") != nil {
+		t.Errorf("after PUT financeLimit %v", fl)
+	}
+}
+
+// TestConcurrentCreates: parallel POSTs all succeed with distinct keys and
+// take one tick each.
+func TestConcurrentCreates(t *testing.T) {
+	e := newEnv(t)
+	const n = 20
+	tick := e.tick("commodities")
+	keys := make([]string, n)
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.do(http.MethodPost, e.kindURL("commodities"), payloadXML("commodity", "", prop{"name", "C"}, prop{"type", "Service"}))
+			statuses[i] = r.Status
+			if r.Status == http.StatusCreated {
+				keys[i] = r.Header.Get("Location")
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i := range n {
+		if statuses[i] != http.StatusCreated {
+			t.Errorf("POST %d: %d", i, statuses[i])
+		}
+		if seen[keys[i]] {
+			t.Errorf("duplicate Location %s", keys[i])
+		}
+		seen[keys[i]] = true
+	}
+	if e.count("commodities") != n || e.tick("commodities") != tick+n {
+		t.Errorf("count %d tick %d -> %d, want %d and +%d", e.count("commodities"), tick, e.tick("commodities"), n, n)
+	}
+}
+
+func TestPutLinksUUID(t *testing.T) {
+	e := newEnv(t)
+	const u1 = "abcdefab-1234-5678-9abc-def012345678"
+	a := e.create("contacts", payloadXML("contact", "", prop{"fullName", "A"}))
+	b := e.create("contacts", payloadXML("contact", "", prop{"fullName", "B"}))
+	ua := e.resURL("contacts", attr(a.Payload, "sdata:key"))
+	ub := e.resURL("contacts", attr(b.Payload, "sdata:key"))
+	r := e.do(http.MethodPut, ua, payloadXML("contact", `sdata:uuid="`+strings.ToUpper(u1)+`"`, prop{"jobTitle", "Buyer"}))
+	if r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	if got := attr(parseEntry(t, e.get(ua)).Payload, "sdata:uuid"); got != u1 {
+		t.Errorf("uuid after PUT %q", got)
+	}
+	// A later PUT without a uuid keeps it.
+	if r := e.do(http.MethodPut, ua, payloadXML("contact", "", prop{"jobTitle", "CEO"})); r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	if got := attr(parseEntry(t, e.get(ua)).Payload, "sdata:uuid"); got != u1 {
+		t.Errorf("uuid lost by a PUT without one: %q", got)
+	}
+	// Another resource cannot take the same uuid.
+	before := e.snap("contacts")
+	wantDiag(t, e.do(http.MethodPut, ub, payloadXML("contact", `sdata:uuid="`+u1+`"`, prop{"jobTitle", "x"})), http.StatusConflict, "Conflict")
+	e.unchanged("contacts", before)
+}
