@@ -19,18 +19,15 @@ func (s *Server) CreateLocal(ctx context.Context, dataset, kind string, el *etre
 	if k == nil || !ok {
 		return store.Resource{}, fmt.Errorf("sdata: no resource kind %q in dataset %q", kind, dataset)
 	}
-	if err := validate(s.cfg.Contract, k, el, false); err != nil {
-		return store.Resource{}, err
+	return s.createCore(ctx, scope{dataset: dataset, kind: k, ep: ep}, el, user)
+}
+
+// changed is called after every committed local write of a kind; it
+// schedules the immediate push of the change, if any is configured.
+func (s *Server) changed(sc scope, res store.Resource) {
+	if s.push != nil {
+		s.push.notify(sc, res)
 	}
-	uuid, err := payloadUUID(el)
-	if err != nil {
-		return store.Resource{}, err
-	}
-	payload, props, title, err := canonical(s.cfg.Contract, k, el, "")
-	if err != nil {
-		return store.Resource{}, err
-	}
-	return s.st.Create(ctx, ep, store.Write{UUID: uuid, Payload: payload, Props: props, Title: title, User: user})
 }
 
 // SeedDemo fills dataset with demo data when every resource kind of it is

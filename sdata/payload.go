@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -233,7 +234,13 @@ func jsonValue(p *contracts.Property, el *etree.Element) any {
 	v = strings.TrimSpace(v)
 	switch p.Kind {
 	case contracts.KindInteger, contracts.KindDecimal:
-		return json.Number(strings.TrimPrefix(v, "+"))
+		// XSD lexical forms (007, .5, +5.) are not JSON numbers: normalise.
+		if n, err := strconv.ParseInt(strings.TrimPrefix(v, "+"), 10, 64); err == nil {
+			return n
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
 	case contracts.KindBoolean:
 		return v == "true" || v == "1"
 	case contracts.KindDateTime:

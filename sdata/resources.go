@@ -2,6 +2,7 @@ package sdata
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -150,12 +151,9 @@ func (s *Server) entryFor(sc scope, res store.Resource, sel []string) (*feeds.En
 
 func quoteETag(e string) string { return `"` + e + `"` }
 
-// ifMatch checks an If-Match header (quoted or not, or *) against an ETag.
-func ifMatch(r *http.Request, cur string) error {
-	h := r.Header.Get("If-Match")
-	if h == "" {
-		return nil
-	}
+// matchETag checks an If-Match value (a list of quoted or bare tags, or *)
+// against the current ETag.
+func matchETag(h, cur string) error {
 	for _, t := range strings.Split(h, ",") {
 		t = strings.TrimSpace(t)
 		t = strings.TrimPrefix(t, "W/")
@@ -224,22 +222,7 @@ func (s *Server) createResource(w http.ResponseWriter, r *http.Request, sc scope
 	if err != nil {
 		return err
 	}
-	if err := validate(s.cfg.Contract, sc.kind, el, false); err != nil {
-		return err
-	}
-	key := feeds.PayloadKey(el)
-	if key != "" && !validKey(key) {
-		return payloadError(sc.kind.Name+"/@sdata:key", "invalid key %q", key)
-	}
-	uuid, err := payloadUUID(el)
-	if err != nil {
-		return err
-	}
-	payload, props, title, err := canonical(s.cfg.Contract, sc.kind, el, key)
-	if err != nil {
-		return err
-	}
-	res, err := s.st.Create(r.Context(), sc.ep, store.Write{Key: key, UUID: uuid, Payload: payload, Props: props, Title: title, User: user(r)})
+	res, err := s.createCore(r.Context(), sc, el, user(r))
 	if err != nil {
 		return err
 	}
@@ -250,39 +233,29 @@ func (s *Server) createResource(w http.ResponseWriter, r *http.Request, sc scope
 	return s.writeEntry(w, http.StatusCreated, e, e.ID)
 }
 
-func validKey(k string) bool {
-	return k != "" && len(k) <= 200 && !strings.ContainsAny(k, "/\\?#")
-}
-
-// payloadUUID returns the payload's sdata:uuid, checked and lower-cased.
-func payloadUUID(el *etree.Element) (string, error) {
-	u := feeds.PayloadUUID(el)
-	if u == "" {
-		return "", nil
+// createCore is the one path of a local create (POST, $batch, demo data):
+// validation against the contract, canonical form, the write with its tick.
+func (s *Server) createCore(ctx context.Context, sc scope, el *etree.Element, usr string) (store.Resource, error) {
+	if err := validate(s.cfg.Contract, sc.kind, el, false); err != nil {
+		return store.Resource{}, err
 	}
-	if !validUUID(u) {
-		return "", payloadError(el.Tag+"/@sdata:uuid", "%q is not a valid UUID", u)
+	key := feeds.PayloadKey(el)
+	if key != "" && !validKey(key) {
+		return store.Resource{}, payloadError(sc.kind.Name+"/@sdata:key", "invalid key %q", key)
 	}
-	return strings.ToLower(u), nil
-}
-
-func validUUID(u string) bool {
-	if len(u) != 36 {
-		return false
+	uuid, err := payloadUUID(el)
+	if err != nil {
+		return store.Resource{}, err
 	}
-	for i, c := range u {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
-		}
+	payload, props, title, err := canonical(s.cfg.Contract, sc.kind, el, key)
+	if err != nil {
+		return store.Resource{}, err
 	}
-	return true
+	res, err := s.st.Create(ctx, sc.ep, store.Write{Key: key, UUID: uuid, Payload: payload, Props: props, Title: title, User: usr})
+	if err == nil {
+		s.changed(sc, res)
+	}
+	return res, err
 }
 
 func (s *Server) updateResource(w http.ResponseWriter, r *http.Request, sc scope) error {
@@ -294,19 +267,39 @@ func (s *Server) updateResource(w http.ResponseWriter, r *http.Request, sc scope
 	if err != nil {
 		return err
 	}
-	if err := validate(s.cfg.Contract, sc.kind, patch, true); err != nil {
-		return err
+	var tags []string
+	if h := r.Header.Get("If-Match"); h != "" {
+		tags = append(tags, h)
 	}
-	uuid, err := payloadUUID(patch)
+	if entry != nil && entry.IfMatch != "" {
+		tags = append(tags, entry.IfMatch)
+	}
+	res, err := s.updateCore(r.Context(), sc, patch, tags, user(r))
 	if err != nil {
 		return err
 	}
-	res, err := s.st.Update(r.Context(), sc.ep, sc.key, func(cur store.Resource) (store.Write, error) {
-		if err := ifMatch(r, cur.ETag); err != nil {
-			return store.Write{}, err
-		}
-		if entry != nil && entry.IfMatch != "" && strings.Trim(entry.IfMatch, `"`) != cur.ETag {
-			return store.Write{}, store.ErrPrecondition
+	e, err := s.entryFor(sc, res, nil)
+	if err != nil {
+		return err
+	}
+	return s.writeEntry(w, http.StatusOK, e, "")
+}
+
+// updateCore is the one path of a local update: every ifMatch value must
+// match the current ETag; the patch is merged into the current payload.
+func (s *Server) updateCore(ctx context.Context, sc scope, patch *etree.Element, ifMatch []string, usr string) (store.Resource, error) {
+	if err := validate(s.cfg.Contract, sc.kind, patch, true); err != nil {
+		return store.Resource{}, err
+	}
+	uuid, err := payloadUUID(patch)
+	if err != nil {
+		return store.Resource{}, err
+	}
+	res, err := s.st.Update(ctx, sc.ep, sc.key, func(cur store.Resource) (store.Write, error) {
+		for _, m := range ifMatch {
+			if err := matchETag(m, cur.ETag); err != nil {
+				return store.Write{}, err
+			}
 		}
 		if uuid != "" && cur.UUID != "" && uuid != cur.UUID {
 			return store.Write{}, payloadError(sc.kind.Name+"/@sdata:uuid", "the resource is linked to UUID %s; relink it through $linked to change it", cur.UUID)
@@ -323,25 +316,43 @@ func (s *Server) updateResource(w http.ResponseWriter, r *http.Request, sc scope
 		if err != nil {
 			return store.Write{}, err
 		}
-		return store.Write{UUID: uuid, Payload: payload, Props: props, Title: title, User: user(r)}, nil
+		return store.Write{UUID: uuid, Payload: payload, Props: props, Title: title, User: usr}, nil
 	})
 	if err != nil {
-		return s.notFound(sc, err)
+		return res, s.notFound(sc, err)
 	}
-	e, err := s.entryFor(sc, res, nil)
-	if err != nil {
-		return err
-	}
-	return s.writeEntry(w, http.StatusOK, e, "")
+	s.changed(sc, res)
+	return res, nil
 }
 
 func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request, sc scope) error {
-	_, err := s.st.Delete(r.Context(), sc.ep, sc.key, user(r), func(cur store.Resource) error { return ifMatch(r, cur.ETag) })
-	if err != nil {
-		return s.notFound(sc, err)
+	var tags []string
+	if h := r.Header.Get("If-Match"); h != "" {
+		tags = append(tags, h)
+	}
+	if _, err := s.deleteCore(r.Context(), sc, tags, user(r)); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// deleteCore is the one path of a local delete: the resource becomes a
+// tombstone with a fresh tick.
+func (s *Server) deleteCore(ctx context.Context, sc scope, ifMatch []string, usr string) (store.Resource, error) {
+	res, err := s.st.Delete(ctx, sc.ep, sc.key, usr, func(cur store.Resource) error {
+		for _, m := range ifMatch {
+			if err := matchETag(m, cur.ETag); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, s.notFound(sc, err)
+	}
+	s.changed(sc, res)
+	return res, nil
 }
 
 // template answers $template: an entry with a default payload.
@@ -415,7 +426,7 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request, sc scope)
 	if err != nil {
 		return err
 	}
-	lq := store.ListQuery{Offset: pg.start - 1, Limit: pg.count}
+	lq := store.ListQuery{Offset: pg.start - 1, Limit: max(pg.count, 1)}
 	resolve := s.resolver(sc.kind)
 	if where := queryParam(q, "where"); where != "" {
 		expr, err := query.ParseWhere(where)
@@ -442,6 +453,9 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request, sc scope)
 	res, total, err := s.st.List(r.Context(), sc.ep, lq)
 	if err != nil {
 		return err
+	}
+	if pg.count == 0 {
+		res = nil // count=0 asks for the totals only
 	}
 	self := s.kindURL(sc.dataset, sc.kind)
 	head := &feeds.Feed{
@@ -495,4 +509,39 @@ func (s *Server) resolver(k *contracts.ResourceKind) query.Resolver {
 		}
 		return `json_extract(r.props, '$."` + p.Name + `"')`, t, nil
 	}
+}
+
+func validKey(k string) bool {
+	return k != "" && len(k) <= 200 && !strings.ContainsAny(k, "/\\?#")
+}
+
+// payloadUUID returns the payload's sdata:uuid, checked and lower-cased.
+func payloadUUID(el *etree.Element) (string, error) {
+	u := feeds.PayloadUUID(el)
+	if u == "" {
+		return "", nil
+	}
+	if !validUUID(u) {
+		return "", payloadError(el.Tag+"/@sdata:uuid", "%q is not a valid UUID", u)
+	}
+	return strings.ToLower(u), nil
+}
+
+func validUUID(u string) bool {
+	if len(u) != 36 {
+		return false
+	}
+	for i, c := range u {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+	}
+	return true
 }

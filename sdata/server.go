@@ -41,6 +41,8 @@ type Config struct {
 	ConflictPriority int                 // default endpoint conflict priority (1..9) for kinds that declare none
 	MaxBody          int64               // request body limit in bytes (0: DefaultMaxBody)
 	JobTTL           time.Duration       // how long unclaimed sync jobs live (0: DefaultJobTTL)
+	PushTo           []string            // immediate push targets: dataset or resource-kind URLs of other providers
+	PushClient       *http.Client        // client for pushes (nil: a default with a 30 s timeout)
 	Logger           *slog.Logger
 }
 
@@ -58,6 +60,7 @@ type Server struct {
 	life context.Context // cancelled by Close: the lifetime of background jobs
 	stop context.CancelFunc
 	jobs sync.WaitGroup
+	push *pusher // nil without push targets
 }
 
 type epKey struct{ dataset, kind string }
@@ -124,6 +127,19 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		defer s.jobs.Done()
 		s.sweep(time.Minute)
 	}()
+	if len(cfg.PushTo) > 0 {
+		p, err := newPusher(s, cfg.PushTo, cfg.PushClient)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.push = p
+		s.jobs.Add(1)
+		go func() {
+			defer s.jobs.Done()
+			p.run(s.life)
+		}()
+	}
 	return s, nil
 }
 

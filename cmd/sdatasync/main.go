@@ -27,6 +27,7 @@ const usage = `sdatasync: an SData synchronization provider
 
 Usage:
   sdatasync serve [flags]    run the provider (sdatasync serve -h for flags)
+  sdatasync pass [flags]     run a sync pass between two providers (sdatasync pass -h)
 
 Every flag can also be set by an environment variable: --base-url is SDATASYNC_BASE_URL.
 `
@@ -47,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "pass":
+		return pass(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -90,7 +93,7 @@ func envDefaults(fs *flag.FlagSet) error {
 
 type serveConfig struct {
 	addr, db, app, contract, baseURL, logLevel string
-	datasets                                   stringList
+	datasets, pushTo                           stringList
 	demo                                       bool
 	priority                                   int
 	maxBody                                    int64
@@ -107,6 +110,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&c.datasets, "dataset", "dataset to serve (repeatable; '-' always exists)")
 	fs.StringVar(&c.baseURL, "base-url", "", "externally visible base URL (default http://<addr>)")
 	fs.BoolVar(&c.demo, "demo", false, "seed demo data into empty datasets")
+	fs.Var(&c.pushTo, "push-to", "push local changes at once (immediate sync) to this dataset or resource-kind URL of another provider (repeatable)")
 	fs.IntVar(&c.priority, "conflict-priority", 5, "conflict priority (1..9, lower wins) of kinds whose contract declares none")
 	fs.Int64Var(&c.maxBody, "max-body", sdata.DefaultMaxBody, "request body limit in bytes")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -162,7 +166,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	defer st.Close()
 	srv, err := sdata.New(ctx, sdata.Config{
 		App: c.app, Contract: contract, Datasets: c.datasets, BaseURL: base,
-		ConflictPriority: c.priority, MaxBody: c.maxBody, Logger: log,
+		ConflictPriority: c.priority, MaxBody: c.maxBody, Logger: log, PushTo: c.pushTo,
 	}, st)
 	if err != nil {
 		return err

@@ -131,6 +131,11 @@ type Store interface {
 	SourceEntries(ctx context.Context, job Job, offset, limit int) ([]Resource, error)
 	// RunTarget applies a sync feed page into a target job.
 	RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in []Incoming) (Job, error)
+	// OwnChanges lists the changes made at the endpoint itself from a tick
+	// on, with the endpoint's digest (immediate-mode pushes).
+	OwnChanges(ctx context.Context, ep Endpoint, from int64, limit int) ([]Resource, digest.Digest, error)
+	// AssignUUIDs gives the listed resources a UUID where they have none.
+	AssignUUIDs(ctx context.Context, ep Endpoint, keys []string) (map[string]string, error)
 	// TargetResults pages through a target job's results.
 	TargetResults(ctx context.Context, job Job, offset, limit int) ([]Result, error)
 

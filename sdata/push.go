@@ -1,0 +1,244 @@
+package sdata
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"sdatasync/digest"
+	"sdatasync/feeds"
+	"sdatasync/sdata/store"
+)
+
+// pushBatch is the most entries one immediate push carries; pushQueue the
+// most changes of one kind waiting to be pushed (beyond it the queue is
+// dropped and the push falls back to the current state of the changes).
+const (
+	pushBatch = 200
+	pushQueue = 1000
+)
+
+// pusher sends local changes at once to the configured targets as
+// immediate-mode sync feeds (spec 3.4, 5.8). It is best effort: a push
+// refused for a tick gap, or failing, is logged and left to the next
+// catch-up pass. Notifications coalesce per kind, so the queue is bounded by
+// the number of kinds and the local write path never waits for it.
+type pusher struct {
+	s       *Server
+	targets []pushTarget
+	client  *http.Client
+
+	mu     sync.Mutex
+	queued map[epKey][]store.Resource // changes as they were committed, in tick order
+	wake   chan struct{}
+}
+
+// pushTarget is one --push-to URL: a dataset URL (every kind) or the URL of
+// one resource kind.
+type pushTarget struct {
+	base string // dataset URL without trailing slash
+	kind string // "" for every kind
+}
+
+func newPusher(s *Server, urls []string, client *http.Client) (*pusher, error) {
+	p := &pusher{s: s, client: client, queued: map[epKey][]store.Resource{}, wake: make(chan struct{}, 1)}
+	if p.client == nil {
+		p.client = &http.Client{Timeout: 30 * time.Second}
+	}
+	for _, raw := range urls {
+		u, err := url.Parse(strings.TrimRight(raw, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("sdata: push target %q is not an http(s) URL", raw)
+		}
+		t := pushTarget{base: u.String()}
+		if i := strings.LastIndexByte(t.base, '/'); i > 0 {
+			if k := s.cfg.Contract.Kind(t.base[i+1:]); k != nil && k.PluralName == t.base[i+1:] {
+				t = pushTarget{base: t.base[:i], kind: k.PluralName}
+			}
+		}
+		p.targets = append(p.targets, t)
+	}
+	return p, nil
+}
+
+// notify queues a committed change of a kind; it never blocks. Keeping the
+// change as committed (not re-reading it later) keeps the pushed ticks
+// contiguous when the same resource changes again before the push.
+func (p *pusher) notify(sc scope, res store.Resource) {
+	if !sc.kind.IsSyncSource {
+		return
+	}
+	k := epKey{sc.dataset, sc.kind.PluralName}
+	p.mu.Lock()
+	q := p.queued[k]
+	if len(q) >= pushQueue {
+		q = q[:0] // overflow: fall back to the current state (see pushKind)
+	}
+	p.queued[k] = append(q, res)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run pushes dirty kinds until ctx ends.
+func (p *pusher) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		}
+		p.mu.Lock()
+		dirty := p.queued
+		p.queued = map[epKey][]store.Resource{}
+		p.mu.Unlock()
+		for k, queued := range dirty {
+			sc, ok := p.s.scopeOf(p.s.eps[k].ID)
+			if !ok {
+				continue
+			}
+			for _, t := range p.targets {
+				if t.kind != "" && t.kind != k.kind {
+					continue
+				}
+				if err := p.pushKind(ctx, sc, t.base+"/"+k.kind, queued); err != nil && ctx.Err() == nil {
+					p.s.log.Warn("immediate push not applied; the next catch-up pass will carry the change",
+						"kind", k.kind, "target", t.base, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// pushKind sends the changes made here that the target lacks, as
+// immediate-mode feeds, starting at the target's tick for this endpoint: the
+// queued changes as they were committed when they start right there, else
+// the current state of every change from that tick on (which the target
+// refuses as a gap when some of those changes were superseded).
+func (p *pusher) pushKind(ctx context.Context, sc scope, target string, queued []store.Resource) error {
+	stamp := time.Now().UTC().Format(time.RFC3339)
+	q := "?runName=immediate-push&runStamp=" + url.QueryEscape(stamp)
+	body, err := p.do(ctx, http.MethodGet, target+"/$syncDigest"+q, nil)
+	if err != nil {
+		return err
+	}
+	td, err := feeds.ParseDigest(bytes.NewReader(body), p.s.limits)
+	if err != nil {
+		return fmt.Errorf("target digest: %w", err)
+	}
+	from := max(td.Tick(sc.ep.URL), 1)
+	if i := slices.IndexFunc(queued, func(c store.Resource) bool { return c.State.Tick >= from }); i >= 0 {
+		queued = queued[i:] // what the target holds already is not sent again
+	} else {
+		queued = nil
+	}
+	useQueue := len(queued) > 0 && queued[0].State.Tick == from
+	for {
+		var changes []store.Resource
+		var own digest.Digest
+		var err error
+		if useQueue {
+			changes = queued[:min(len(queued), pushBatch)]
+			queued = queued[len(changes):]
+			if own, err = p.withUUIDs(ctx, sc, changes); err != nil {
+				return err
+			}
+		} else if changes, own, err = p.s.st.OwnChanges(ctx, sc.ep, from, pushBatch); err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		var buf bytes.Buffer
+		fw, err := feeds.NewFeedWriter(&buf, &feeds.Feed{ID: sc.ep.URL + "/$syncSource", Title: labelOf(sc.kind) + " immediate synchronization",
+			Updated: nowUTC(), SyncMode: "immediate", Digest: &own, TotalResults: -1})
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			e, err := p.s.syncEntry(sc, c)
+			if err != nil {
+				return err
+			}
+			if err := fw.WriteEntry(e); err != nil {
+				return err
+			}
+		}
+		if err := fw.Close(); err != nil {
+			return err
+		}
+		if _, err := p.do(ctx, http.MethodPost, target+"/$syncTarget"+q, buf.Bytes()); err != nil {
+			return err
+		}
+		p.s.log.Info("immediate push applied", "kind", sc.kind.PluralName, "target", target, "entries", len(changes),
+			"runName", "immediate-push", "runStamp", stamp)
+		if useQueue && len(queued) == 0 || !useQueue && len(changes) < pushBatch {
+			return nil
+		}
+		from = changes[len(changes)-1].State.Tick + 1
+	}
+}
+
+// withUUIDs gives queued changes their UUIDs (a resource gets one when it
+// first travels) and returns the digest to send with them: the current one,
+// whose own tick covers every queued change.
+func (p *pusher) withUUIDs(ctx context.Context, sc scope, changes []store.Resource) (digest.Digest, error) {
+	var keys []string
+	for _, c := range changes {
+		if c.UUID == "" {
+			keys = append(keys, c.Key)
+		}
+	}
+	if len(keys) > 0 {
+		ids, err := p.s.st.AssignUUIDs(ctx, sc.ep, keys)
+		if err != nil {
+			return digest.Digest{}, err
+		}
+		for i := range changes {
+			if changes[i].UUID == "" {
+				changes[i].UUID = ids[changes[i].Key]
+			}
+		}
+	}
+	return p.s.st.Digest(ctx, sc.ep)
+}
+
+func (p *pusher) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/atom+xml")
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, p.s.cfg.MaxBody))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg := strings.TrimSpace(string(b))
+		if ds, err := feeds.ParseDiagnoses(bytes.NewReader(b), p.s.limits); err == nil && len(ds) > 0 {
+			msg = ds[0].Message
+		}
+		return nil, fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, msg)
+	}
+	return b, nil
+}

@@ -1,0 +1,67 @@
+package sdata
+
+import (
+	"context"
+	"sdatasync/sdata/store"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond (bounded) and fails when it never holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("never: %s", what)
+}
+
+// TestImmediatePush: with --push-to, a local change reaches the target as an
+// immediate feed; a target that missed earlier changes refuses the push
+// (gap) and the next catch-up pass repairs it.
+func TestImmediatePush(t *testing.T) {
+	b := newProvider(t, 5)
+	a := newProvider(t, 3)
+	const kind = "tradingAccounts"
+	// Changes made before pushing was configured: tick 1 is superseded by
+	// tick 2, so a push starting at B's tick (1) begins at tick 2: a gap.
+	k0 := a.create(kind, ta("Before 1", "B1"))
+	a.update(kind, k0, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Before 1 changed</name></tradingAccount>`)
+	a.stop()
+	a.cfg.PushTo = []string{b.ts.URL + "/sdata/sdatasync/gcrm/-"}
+	a.start()
+	// B holds nothing of A: the push of ticks 2 and 3 has a gap at 1 and
+	// is refused, nothing applied (the refusal is in B's audit log).
+	a.create(kind, ta("Pushed 1", "P1"))
+	waitFor(t, "B refused the push", func() bool {
+		recs, _, err := b.st.AuditLog(context.Background(), store.AuditQuery{RunName: "immediate-push", Operation: "target.post"})
+		return err == nil && len(recs) > 0 && recs[0].Status == 400
+	})
+	if n := len(b.resources(kind)); n != 0 {
+		t.Fatalf("B applied %d resources of a feed with a gap", n)
+	}
+	// A catch-up pass repairs; from then on pushes apply.
+	catchUp(t, a, b, kind, 100, "repair")
+	if n := len(b.resources(kind)); n != 2 {
+		t.Fatalf("after catch-up B has %d", n)
+	}
+	k := a.create(kind, ta("Pushed 2", "P2"))
+	waitFor(t, "the create pushed to B", func() bool { return len(b.resources(kind)) == 3 })
+	a.update(kind, k, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Pushed 2 changed</name></tradingAccount>`)
+	a.remove(kind, k)
+	waitFor(t, "the delete pushed to B", func() bool {
+		for _, s := range b.resources(kind) {
+			if s.deleted {
+				return true
+			}
+		}
+		return false
+	})
+	// Only A's own endpoint ticks moved; B's digest holds A's latest tick.
+	if got, want := b.digest(kind).Tick(a.endpoint(kind).URL), a.digest(kind).Tick(a.endpoint(kind).URL); got != want {
+		t.Fatalf("B's tick for A %d, A's own %d", got, want)
+	}
+}
