@@ -13,8 +13,8 @@ import (
 	"github.com/google/uuid"
 
 	"sdatasync/digest"
-	"sdatasync/sdata/demo"
 	"sdatasync/feeds"
+	"sdatasync/sdata/demo"
 	"sdatasync/sdata/store"
 )
 
@@ -577,4 +577,6 @@ func TestDigestPutReseeds(t *testing.T) {
 	}
 }
 
-func demoSmall() demo.Sizes { return demo.Sizes{TradingAccounts: 5, Contacts: 6, Commodities: 4, SalesOrders: 3} }
+func demoSmall() demo.Sizes {
+	return demo.Sizes{TradingAccounts: 5, Contacts: 6, Commodities: 4, SalesOrders: 3}
+}
