@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"sdatasync/sdata/engine"
+)
+
+const passUsage = `Usage: sdatasync pass --source URL --target URL [flags]
+
+Runs one catch-up synchronization pass from the source to the target (and
+back with --both). Each URL is a dataset URL (http://host/sdata/{app}/{contract}/{dataset}:
+every kind that is a sync source at the source and a sync target at the
+target) or a resource kind URL (…/{dataset}/{kind}: that kind only).
+
+Exit status: 0 when every entry was applied or legitimately skipped
+(resolved conflicts included), 1 when an entry failed or the pass failed,
+2 on usage errors.
+
+Flags:
+`
+
+type passConfig struct {
+	source, target, runName, runStamp, user, password string
+	kinds                                             stringList
+	both, json                                        bool
+	pageSize                                          int
+	timeout                                           time.Duration
+}
+
+// pass implements `sdatasync pass`: progress on stderr, the summary table
+// on stderr, the JSON summary on stdout with --json.
+func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c passConfig
+	fs := flag.NewFlagSet("pass", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), passUsage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.source, "source", "", "source dataset or resource kind URL (required)")
+	fs.StringVar(&c.target, "target", "", "target dataset or resource kind URL (required)")
+	fs.Var(&c.kinds, "kinds", "only these resource kinds (comma-separated, repeatable)")
+	fs.BoolVar(&c.both, "both", false, "then synchronize back from the target to the source")
+	fs.StringVar(&c.runName, "run-name", "sdatasync", "run name sent to the providers")
+	fs.StringVar(&c.runStamp, "run-stamp", "", "run stamp sent to the providers (default: now, ISO 8601 UTC)")
+	fs.IntVar(&c.pageSize, "page-size", 0, "entries per sync feed page (default: the source's)")
+	fs.StringVar(&c.user, "user", "", "HTTP Basic user name")
+	fs.StringVar(&c.password, "password", "", "HTTP Basic password (or SDATASYNC_PASSWORD)")
+	fs.BoolVar(&c.json, "json", false, "print a machine-readable summary on stdout")
+	fs.DurationVar(&c.timeout, "timeout", 0, "give up after this long (0: no limit)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := envDefaults(fs); err != nil {
+		fmt.Fprintln(stderr, "sdatasync pass:", err)
+		return 2
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "sdatasync pass: "+format+"\n", a...)
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	case c.source == "" || c.target == "":
+		return usageErr("--source and --target are required (sdatasync pass -h for help)")
+	case c.pageSize < 0:
+		return usageErr("--page-size must be >= 0")
+	case c.timeout < 0:
+		return usageErr("--timeout must be >= 0")
+	}
+	if c.runStamp == "" {
+		c.runStamp = time.Now().UTC().Format("2006-01-02T15:04:05Z")
+	}
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	pr := &progressPrinter{w: stderr, live: isTerminal(stderr)}
+	e := &engine.Engine{
+		Client:   &http.Client{Transport: http.DefaultTransport},
+		User:     c.user,
+		Password: c.password,
+		PageSize: c.pageSize,
+		Logger:   slog.New(slog.NewTextHandler(pr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Progress: pr.report,
+	}
+	sum, err := e.Pass(ctx, engine.PassOptions{Source: c.source, Target: c.target, Kinds: c.kinds, Both: c.both,
+		RunName: c.runName, RunStamp: c.runStamp})
+	if errors.Is(err, engine.ErrBadOptions) {
+		return usageErr("%v", err)
+	}
+	if sum != nil {
+		writeSummary(stderr, sum)
+	}
+	if c.json {
+		out := struct {
+			*engine.Summary
+			Error string `json:"error,omitempty"`
+		}{Summary: sum}
+		if sum == nil {
+			out.Summary = &engine.Summary{RunName: c.runName, RunStamp: c.runStamp}
+		}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if werr := enc.Encode(out); werr != nil {
+			fmt.Fprintln(stderr, "sdatasync pass: writing the JSON summary:", werr)
+			return 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sdatasync pass: failed:", err)
+		return 1
+	}
+	if !sum.OK {
+		fmt.Fprintln(stderr, "sdatasync pass: some entries failed")
+		return 1
+	}
+	return 0
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressPrinter shows the engine's progress: a live line per kind on a
+// terminal, one log line per page otherwise. Log records written through
+// it end the live line first.
+type progressPrinter struct {
+	w    io.Writer
+	live bool
+	open bool // a live line is on screen
+}
+
+func (p *progressPrinter) Write(b []byte) (int, error) {
+	p.endLine()
+	return p.w.Write(b)
+}
+
+func (p *progressPrinter) endLine() {
+	if p.open {
+		fmt.Fprintln(p.w)
+		p.open = false
+	}
+}
+
+func (p *progressPrinter) report(pr engine.Progress) {
+	dir := shortURL(pr.Source) + " -> " + shortURL(pr.Target)
+	entries := fmt.Sprint(pr.Entries)
+	if pr.Total >= 0 {
+		entries += "/" + fmt.Sprint(pr.Total)
+	}
+	if !p.live {
+		if pr.Phase == "page" {
+			fmt.Fprintf(p.w, "pass: %s %s: page %d, %s entries, %.0f entries/s\n", pr.Kind, dir, pr.Page, entries, pr.Rate())
+		}
+		return
+	}
+	line := fmt.Sprintf("%-16s %s  %s", pr.Kind, dir, pr.Phase)
+	if pr.Phase != "selecting" {
+		line = fmt.Sprintf("%-16s %s  page %d  %s entries  %.0f/s", pr.Kind, dir, pr.Page, entries, pr.Rate())
+	}
+	if pr.Remaining > 0 && pr.Phase != "done" {
+		line += "  ETA " + pr.Remaining.Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	p.open = true
+	if pr.Phase == "done" {
+		p.endLine()
+	}
+}
+
+// shortURL keeps the host and the dataset of a kind URL.
+func shortURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(segs) >= 2 {
+		return u.Host + "/" + segs[len(segs)-2]
+	}
+	return u.Host
+}
+
+// writeSummary prints the per-kind summary table and the failures.
+func writeSummary(w io.Writer, sum *engine.Summary) {
+	fmt.Fprintf(w, "\nrun %s @ %s\n", sum.RunName, sum.RunStamp)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "kind\tdirection\tselected\tapplied\tskipped\tconflicts src/tgt\terrors\tpages\tduration\tentries/s\t")
+	for _, k := range sum.Kinds {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d/%d\t%d\t%d\t%s\t%.0f\t\n", k.Kind, shortURL(k.Source)+" -> "+shortURL(k.Target),
+			k.Selected, k.Applied, k.Skipped, k.ConflictsSource, k.ConflictsTarget, k.Errors, k.Pages,
+			k.Duration.Round(time.Millisecond), k.EntriesPerSecond)
+	}
+	tw.Flush()
+	for _, k := range sum.Kinds {
+		if k.Err != "" {
+			fmt.Fprintf(w, "%s %s: pass failed: %s\n", k.Kind, shortURL(k.Source)+" -> "+shortURL(k.Target), k.Err)
+		}
+		for _, f := range k.Failures {
+			fmt.Fprintf(w, "%s %s: %s\n", k.Kind, shortURL(k.Source)+" -> "+shortURL(k.Target), f)
+		}
+	}
+	state := "OK"
+	if !sum.OK {
+		state = "FAILED"
+	}
+	fmt.Fprintf(w, "%s in %.2fs\n", state, sum.Seconds)
+}

@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"sdatasync/feeds"
+)
+
+// cleanupTimeout bounds the DELETE of a job context once the pass is over
+// (it runs even when the pass's context was cancelled).
+const cleanupTimeout = 10 * time.Second
+
+// limits bounds the documents the engine parses.
+func limits() feeds.Limits { return feeds.Limits{MaxBytes: 256 << 20, MaxEntries: 100000} }
+
+// kindRun is the state of one kind's pass.
+type kindRun struct {
+	e        *Engine
+	p        kindPlan
+	run      [][2]string // runName, runStamp
+	page     [][2]string // run plus count, for the first GET of a job
+	sum      *KindSummary
+	start    time.Time
+	total    int
+	tracking string // the source job's tracking ID
+}
+
+// passKind runs one kind's catch-up pass and summarizes it.
+func (e *Engine) passKind(ctx context.Context, p kindPlan, runName, runStamp string) KindSummary {
+	ks := KindSummary{Kind: p.kind, Source: p.source, Target: p.target}
+	r := &kindRun{e: e, p: p, sum: &ks, start: time.Now(), total: -1,
+		run: [][2]string{{"runName", runName}, {"runStamp", runStamp}}}
+	r.page = r.run
+	if e.PageSize > 0 {
+		r.page = append(r.page[:len(r.page):len(r.page)], [2]string{"count", strconv.Itoa(e.PageSize)})
+	}
+	err := r.pass(ctx)
+	ks.Duration = time.Since(r.start)
+	ks.Seconds = ks.Duration.Seconds()
+	if ks.Seconds > 0 {
+		ks.EntriesPerSecond = float64(ks.Selected) / ks.Seconds
+	}
+	if err != nil {
+		ks.Err = err.Error()
+		e.logger().Error("kind pass failed", "kind", p.kind, "source", p.source, "target", p.target, "err", err)
+	}
+	r.progress("done", 0)
+	return ks
+}
+
+func (r *kindRun) progress(phase string, remaining time.Duration) {
+	if r.e.Progress == nil {
+		return
+	}
+	pr := Progress{Source: r.p.source, Target: r.p.target, Kind: r.p.kind, Phase: phase, Page: r.sum.Pages,
+		Entries: r.sum.Selected, Total: r.total, Elapsed: time.Since(r.start), Remaining: remaining}
+	if remaining == 0 && r.total > pr.Entries && pr.Rate() > 0 {
+		pr.Remaining = time.Duration(float64(r.total-pr.Entries) / pr.Rate() * float64(time.Second))
+	}
+	r.e.Progress(pr)
+}
+
+// query builds "?name=value&..." from pairs.
+func query(pairs ...[2]string) string {
+	q := url.Values{}
+	for _, kv := range pairs {
+		if kv[1] != "" {
+			q.Set(kv[0], kv[1])
+		}
+	}
+	return "?" + q.Encode()
+}
+
+func (r *kindRun) pass(ctx context.Context) error {
+	e := r.e
+	// 1. The target's digest, as received.
+	res, err := e.do(ctx, http.MethodGet, r.p.target+"/$syncDigest"+query(r.run...), nil, "")
+	if err != nil {
+		return fmt.Errorf("reading the target digest: %w", err)
+	}
+	dg, err := feeds.ParseEntry(bytes.NewReader(res.body), limits())
+	if err != nil {
+		return fmt.Errorf("reading the target digest: %w", err)
+	}
+	if dg.Digest == nil {
+		return fmt.Errorf("the target's $syncDigest entry holds no sync:digest")
+	}
+	var body bytes.Buffer
+	if err := feeds.WriteDigestEntry(&body, dg); err != nil {
+		return err
+	}
+
+	// 2. Ask the source for what the target lacks.
+	r.tracking = uuid.NewString()
+	res, err = e.do(ctx, http.MethodPost, r.p.source+"/$syncSource"+query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...),
+		body.Bytes(), typeEntry)
+	if err != nil {
+		return fmt.Errorf("starting the source job: %w", err)
+	}
+	r.progress("selecting", 0)
+	res, srcLoc, err := e.await(ctx, res, "", r.page, func(t *feeds.Tracking) {
+		r.progress("selecting", time.Duration(t.RemainingSeconds)*time.Second)
+	})
+	if srcLoc != "" {
+		defer r.cleanup(ctx, srcLoc)
+	}
+	if err != nil {
+		return fmt.Errorf("waiting for the source job: %w", err)
+	}
+
+	// 3. Every page to the target.
+	cur := res.url.String()
+	for {
+		f, err := feeds.ParseFeed(bytes.NewReader(res.body), limits())
+		if err != nil {
+			return fmt.Errorf("reading sync feed page %d from %s: %w", r.sum.Pages+1, cur, err)
+		}
+		if r.total < 0 && f.TotalResults >= 0 {
+			r.total = f.TotalResults
+		}
+		if err := r.applyPage(ctx, f); err != nil {
+			return fmt.Errorf("sync feed page %d: %w", r.sum.Pages+1, err)
+		}
+		r.sum.Pages++
+		r.sum.Selected += len(f.Entries)
+		e.logger().Debug("sync page applied", "kind", r.p.kind, "page", r.sum.Pages, "entries", len(f.Entries), "target", r.p.target)
+		r.progress("page", 0)
+		next, ok := f.Link("next")
+		if !ok {
+			return nil
+		}
+		nu, err := res.resolve(next.Href)
+		if err != nil {
+			return err
+		}
+		if nu == cur {
+			return fmt.Errorf("the sync feed page %s links to itself as next", cur)
+		}
+		if nu, err = withParams(nu, r.run); err != nil {
+			return err
+		}
+		if res, err = e.do(ctx, http.MethodGet, nu, nil, ""); err != nil {
+			return fmt.Errorf("reading the next sync feed page: %w", err)
+		}
+		if res, _, err = e.await(ctx, res, "", r.run, nil); err != nil {
+			return fmt.Errorf("reading the next sync feed page: %w", err)
+		}
+		cur = nu
+	}
+}
+
+// applyPage posts one page of the sync feed to the target, reads every page
+// of the result feed, posts the results to the source and frees the
+// target's job.
+func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed) error {
+	e := r.e
+	var body bytes.Buffer
+	if err := feeds.WriteFeed(&body, f); err != nil {
+		return err
+	}
+	tracking := uuid.NewString()
+	res, err := e.do(ctx, http.MethodPost, r.p.target+"/$syncTarget"+query(append([][2]string{{"trackingID", tracking}}, r.run...)...),
+		body.Bytes(), typeFeed)
+	if err != nil {
+		return fmt.Errorf("posting to the target: %w", err)
+	}
+	res, tgtLoc, err := e.await(ctx, res, "", r.page, nil)
+	if tgtLoc != "" {
+		defer r.cleanup(ctx, tgtLoc)
+	}
+	if err != nil {
+		return fmt.Errorf("waiting for the target job: %w", err)
+	}
+	var results []*feeds.Entry
+	cur := res.url.String()
+	for {
+		rf, err := feeds.ParseFeed(bytes.NewReader(res.body), limits())
+		if err != nil {
+			return fmt.Errorf("reading the result feed %s: %w", cur, err)
+		}
+		results = append(results, rf.Entries...)
+		next, ok := rf.Link("next")
+		if !ok || len(rf.Entries) == 0 || len(results) >= len(f.Entries) {
+			break
+		}
+		nu, err := res.resolve(next.Href)
+		if err != nil {
+			return err
+		}
+		if nu == cur {
+			break
+		}
+		if nu, err = withParams(nu, r.run); err != nil {
+			return err
+		}
+		if res, err = e.do(ctx, http.MethodGet, nu, nil, ""); err != nil {
+			return fmt.Errorf("reading the result feed: %w", err)
+		}
+		if res, _, err = e.await(ctx, res, "", r.run, nil); err != nil {
+			return fmt.Errorf("reading the result feed: %w", err)
+		}
+		cur = nu
+	}
+	r.count(f.Entries, results)
+
+	// The results go back to the source, for its log.
+	id := tgtLoc
+	if id == "" {
+		id = "urn:uuid:" + tracking
+	}
+	var rb bytes.Buffer
+	rfeed := &feeds.Feed{ID: id, Title: "Synchronization results", Updated: time.Now().UTC(), TotalResults: len(results),
+		StartIndex: 1, ItemsPerPage: len(results), Entries: results}
+	if err := feeds.WriteFeed(&rb, rfeed); err != nil {
+		return err
+	}
+	u := r.p.source + "/$syncResults" + query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...)
+	if _, err := e.do(ctx, http.MethodPost, u, rb.Bytes(), typeFeed); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The page is applied; the source only misses it in its log.
+		e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
+	}
+	return nil
+}
+
+// count classifies the result entries of one page.
+func (r *kindRun) count(sent, results []*feeds.Entry) {
+	ks := r.sum
+	fail := func(msg string) {
+		ks.Errors++
+		if len(ks.Failures) < MaxFailures {
+			ks.Failures = append(ks.Failures, msg)
+		}
+	}
+	for i, res := range results {
+		if i >= len(sent) {
+			break
+		}
+		sev, msg := "", ""
+		for _, d := range res.Diagnoses {
+			if rank(d.Severity) > rank(sev) {
+				sev, msg = d.Severity, d.Message
+			}
+		}
+		st := res.HTTPStatus
+		switch {
+		case st == http.StatusConflict:
+			ks.ConflictsTarget++
+		case st >= 200 && st < 300 && sev == "":
+			ks.Applied++
+		case st >= 200 && st < 300 && sev == "info":
+			ks.Skipped++
+		case st >= 200 && st < 300 && sev == "warning":
+			ks.ConflictsSource++
+		default:
+			if msg == "" {
+				msg = http.StatusText(st)
+			}
+			fail(fmt.Sprintf("%s: %d %s", entryName(sent[i], res), st, msg))
+		}
+	}
+	if len(results) < len(sent) {
+		for _, s := range sent[len(results):] {
+			fail(entryName(s, nil) + ": no result from the target")
+		}
+	}
+}
+
+func rank(sev string) int {
+	switch sev {
+	case "":
+		return 0
+	case "info":
+		return 1
+	case "warning":
+		return 2
+	}
+	return 3 // transient, error, fatal and anything unknown
+}
+
+func entryName(sent, res *feeds.Entry) string {
+	if u := feeds.PayloadUUID(sent.Payload); u != "" {
+		return "uuid " + u
+	}
+	if res != nil && res.ID != "" {
+		return res.ID
+	}
+	return sent.ID
+}
+
+// cleanup DELETEs a job context; a job already gone (404) is fine.
+func (r *kindRun) cleanup(ctx context.Context, loc string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	u, err := withParams(loc, r.run)
+	if err == nil {
+		_, err = r.e.do(ctx, http.MethodDelete, u, nil, "")
+	}
+	var he *HTTPError
+	if err != nil && !(errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusGone)) {
+		r.e.logger().Warn("freeing a job context failed", "url", loc, "err", err)
+	}
+}
