@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 	"sdatasync/feeds"
 	"sdatasync/sdata/store"
 )
+
+var nextLinkRE = regexp.MustCompile(`<link rel="next"[^>]* href="([^"]+)"`)
 
 // seedBulk creates n trading accounts in one provider through the store.
 func seedBulk(b *testing.B, p *provider, n int) {
@@ -40,18 +44,16 @@ func BenchmarkSourceFeed100k(b *testing.B) {
 		mustStatus(b, http.StatusAccepted, st, body)
 		loc := h.Get("Location")
 		_, page := poll(b, loc+"?count=1000")
+		// The server's work is measured: the client only counts entries and
+		// finds the next link (BenchmarkDecodeFeed1000 in feeds measures parsing).
 		got := 0
 		for {
-			f, err := feeds.ParseFeed(bytes.NewReader(page), feeds.Limits{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += len(f.Entries)
-			next, ok := f.Link("next")
-			if !ok {
+			got += bytes.Count(page, []byte("<entry>"))
+			m := nextLinkRE.FindSubmatch(page)
+			if m == nil {
 				break
 			}
-			_, _, page = do(b, http.MethodGet, next.Href, nil)
+			_, _, page = do(b, http.MethodGet, strings.ReplaceAll(string(m[1]), "&amp;", "&"), nil)
 		}
 		if got != n {
 			b.Fatalf("served %d entries", got)

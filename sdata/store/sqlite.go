@@ -198,6 +198,15 @@ var migrations = []string{
 	CREATE INDEX audit_by_run ON audit_log (run_name, run_stamp, id);
 	CREATE INDEX audit_by_kind ON audit_log (dataset, kind, id);
 	CREATE INDEX audit_by_tracking ON audit_log (tracking_id, id);`,
+	// 3: UUID aliases: a relinked resource keeps answering to its old UUIDs.
+	`CREATE TABLE uuid_aliases (
+		endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+		alias       TEXT NOT NULL,
+		resource_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+		created     TEXT NOT NULL,
+		PRIMARY KEY (endpoint_id, alias)
+	) WITHOUT ROWID;
+	CREATE INDEX uuid_aliases_resource ON uuid_aliases (resource_id);`,
 }
 
 // SchemaVersion is the schema version this build writes.
