@@ -32,6 +32,10 @@ Exit status: 0 when every entry was applied or legitimately skipped
 Flags:
 `
 
+// requestTimeout bounds one HTTP request of a pass; a request that times
+// out is retried like any transient failure.
+const requestTimeout = 2 * time.Minute
+
 type passConfig struct {
 	source, target, runName, runStamp, user, password string
 	kinds                                             stringList
@@ -95,7 +99,7 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	pr := &progressPrinter{w: stderr, live: isTerminal(stderr)}
 	e := &engine.Engine{
-		Client:   &http.Client{Transport: http.DefaultTransport},
+		Client:   &http.Client{Timeout: requestTimeout},
 		User:     c.user,
 		Password: c.password,
 		PageSize: c.pageSize,
