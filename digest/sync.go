@@ -152,6 +152,13 @@ func (o Outcome) String() string {
 // All comparisons are strict. The tick sourceDigest holds for
 // source.Endpoint is never consulted, so an entry whose endpoint is absent
 // from sourceDigest is decided as if that tick were source.Tick+1.
+//
+// Caveat of the spec's rules: resolution by the priority of the endpoint of
+// last change is not transitive. With three or more endpoints of different
+// priorities, nodes can end with equal digests but different versions of a
+// resource that no further pass exchanges (A beats B, B beats C, C's version
+// descends from A's). With equal priorities (last writer wins) passes
+// converge. See TestPriorityCycleLeavesNodesDivergent.
 func Decide(sourceDigest, targetDigest Digest, source SyncState, target *SyncState) Outcome {
 	switch {
 	case target == nil:
