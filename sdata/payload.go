@@ -180,6 +180,7 @@ var stripAttrs = []string{"key", "url", "uuid", "lookup", "descriptor", "isDelet
 func canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Element, key string) (payload, props []byte, title string, err error) {
 	root := el.Copy()
 	root.Space, root.Tag = "", k.Name
+	dropDeletedChildren(k, root)
 	for _, a := range stripAttrs {
 		root.RemoveAttr("sdata:" + a)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/tools/blog/atom"
 
+	"sdatasync/contracts"
 	"sdatasync/digest"
 	"sdatasync/feeds"
 	"sdatasync/sdata/store"
@@ -21,8 +22,9 @@ import (
 
 // Sync defaults.
 const (
-	DefaultJobTTL     = 24 * time.Hour
-	DefaultPollMillis = 200
+	DefaultJobTTL = 24 * time.Hour
+	MinPollMillis = 10   // pollingMillis advised for a job that just started
+	MaxPollMillis = 2000 // pollingMillis advised for a long-running job
 )
 
 // run is the run and tracking context of a sync request.
@@ -69,6 +71,8 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request, sc scope, op 
 	case "$syncDigest", "$syncSource", "$syncTarget", "$syncResults":
 	case "$syncLog":
 		return true, s.syncLog(w, r, sc.dataset, sc.kind.PluralName)
+	case "$linked":
+		return true, s.linked(w, r, sc, id)
 	default:
 		return false, nil
 	}
@@ -169,8 +173,11 @@ func (s *Server) jobURL(sc scope, op, tracking string) string {
 
 func (s *Server) writeTracking(w http.ResponseWriter, status int, location string, j store.Job) error {
 	var buf bytes.Buffer
-	t := feeds.Tracking{Phase: "Running", PhaseDetail: j.Type + " job " + j.TrackingID, PollingMillis: DefaultPollMillis,
-		ElapsedSeconds: int(time.Since(j.Created).Seconds())}
+	// Poll soon for a young job, less often the longer it runs.
+	elapsed := time.Since(j.Created)
+	poll := min(max(int(elapsed.Milliseconds()/4), MinPollMillis), MaxPollMillis)
+	t := feeds.Tracking{Phase: "Running", PhaseDetail: j.Type + " job " + j.TrackingID, PollingMillis: poll,
+		ElapsedSeconds: int(elapsed.Seconds())}
 	switch j.Status {
 	case store.JobDone:
 		t.Phase, t.Progress = "Done", 100
@@ -352,6 +359,11 @@ func (s *Server) syncEntry(sc scope, res store.Resource) (*feeds.Entry, error) {
 	if res.Deleted {
 		el.CreateAttr("sdata:isDeleted", "true")
 	}
+	if len(res.Aliases) > 0 {
+		el.CreateAttr("xmlns:sx", extNS)
+		el.CreateAttr("sx:uuidAliases", strings.Join(res.Aliases, " "))
+	}
+	markComplete(sc.kind, el)
 	st := res.State
 	return &feeds.Entry{ID: u, Title: res.Title, Content: res.Title, Updated: res.Updated, SyncState: &st,
 		HTTPMethod: string(res.Change), Payload: el,
@@ -443,6 +455,7 @@ func (s *Server) prepareEntry(sc scope, i int, e *feeds.Entry) store.Incoming {
 		return bad(path+"/payload/"+e.Payload.Tag+"/@sdata:uuid", "the payload has no valid sdata:uuid (%q)", u)
 	}
 	in.UUID = strings.ToLower(u)
+	in.Aliases = prepareIncoming(sc.kind, e.Payload)
 	in.Deleted = feeds.IsDeleted(e.Payload) || in.Method == http.MethodDelete
 	switch in.Method {
 	case "":
@@ -469,7 +482,27 @@ func (s *Server) prepareEntry(sc scope, i int, e *feeds.Entry) store.Incoming {
 		return bad(path+"/payload", "%v", err)
 	}
 	in.Payload, in.Props, in.Title = payload, props, title
+	if hasChildLists(sc.kind) {
+		incoming := e.Payload
+		in.Merge = func(current []byte) ([]byte, []byte, string, error) {
+			curEl, err := parseStored(current)
+			if err != nil {
+				return nil, nil, "", err
+			}
+			return canonical(s.cfg.Contract, sc.kind, mergeChildren(sc.kind, curEl, incoming, true), "")
+		}
+	}
 	return in
+}
+
+// hasChildLists reports whether payloads of k hold child collections.
+func hasChildLists(k *contracts.ResourceKind) bool {
+	for _, p := range k.Type.Properties {
+		if p.Relationship == contracts.RelChild && p.IsCollection && p.ItemName != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, ru run) (int, error) {

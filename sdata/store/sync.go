@@ -193,8 +193,9 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 			if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated)
-				SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), r.key, r.uuid, r.etag, r.payload, r.title, r.deleted, r.change, ?, r.sync_tick, r.sync_stamp, r.sync_user, r.updated
+			res, err := tx.ExecContext(ctx, `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases)
+				SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), r.key, r.uuid, r.etag, r.payload, r.title, r.deleted, r.change, ?, r.sync_tick, r.sync_stamp, r.sync_user, r.updated,
+				coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), '')
 				FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ? AND r.sync_tick < ?`,
 				job.ID, seq, rg.Endpoint, ep.ID, nid, rg.From, rg.To)
 			if err != nil {
@@ -220,7 +221,7 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 // SourceEntries returns entries [offset, offset+limit) of a source job's
 // selection as resources with their sync states.
 func (s *SQLite) SourceEntries(ctx context.Context, job Job, offset, limit int) ([]Resource, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated
+	rows, err := s.r.QueryContext(ctx, `SELECT key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases
 		FROM sync_job_entries WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`, job.ID, offset, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: source page: %w", err)
@@ -230,11 +231,12 @@ func (s *SQLite) SourceEntries(ctx context.Context, job Job, offset, limit int) 
 	for rows.Next() {
 		var r Resource
 		var deleted int
-		var change, stamp, updated string
+		var change, stamp, updated, aliases string
 		if err := rows.Scan(&r.Key, &r.UUID, &r.ETag, &r.Payload, &r.Title, &deleted, &change, &r.State.Endpoint, &r.State.Tick,
-			&stamp, &r.State.User, &updated); err != nil {
+			&stamp, &r.State.User, &updated, &aliases); err != nil {
 			return nil, err
 		}
+		r.Aliases = strings.Fields(aliases)
 		r.Deleted, r.Change = deleted != 0, Change(change)
 		r.State.Stamp, r.Updated = parseStamp(stamp), parseStamp(updated)
 		out = append(out, r)
@@ -245,6 +247,7 @@ func (s *SQLite) SourceEntries(ctx context.Context, job Job, offset, limit int) 
 // Incoming is one entry of a sync feed page to apply at the target.
 type Incoming struct {
 	UUID    string
+	Aliases []string // former UUIDs of the resource, as the source knows them
 	State   digest.SyncState
 	Method  string // the entry's http:httpMethod
 	Deleted bool
@@ -255,6 +258,10 @@ type Incoming struct {
 	// is reported with status 400 and the digest still advances past it.
 	Invalid     error
 	PayloadPath string
+	// Merge, when set, combines the payload with the target's current one
+	// (child lists merged by UUID); it is called for an entry that applies
+	// to a live resource, inside the transaction.
+	Merge func(current []byte) (payload, props []byte, title string, err error)
 }
 
 // Result is the outcome of one applied entry, as stored for the result feed.
@@ -340,10 +347,23 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest, tgt di
 		res.Status, res.Outcome, res.Severity, res.Message, res.PayloadPath = 400, "invalid", "error", e.Invalid.Error(), e.PayloadPath
 		return res, nil
 	}
-	cur, err := getResource(ctx, tx, ep, "uuid", res.UUID)
+	// The resource answers to the entry's UUID or to one of its aliases.
+	var cur Resource
+	var curID int64
+	var err error
+	for _, u := range append([]string{res.UUID}, e.Aliases...) {
+		if curID, _, err = resolveUUID(ctx, tx, ep, u); err == nil || !errors.Is(err, ErrNotFound) {
+			break
+		}
+	}
 	known := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return res, err
+	}
+	if known {
+		if cur, err = getResource(ctx, tx, ep, "id", strconv.FormatInt(curID, 10)); err != nil {
+			return res, err
+		}
 	}
 	var ts *digest.SyncState
 	if known {
@@ -386,9 +406,18 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest, tgt di
 	if e.Deleted && known && len(e.Payload) == 0 {
 		r.Payload, r.Props, r.Title = cur.Payload, cur.Props, cur.Title
 	}
+	if e.Merge != nil && known && !cur.Deleted && !e.Deleted {
+		if r.Payload, r.Props, r.Title, err = e.Merge(cur.Payload); err != nil {
+			return res, err
+		}
+	}
 	r.ETag = etag(r.Payload, r.Deleted, r.State)
 	if known {
 		r.Key, r.Created = cur.Key, cur.Created
+		// The applied version's UUID becomes primary; a former one stays an alias.
+		if err := setPrimaryUUID(ctx, tx, ep, curID, cur.UUID, res.UUID, now); err != nil {
+			return res, err
+		}
 		if err := updateResource(ctx, tx, ep, nid, &r); err != nil {
 			return res, err
 		}
@@ -411,9 +440,24 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest, tgt di
 		if err := insertResource(ctx, tx, ep, nid, &r); err != nil {
 			return res, err
 		}
+
 		res.Status = 201
 		if e.Deleted {
 			res.Status = 200
+		}
+	}
+	// The source's former UUIDs name the resource here too, unless they name
+	// another resource already.
+	for _, a := range e.Aliases {
+		if a = strings.ToLower(a); a == res.UUID {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO uuid_aliases (endpoint_id, alias, resource_id, created)
+			SELECT ?, ?, id, ? FROM resources WHERE endpoint_id = ? AND key = ?
+			AND NOT EXISTS (SELECT 1 FROM resources WHERE endpoint_id = ? AND uuid = ?)
+			ON CONFLICT (endpoint_id, alias) DO NOTHING`,
+			ep.ID, a, fmtStamp(now), ep.ID, r.Key, ep.ID, a); err != nil {
+			return res, err
 		}
 	}
 	if out == digest.ConflictSource {
