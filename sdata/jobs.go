@@ -67,6 +67,10 @@ func (s *Server) resumeJobs(ctx context.Context) error {
 				continue
 			}
 			s.startJob(func(ctx context.Context) { s.applyTarget(ctx, sc, j, tf) })
+		case store.JobBatch:
+			// Its entries were applied one by one and cannot be told apart
+			// from later writes: running it again could apply them twice.
+			s.st.FailJob(ctx, j.ID, batchInterrupted)
 		default:
 			s.st.FailJob(ctx, j.ID, "unknown job type "+j.Type)
 		}

@@ -95,6 +95,9 @@ func (s *Server) kindOp(w http.ResponseWriter, r *http.Request) error {
 	if sc.single {
 		return errorf(http.StatusNotFound, CodeBadURLSyntax, "%q is not available on a single resource", op)
 	}
+	if isBatchOp(op) {
+		return s.batch(w, r, sc, op)
+	}
 	switch op {
 	case "$schema":
 		if err := allow(r, http.MethodGet); err != nil {
@@ -149,6 +152,21 @@ func (s *Server) entryFor(sc scope, res store.Resource, sel []string) (*feeds.En
 	}, nil
 }
 
+// readEntry is entryFor with the references of the payload resolved to
+// local keys and URLs, for reads.
+func (s *Server) readEntry(ctx context.Context, sc scope, res store.Resource, sel []string) (*feeds.Entry, error) {
+	e, err := s.entryFor(sc, res, sel)
+	if err != nil {
+		return nil, err
+	}
+	if e.Payload != nil {
+		if err := s.decorateRefs(ctx, sc, e.Payload); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
 func quoteETag(e string) string { return `"` + e + `"` }
 
 // matchETag checks an If-Match value (a list of quoted or bare tags, or *)
@@ -192,7 +210,7 @@ func (s *Server) getResource(w http.ResponseWriter, r *http.Request, sc scope) e
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	e, err := s.entryFor(sc, res, sel)
+	e, err := s.readEntry(r.Context(), sc, res, sel)
 	if err != nil {
 		return err
 	}
@@ -226,7 +244,7 @@ func (s *Server) createResource(w http.ResponseWriter, r *http.Request, sc scope
 	if err != nil {
 		return err
 	}
-	e, err := s.entryFor(sc, res, nil)
+	e, err := s.readEntry(r.Context(), sc, res, nil)
 	if err != nil {
 		return err
 	}
@@ -237,6 +255,9 @@ func (s *Server) createResource(w http.ResponseWriter, r *http.Request, sc scope
 // validation against the contract, canonical form, the write with its tick.
 func (s *Server) createCore(ctx context.Context, sc scope, el *etree.Element, usr string) (store.Resource, error) {
 	if err := validate(s.cfg.Contract, sc.kind, el, false); err != nil {
+		return store.Resource{}, err
+	}
+	if err := s.prepareLocal(ctx, sc, el); err != nil {
 		return store.Resource{}, err
 	}
 	key := feeds.PayloadKey(el)
@@ -278,7 +299,7 @@ func (s *Server) updateResource(w http.ResponseWriter, r *http.Request, sc scope
 	if err != nil {
 		return err
 	}
-	e, err := s.entryFor(sc, res, nil)
+	e, err := s.readEntry(r.Context(), sc, res, nil)
 	if err != nil {
 		return err
 	}
@@ -295,6 +316,11 @@ func (s *Server) updateCore(ctx context.Context, sc scope, patch *etree.Element,
 	if err != nil {
 		return store.Resource{}, err
 	}
+	// References resolve and new child items get UUIDs before the write
+	// transaction: resolving may give a referenced resource its UUID.
+	if err := s.prepareLocal(ctx, sc, patch); err != nil {
+		return store.Resource{}, err
+	}
 	res, err := s.st.Update(ctx, sc.ep, sc.key, func(cur store.Resource) (store.Write, error) {
 		for _, m := range ifMatch {
 			if err := matchETag(m, cur.ETag); err != nil {
@@ -308,7 +334,7 @@ func (s *Server) updateCore(ctx context.Context, sc scope, patch *etree.Element,
 		if err != nil {
 			return store.Write{}, err
 		}
-		merged := merge(curEl, patch)
+		merged := mergeChildren(sc.kind, curEl, patch, false)
 		if err := validate(s.cfg.Contract, sc.kind, merged, false); err != nil {
 			return store.Write{}, err
 		}
@@ -469,7 +495,7 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request, sc scope)
 		return err
 	}
 	for _, rr := range res {
-		e, err := s.entryFor(sc, rr, sel)
+		e, err := s.readEntry(r.Context(), sc, rr, sel)
 		if err != nil {
 			return err
 		}

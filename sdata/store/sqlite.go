@@ -206,7 +206,20 @@ var migrations = []string{
 		created     TEXT NOT NULL,
 		PRIMARY KEY (endpoint_id, alias)
 	) WITHOUT ROWID;
-	CREATE INDEX uuid_aliases_resource ON uuid_aliases (resource_id);`,
+	CREATE INDEX uuid_aliases_resource ON uuid_aliases (resource_id);
+	ALTER TABLE sync_job_entries ADD COLUMN aliases TEXT NOT NULL DEFAULT '';`,
+	// 4: the endpoint registry (core 14): endpoints registered by applications.
+	`CREATE TABLE registry_endpoints (
+		id      INTEGER PRIMARY KEY AUTOINCREMENT,
+		url     TEXT NOT NULL UNIQUE,
+		etag    TEXT NOT NULL,
+		payload BLOB NOT NULL,
+		props   TEXT NOT NULL DEFAULT '{}',
+		title   TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		created TEXT NOT NULL,
+		updated TEXT NOT NULL
+	);`,
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -416,9 +429,13 @@ func (s *SQLite) Get(ctx context.Context, ep Endpoint, key string) (Resource, er
 	return getResource(ctx, s.r, ep, "key", key)
 }
 
-// GetByUUID implements Store.
+// GetByUUID implements Store: the UUID may be the primary one or an alias.
 func (s *SQLite) GetByUUID(ctx context.Context, ep Endpoint, uuid string) (Resource, error) {
-	return getResource(ctx, s.r, ep, "uuid", strings.ToLower(uuid))
+	id, _, err := resolveUUID(ctx, s.r, ep, uuid)
+	if err != nil {
+		return Resource{}, err
+	}
+	return getResource(ctx, s.r, ep, "id", fmt.Sprint(id))
 }
 
 // List implements Store.

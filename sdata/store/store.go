@@ -48,8 +48,9 @@ const (
 
 // Resource is one stored resource (or tombstone) with its sync state.
 type Resource struct {
-	Key     string // local key, unique per endpoint
-	UUID    string // global correlation id, "" until linked or synchronized
+	Key     string   // local key, unique per endpoint
+	UUID    string   // global correlation id, "" until linked or synchronized
+	Aliases []string // former UUIDs that still name the resource (sync selections only)
 	ETag    string
 	Payload []byte // XML of the resource element, without sdata:key/url attributes
 	Props   []byte // JSON object of the simple properties, for queries
@@ -138,11 +139,47 @@ type Store interface {
 	AssignUUIDs(ctx context.Context, ep Endpoint, keys []string) (map[string]string, error)
 	// TargetResults pages through a target job's results.
 	TargetResults(ctx context.Context, job Job, offset, limit int) ([]Result, error)
+	// SaveResults stores a batch job's results and marks it done, in one
+	// transaction (results are read back with TargetResults).
+	SaveResults(ctx context.Context, job Job, results []Result) (Job, error)
 
 	// Audit appends records to the run-tagged audit log.
 	Audit(ctx context.Context, recs ...AuditRecord) error
 	// AuditLog queries the audit log, newest first.
 	AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, int, error)
+
+	// Link gives a resource a UUID (the old one becomes an alias), with a tick.
+	Link(ctx context.Context, ep Endpoint, key, uuid, user string) (Resource, error)
+	// Relink moves a UUID to another resource, with a tick.
+	Relink(ctx context.Context, ep Endpoint, uuid, key, user string) (Resource, error)
+	// Unlink removes a resource's UUID and aliases; no tick.
+	Unlink(ctx context.Context, ep Endpoint, uuid string) error
+	// Linked pages through the live resources that have a UUID.
+	Linked(ctx context.Context, ep Endpoint, offset, limit int) ([]Resource, int, error)
+	// Aliases lists a resource's alias UUIDs.
+	Aliases(ctx context.Context, ep Endpoint, key string) ([]string, error)
+	// KeysByUUID maps UUIDs (primary or alias) to local keys.
+	KeysByUUID(ctx context.Context, ep Endpoint, uuids []string) (map[string]string, error)
+	// RetireAliases deletes aliases created before cutoff.
+	RetireAliases(ctx context.Context, cutoff time.Time) (int, error)
+
+	// RegistryList returns one page of the endpoint registry matching q and
+	// the total count: the caller's builtin (read-only) entries first, in
+	// the order given, then the registered endpoints by key; both take part
+	// in q's filter and order.
+	RegistryList(ctx context.Context, builtin []RegistryEntry, q ListQuery) ([]RegistryEntry, int, error)
+	// RegistryGet returns a registered endpoint by key.
+	RegistryGet(ctx context.Context, key string) (RegistryEntry, error)
+	// RegistryCreate registers an endpoint under a new key; ErrConflict when
+	// its URL is registered already.
+	RegistryCreate(ctx context.Context, w RegistryWrite) (RegistryEntry, error)
+	// RegistryUpdate replaces a registered endpoint with what mutate returns
+	// for its current state; an error from mutate aborts and is returned as
+	// is. ErrConflict when the new URL belongs to another registered endpoint.
+	RegistryUpdate(ctx context.Context, key string, mutate func(cur RegistryEntry) (RegistryWrite, error)) (RegistryEntry, error)
+	// RegistryDelete removes a registered endpoint; check, when not nil, is
+	// called with its current state first (If-Match) and may abort.
+	RegistryDelete(ctx context.Context, key string, check func(cur RegistryEntry) error) error
 
 	// Close releases the store.
 	Close() error
