@@ -314,7 +314,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				fd = feedDigest.Clone()
 				fd.Set(digest.Entry{Endpoint: e.State.Endpoint, Tick: e.State.Tick + 1, Stamp: e.State.Stamp, ConflictPriority: digest.DefaultConflictPriority})
 			}
-			r, err := applyEntry(ctx, tx, ep, fd, tgt, e)
+			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e)
 			if err != nil {
 				return err
 			}
@@ -341,7 +341,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 }
 
 // applyEntry decides and applies one incoming entry inside tx.
-func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest, tgt digest.Digest, e Incoming) (Result, error) {
+func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.Digest, tgt *digest.Digest, e Incoming) (Result, error) {
 	res := Result{Method: e.Method, UUID: strings.ToLower(e.UUID), SourceState: e.State}
 	if e.Invalid != nil {
 		res.Status, res.Outcome, res.Severity, res.Message, res.PayloadPath = 400, "invalid", "error", e.Invalid.Error(), e.PayloadPath
@@ -371,7 +371,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest, tgt di
 		ts = &st
 		res.TargetState = ts
 	}
-	out := digest.Decide(feedDigest, tgt, e.State, ts)
+	out := digest.Decide(feedDigest, *tgt, e.State, ts)
 	res.Outcome = out.String()
 	if !out.Applies() {
 		res.Key, res.ETag, res.Payload, res.Title, res.Deleted = cur.Key, cur.ETag, cur.Payload, cur.Title, cur.Deleted
@@ -379,6 +379,14 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest, tgt di
 			res.Status, res.Severity = 409, "warning"
 			res.Message = fmt.Sprintf("conflict: the target's version (%s tick %d) wins over the source's (%s tick %d)",
 				ts.Endpoint, ts.Tick, e.State.Endpoint, e.State.Tick)
+			// The winning version is adopted here with a fresh local tick, so
+			// that it spreads again: conflict priority is not transitive, and
+			// with three or more endpoints the winner's original tick may be
+			// one the other nodes already count as held.
+			if err := readopt(ctx, tx, ep, tgt, &cur); err != nil {
+				return res, err
+			}
+			res.ETag = cur.ETag
 		} else {
 			res.Status, res.Severity = 200, "info"
 			res.Message = "skipped: the target already holds this change or a newer one"
@@ -760,4 +768,27 @@ func (s *SQLite) AssignUUIDs(ctx context.Context, ep Endpoint, keys []string) (m
 		return nil
 	})
 	return out, err
+}
+
+// readopt gives a resource that won a conflict at the target a fresh local
+// tick (keeping its content and stamp) and advances the in-transaction
+// digest tgt accordingly.
+func readopt(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, cur *Resource) error {
+	own, ok := tgt.Get(ep.URL)
+	if !ok {
+		own = digest.Entry{Endpoint: ep.URL, Tick: digest.FirstTick, ConflictPriority: ep.Priority}
+	}
+	tick := max(own.Tick, digest.FirstTick)
+	own.Tick = tick + 1
+	if cur.State.Stamp.After(own.Stamp) {
+		own.Stamp = cur.State.Stamp
+	}
+	tgt.Set(own)
+	nid, err := nodeID(ctx, tx, ep.URL)
+	if err != nil {
+		return err
+	}
+	cur.State.Endpoint, cur.State.Tick = ep.URL, tick
+	cur.ETag = etag(cur.Payload, cur.Deleted, cur.State)
+	return updateResource(ctx, tx, ep, nid, cur)
 }
