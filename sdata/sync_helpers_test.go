@@ -36,13 +36,19 @@ type provider struct {
 
 func newProvider(t testing.TB, priority int) *provider {
 	t.Helper()
-	p := &provider{t: t, path: filepath.Join(t.TempDir(), "p.db"), cur: &atomic.Pointer[Server]{}}
-	p.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.cur.Load().ServeHTTP(w, r) }))
-	t.Cleanup(p.ts.Close)
 	c, err := contracts.Builtin("gcrm")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newProviderWith(t, priority, c)
+}
+
+// newProviderWith starts a provider serving contract c.
+func newProviderWith(t testing.TB, priority int, c *contracts.Contract) *provider {
+	t.Helper()
+	p := &provider{t: t, path: filepath.Join(t.TempDir(), "p.db"), cur: &atomic.Pointer[Server]{}}
+	p.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.cur.Load().ServeHTTP(w, r) }))
+	t.Cleanup(p.ts.Close)
 	p.cfg = Config{App: "sdatasync", Contract: c, BaseURL: p.ts.URL, ConflictPriority: priority, Logger: slog.New(slog.DiscardHandler)}
 	p.start()
 	t.Cleanup(p.stop)
@@ -77,7 +83,9 @@ func (p *provider) restart() {
 	p.start()
 }
 
-func (p *provider) kind(k string) string { return p.ts.URL + "/sdata/sdatasync/gcrm/-/" + k }
+func (p *provider) kind(k string) string {
+	return p.ts.URL + "/sdata/sdatasync/" + p.cfg.Contract.Name + "/-/" + k
+}
 
 // do sends a request and returns status, headers and body.
 func do(t testing.TB, method, url string, body []byte) (int, http.Header, []byte) {
