@@ -385,7 +385,9 @@ func TestNumberLexicalForms(t *testing.T) {
 			}
 		})
 	}
-	r := e.do(http.MethodPost, e.kindURL("salesOrderLines"), payloadXML("salesOrderLine", "", prop{"number", "007"}, prop{"quantity", "1"}))
+	// Lines live in their sales order: an integer written 007 inside one.
+	r := e.do(http.MethodPost, e.kindURL("salesOrders"), `<salesOrder xmlns="`+gcrmNS+`"><reference>N7</reference><salesOrderLines>`+
+		`<salesOrderLine><number>007</number><quantity>1</quantity></salesOrderLine></salesOrderLines></salesOrder>`)
 	if r.Status != http.StatusCreated {
 		t.Errorf("salesOrderLine number 007 (a valid xs:integer): %s", r)
 	}

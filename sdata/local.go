@@ -19,6 +19,9 @@ func (s *Server) CreateLocal(ctx context.Context, dataset, kind string, el *etre
 	if k == nil || !ok {
 		return store.Resource{}, fmt.Errorf("sdata: no resource kind %q in dataset %q", kind, dataset)
 	}
+	if cl, child := s.children[kind]; child {
+		return store.Resource{}, fmt.Errorf("sdata: %s live inside %s: create them through their parent", kind, cl.parent.PluralName)
+	}
 	return s.createCore(ctx, scope{dataset: dataset, kind: k, ep: ep}, el, user)
 }
 

@@ -36,6 +36,9 @@ func (s *Server) kindLevel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if cl, ok := s.children[sc.kind.PluralName]; ok {
+		return s.serveChild(w, r, sc, cl)
+	}
 	if sc.single {
 		methods := kindMethods(sc.kind, false)
 		if err := allow(r, methods...); err != nil {

@@ -35,7 +35,7 @@ const (
 // Config configures a Server.
 type Config struct {
 	App              string              // application name in URLs
-	Contract         *contracts.Contract // the contract served
+	Contract         *contracts.Contract // the contract served (New marks its child kinds as not synchronized on their own)
 	Datasets         []string            // datasets; "-" is always added
 	BaseURL          string              // externally visible base URL, e.g. http://127.0.0.1:8080
 	ConflictPriority int                 // default endpoint conflict priority (1..9) for kinds that declare none
@@ -61,6 +61,8 @@ type Server struct {
 	stop context.CancelFunc
 	jobs sync.WaitGroup
 	push *pusher // nil without push targets
+
+	children map[string]childLink // child kinds (plural name), served as views of their parents
 }
 
 type epKey struct{ dataset, kind string }
@@ -89,6 +91,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, st: st, log: cfg.Logger, base: strings.TrimRight(cfg.BaseURL, "/"),
 		eps: map[epKey]store.Endpoint{}, limits: feeds.Limits{MaxDepth: DefaultMaxDepth, MaxBytes: cfg.MaxBody}}
+	s.children = findChildKinds(cfg.Contract)
 	s.datasets = []string{DefaultDatasetID}
 	for _, d := range cfg.Datasets {
 		if !validSegment(d) {

@@ -33,11 +33,6 @@ func TestComplianceFlow(t *testing.T) {
 	}
 	for _, k := range p.cfg.Contract.SyncKinds() {
 		t.Run(k.PluralName, func(t *testing.T) {
-			if k.PluralName == "salesOrderLines" {
-				// Lines travel inside their sales orders; the collection is empty.
-				p.srv.CreateLocal(context.Background(), "-", "salesOrderLines", mustParse(t,
-					`<salesOrderLine xmlns="http://schemas.sage.com/crmErp/2008"><number>1</number><type>Standard Line</type><quantity>2</quantity></salesOrderLine>`), "")
-			}
 			base := p.kind(k.PluralName)
 			// 1. The digest.
 			st, _, b := do(t, http.MethodGet, base+"/$syncDigest", nil)
