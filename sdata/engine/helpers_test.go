@@ -24,7 +24,9 @@ import (
 )
 
 // syncKinds are the gcrm kinds the tests compare.
-var syncKinds = []string{"tradingAccounts", "contacts", "commodities", "salesOrders", "salesOrderLines"}
+// syncKinds are the kinds that synchronize on their own, in syncOrder
+// (salesOrderLines travel inside their sales orders).
+var syncKinds = []string{"tradingAccounts", "contacts", "commodities", "salesOrders"}
 
 // node is a provider behind a real HTTP server, with optional fault
 // injection in front of it.
