@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"sdatasync/sdata"
 	"sdatasync/sdata/engine"
 )
 
@@ -38,6 +39,7 @@ const requestTimeout = 2 * time.Minute
 
 type passConfig struct {
 	source, target, runName, runStamp, user, password string
+	registry                                          string
 	kinds                                             stringList
 	both, json                                        bool
 	pageSize                                          int
@@ -56,6 +58,7 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs.StringVar(&c.source, "source", "", "source dataset or resource kind URL (required)")
 	fs.StringVar(&c.target, "target", "", "target dataset or resource kind URL (required)")
+	fs.StringVar(&c.registry, "registry", "", "registry (a provider URL or its $system/registry/-/endpoints URL) where --source/--target may be endpoint titles instead of URLs")
 	fs.Var(&c.kinds, "kinds", "only these resource kinds (comma-separated, repeatable)")
 	fs.BoolVar(&c.both, "both", false, "then synchronize back from the target to the source")
 	fs.StringVar(&c.runName, "run-name", "sdatasync", "run name sent to the providers")
@@ -96,6 +99,21 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
+	}
+	// A source or target that is not a URL is a registered endpoint's title.
+	for _, side := range []*string{&c.source, &c.target} {
+		if strings.Contains(*side, "://") {
+			continue
+		}
+		if c.registry == "" {
+			return usageErr("%q is not a URL; to name a registered endpoint by its title, give --registry", *side)
+		}
+		u, err := sdata.ResolveRegistered(ctx, &http.Client{Timeout: requestTimeout}, c.registry, *side)
+		if err != nil {
+			fmt.Fprintln(stderr, "sdatasync pass:", err)
+			return 1
+		}
+		*side = u
 	}
 	pr := &progressPrinter{w: stderr, live: isTerminal(stderr)}
 	e := &engine.Engine{

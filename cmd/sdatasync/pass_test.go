@@ -198,3 +198,35 @@ func TestPassExitOneOnFailedPass(t *testing.T) {
 		t.Errorf("summary: %+v", doc)
 	}
 }
+
+// TestPassByRegisteredTitle: --source and --target may be the titles of
+// endpoints in a registry.
+func TestPassByRegisteredTitle(t *testing.T) {
+	a, b := newPassProvider(t, nil), newPassProvider(t, nil)
+	if _, err := a.srv.SeedDemo(context.Background(), "-", demo.Sizes{TradingAccounts: 3, Contacts: 1, Commodities: 1, SalesOrders: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// B's dataset registered at A's registry under the title "ERP".
+	body := `<endpoint xmlns="http://schemas.sage.com/sdata/registry/2009"><title>ERP</title><url>` + b.dataset() + `</url></endpoint>`
+	resp, err := http.Post(a.ts.URL+"/sdata/$system/registry/-/endpoints", "application/xml", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("registering: %d", resp.StatusCode)
+	}
+	code, _, stderr := runPass("--registry", a.ts.URL, "--source", "sdatasync gcrm dataset -", "--target", "ERP", "--kinds", "tradingAccounts")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if got := b.count(t, "tradingAccounts"); got != 3 {
+		t.Fatalf("B has %d trading accounts", got)
+	}
+	if code, _, stderr := runPass("--registry", a.ts.URL, "--source", "nobody", "--target", "ERP"); code != 1 || !strings.Contains(stderr, "nobody") {
+		t.Fatalf("unknown title: exit %d\n%s", code, stderr)
+	}
+	if code, _, _ := runPass("--source", "ERP", "--target", b.dataset()); code != 2 {
+		t.Fatalf("a title without --registry: exit %d, want 2", code)
+	}
+}
