@@ -169,7 +169,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, sc scope, ru 
 		start := time.Now()
 		results := s.applyBatch(ctx, sc, items, usr)
 		s.auditBatch(ctx, sc, ru.tracking, ru.name, ru.stamp, results, time.Since(start))
-		return len(results), s.writeBatchFeed(w, sc, s.batchURL(sc), results)
+		return len(results), s.writeBatchFeed(ctx, w, sc, s.batchURL(sc), results)
 	}
 	j, created, err := s.st.CreateJob(ctx, store.Job{EndpointID: sc.ep.ID, Type: store.JobBatch, TrackingID: ru.tracking,
 		RunName: ru.name, RunStamp: ru.stamp, Request: body, Expires: time.Now().Add(s.jobTTL())})
@@ -229,7 +229,7 @@ func (s *Server) batchAnswer(w http.ResponseWriter, ctx context.Context, sc scop
 	if err != nil {
 		return 0, err
 	}
-	return len(results), s.writeBatchFeed(w, sc, loc, results)
+	return len(results), s.writeBatchFeed(ctx, w, sc, loc, results)
 }
 
 // prepareBatch parses a batch feed and prepares its entries. A document
@@ -493,7 +493,7 @@ func diagOutcome(d feeds.Diagnosis) string {
 }
 
 // writeBatchFeed writes the result feed of a batch.
-func (s *Server) writeBatchFeed(w http.ResponseWriter, sc scope, id string, results []store.Result) error {
+func (s *Server) writeBatchFeed(ctx context.Context, w http.ResponseWriter, sc scope, id string, results []store.Result) error {
 	head := &feeds.Feed{ID: id, Title: labelOf(sc.kind) + " batch", Updated: nowUTC(), TotalResults: len(results),
 		StartIndex: 1, ItemsPerPage: len(results), Links: []atom.Link{{Rel: "self", Type: typeFeed, Href: id}}}
 	w.Header().Set("Content-Type", typeFeed)
@@ -505,6 +505,11 @@ func (s *Server) writeBatchFeed(w http.ResponseWriter, sc scope, id string, resu
 		e, err := s.batchEntry(sc, id, rr)
 		if err != nil {
 			return err
+		}
+		if e.Payload != nil {
+			if err := s.decorateRefs(ctx, sc, e.Payload); err != nil {
+				return err
+			}
 		}
 		if err := fw.WriteEntry(e); err != nil {
 			return err
