@@ -237,10 +237,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("uri", r.URL.RequestURI()),
-			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)),
-			slog.String("client", r.RemoteAddr))
+		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("uri", r.URL.RequestURI()),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)), slog.String("client", r.RemoteAddr)}
+		// Sync requests are tagged with their run, for auditors reading logs.
+		if strings.Contains(r.URL.Path, "/$sync") || strings.Contains(r.URL.Path, "/$batch") {
+			ru := runOf(r)
+			attrs = append(attrs, slog.String("runName", ru.name), slog.String("runStamp", ru.stamp), slog.String("trackingID", ru.tracking),
+				slog.String("kind", mux.Vars(r)["kind"]))
+		}
+		s.log.LogAttrs(r.Context(), levelFor(sw.status), "request", attrs...)
 	})
 }
 
