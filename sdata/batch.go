@@ -537,14 +537,9 @@ func (s *Server) batchEntry(sc scope, feedID string, rr store.Result) (*feeds.En
 			e.Location = u
 		}
 		if len(rr.Payload) > 0 {
-			el, err := parseStored(rr.Payload)
+			el, err := storedPayload(rr.Payload, rr.Key, u, rr.UUID, false)
 			if err != nil {
 				return nil, err
-			}
-			el.CreateAttr("sdata:key", rr.Key)
-			el.CreateAttr("sdata:url", u)
-			if rr.UUID != "" {
-				el.CreateAttr("sdata:uuid", rr.UUID)
 			}
 			e.Payload = el
 		}

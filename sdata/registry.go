@@ -600,24 +600,9 @@ func (s *Server) listRegistry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	lq := store.ListQuery{Offset: pg.start - 1, Limit: max(pg.count, 1)}
-	if where := queryParam(q, "where"); where != "" {
-		expr, err := query.ParseWhere(where)
-		if err != nil {
-			return err
-		}
-		if lq.Where, lq.Args, err = query.CompileWhere(expr, registryResolver); err != nil {
-			return err
-		}
-	}
-	if ob := queryParam(q, "orderBy"); ob != "" {
-		terms, err := query.ParseOrderBy(ob)
-		if err != nil {
-			return err
-		}
-		if lq.OrderBy, err = query.CompileOrderBy(terms, registryResolver); err != nil {
-			return err
-		}
+	lq, err := listQuery(q, pg, registryResolver)
+	if err != nil {
+		return err
 	}
 	now := nowUTC()
 	own, err := s.ownEndpoints(now)

@@ -131,19 +131,11 @@ func writeBytes(w http.ResponseWriter, contentType string, status int, b []byte)
 // entryFor renders a stored resource as an Atom entry.
 func (s *Server) entryFor(sc scope, res store.Resource, sel []string) (*feeds.Entry, error) {
 	u := s.resourceURL(sc.dataset, sc.kind, res.Key)
-	el, err := parseStored(res.Payload)
+	el, err := storedPayload(res.Payload, res.Key, u, res.UUID, res.Deleted)
 	if err != nil {
 		return nil, err
 	}
 	selectProps(el, sel)
-	el.CreateAttr("sdata:key", res.Key)
-	el.CreateAttr("sdata:url", u)
-	if res.UUID != "" {
-		el.CreateAttr("sdata:uuid", res.UUID)
-	}
-	if res.Deleted {
-		el.CreateAttr("sdata:isDeleted", "true")
-	}
 	return &feeds.Entry{
 		ID: u, Title: res.Title, Updated: res.Updated, Content: res.Title,
 		Links: []atom.Link{
@@ -153,6 +145,27 @@ func (s *Server) entryFor(sc scope, res store.Resource, sel []string) (*feeds.En
 		ETag:    res.ETag,
 		Payload: el,
 	}, nil
+}
+
+// storedPayload parses a stored payload and adds the attributes a read
+// shows: sdata:key and sdata:url (when key is set), sdata:uuid (when set) and
+// sdata:isDeleted.
+func storedPayload(b []byte, key, u, uuid string, deleted bool) (*etree.Element, error) {
+	el, err := parseStored(b)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		el.CreateAttr("sdata:key", key)
+		el.CreateAttr("sdata:url", u)
+	}
+	if uuid != "" {
+		el.CreateAttr("sdata:uuid", uuid)
+	}
+	if deleted {
+		el.CreateAttr("sdata:isDeleted", "true")
+	}
+	return el, nil
 }
 
 // readEntry is entryFor with the references of the payload resolved to
@@ -455,25 +468,9 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request, sc scope)
 	if err != nil {
 		return err
 	}
-	lq := store.ListQuery{Offset: pg.start - 1, Limit: max(pg.count, 1)}
-	resolve := s.resolver(sc.kind)
-	if where := queryParam(q, "where"); where != "" {
-		expr, err := query.ParseWhere(where)
-		if err != nil {
-			return err
-		}
-		if lq.Where, lq.Args, err = query.CompileWhere(expr, resolve); err != nil {
-			return err
-		}
-	}
-	if ob := queryParam(q, "orderBy"); ob != "" {
-		terms, err := query.ParseOrderBy(ob)
-		if err != nil {
-			return err
-		}
-		if lq.OrderBy, err = query.CompileOrderBy(terms, resolve); err != nil {
-			return err
-		}
+	lq, err := listQuery(q, pg, s.resolver(sc.kind))
+	if err != nil {
+		return err
 	}
 	sel, err := selectParam(r)
 	if err != nil {
@@ -507,6 +504,31 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request, sc scope)
 		}
 	}
 	return fw.Close()
+}
+
+// listQuery builds the store query of a collection page from the where and
+// orderBy parameters, compiled against resolve.
+func listQuery(q url.Values, pg paging, resolve query.Resolver) (store.ListQuery, error) {
+	lq := store.ListQuery{Offset: pg.start - 1, Limit: max(pg.count, 1)}
+	if where := queryParam(q, "where"); where != "" {
+		expr, err := query.ParseWhere(where)
+		if err != nil {
+			return lq, err
+		}
+		if lq.Where, lq.Args, err = query.CompileWhere(expr, resolve); err != nil {
+			return lq, err
+		}
+	}
+	if ob := queryParam(q, "orderBy"); ob != "" {
+		terms, err := query.ParseOrderBy(ob)
+		if err != nil {
+			return lq, err
+		}
+		if lq.OrderBy, err = query.CompileOrderBy(terms, resolve); err != nil {
+			return lq, err
+		}
+	}
+	return lq, nil
 }
 
 func labelOf(k *contracts.ResourceKind) string {

@@ -669,15 +669,9 @@ func (s *Server) resultEntry(sc scope, rr store.Result) (*feeds.Entry, error) {
 			e.Location = u
 		}
 		if len(rr.Payload) > 0 {
-			el, err := parseStored(rr.Payload)
+			el, err := storedPayload(rr.Payload, rr.Key, u, rr.UUID, rr.Deleted)
 			if err != nil {
 				return nil, err
-			}
-			el.CreateAttr("sdata:key", rr.Key)
-			el.CreateAttr("sdata:url", u)
-			el.CreateAttr("sdata:uuid", rr.UUID)
-			if rr.Deleted {
-				el.CreateAttr("sdata:isDeleted", "true")
 			}
 			e.Payload = el
 		}
