@@ -96,14 +96,30 @@ func (s *Server) sweep(interval time.Duration) {
 		case <-s.life.Done():
 			return
 		case now := <-t.C:
-			if n, err := s.st.ExpireJobs(s.life, now); err != nil {
-				if s.life.Err() == nil {
-					s.log.Error("expiring sync jobs", "err", err)
-				}
-			} else if n > 0 {
-				s.log.Info("expired sync jobs", "count", n)
-			}
+			s.sweepOnce(now)
 		}
+	}
+}
+
+// sweepOnce expires unclaimed jobs and retires old UUID aliases.
+func (s *Server) sweepOnce(now time.Time) {
+	if n, err := s.st.ExpireJobs(s.life, now); err != nil {
+		if s.life.Err() == nil {
+			s.log.Error("expiring sync jobs", "err", err)
+		}
+	} else if n > 0 {
+		s.log.Info("expired sync jobs", "count", n)
+	}
+	ttl := s.cfg.AliasTTL
+	if ttl <= 0 {
+		ttl = DefaultAliasTTL
+	}
+	if n, err := s.st.RetireAliases(s.life, now.Add(-ttl)); err != nil {
+		if s.life.Err() == nil {
+			s.log.Error("retiring UUID aliases", "err", err)
+		}
+	} else if n > 0 {
+		s.log.Info("retired UUID aliases", "count", n, "olderThan", ttl)
 	}
 }
 

@@ -41,6 +41,7 @@ type Config struct {
 	ConflictPriority int                 // default endpoint conflict priority (1..9) for kinds that declare none
 	MaxBody          int64               // request body limit in bytes (0: DefaultMaxBody)
 	JobTTL           time.Duration       // how long unclaimed sync jobs live (0: DefaultJobTTL)
+	AliasTTL         time.Duration       // how long a former UUID keeps naming a relinked resource (0: DefaultAliasTTL)
 	PushTo           []string            // immediate push targets: dataset or resource-kind URLs of other providers
 	PushClient       *http.Client        // client for pushes (nil: a default with a 30 s timeout)
 	Logger           *slog.Logger

@@ -22,9 +22,10 @@ import (
 
 // Sync defaults.
 const (
-	DefaultJobTTL = 24 * time.Hour
-	MinPollMillis = 10   // pollingMillis advised for a job that just started
-	MaxPollMillis = 2000 // pollingMillis advised for a long-running job
+	DefaultJobTTL   = 24 * time.Hour
+	DefaultAliasTTL = 30 * 24 * time.Hour
+	MinPollMillis   = 10   // pollingMillis advised for a job that just started
+	MaxPollMillis   = 2000 // pollingMillis advised for a long-running job
 )
 
 // run is the run and tracking context of a sync request.
