@@ -556,7 +556,7 @@ func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, r
 // applyTarget applies a prepared page and audits what happened.
 func (s *Server) applyTarget(ctx context.Context, sc scope, j store.Job, tf *targetFeed) (store.Job, error) {
 	start := time.Now()
-	done, err := s.st.RunTarget(ctx, sc.ep, j, tf.digest, tf.immediate, tf.last, tf.entries)
+	done, results, err := s.st.RunTarget(ctx, sc.ep, j, tf.digest, tf.immediate, tf.last, tf.entries)
 	if err != nil {
 		s.log.Error("target job failed", "trackingID", j.TrackingID, "kind", sc.kind.PluralName, "runName", j.RunName, "runStamp", j.RunStamp, "err", err)
 		if ctx.Err() == nil {
@@ -571,18 +571,13 @@ func (s *Server) applyTarget(ctx context.Context, sc scope, j store.Job, tf *tar
 		}
 		return done, err
 	}
-	s.auditResults(ctx, sc, done, time.Since(start))
+	s.auditResults(ctx, sc, done, results, time.Since(start))
 	return done, nil
 }
 
 // auditResults writes the summary of an applied page and one record per
 // conflict (both sync states and the winner).
-func (s *Server) auditResults(ctx context.Context, sc scope, j store.Job, d time.Duration) {
-	res, err := s.st.TargetResults(ctx, j, 0, j.Total)
-	if err != nil {
-		s.log.Error("reading results for the audit log", "err", err)
-		return
-	}
+func (s *Server) auditResults(ctx context.Context, sc scope, j store.Job, res []store.Result, d time.Duration) {
 	counts := map[string]int{}
 	recs := []store.AuditRecord{}
 	base := store.AuditRecord{Dataset: sc.dataset, Kind: sc.kind.PluralName, TrackingID: j.TrackingID, RunName: j.RunName,

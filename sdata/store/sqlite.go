@@ -521,20 +521,9 @@ func (s *SQLite) Create(ctx context.Context, ep Endpoint, w Write) (Resource, er
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		key := w.Key
 		if key == "" {
-			// Skip keys a client may have chosen explicitly.
-			for {
-				var next int64
-				if err := tx.QueryRowContext(ctx, `UPDATE endpoints SET next_key = next_key + 1 WHERE id = ? RETURNING next_key - 1`, ep.ID).Scan(&next); err != nil {
-					return fmt.Errorf("store: allocate key: %w", err)
-				}
-				key = strconv.FormatInt(next, 10)
-				var n int
-				if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources WHERE endpoint_id = ? AND key = ?`, ep.ID, key).Scan(&n); err != nil {
-					return err
-				}
-				if n == 0 {
-					break
-				}
+			var err error
+			if key, err = allocKey(ctx, tx, ep); err != nil {
+				return err
 			}
 		}
 		now := time.Now().UTC().Truncate(time.Millisecond)
@@ -552,6 +541,23 @@ func (s *SQLite) Create(ctx context.Context, ep Endpoint, w Write) (Resource, er
 		return nil
 	})
 	return out, err
+}
+
+// allocKey takes the endpoint's next numeric key, skipping keys a client
+// may have chosen explicitly.
+func allocKey(ctx context.Context, tx *sql.Tx, ep Endpoint) (string, error) {
+	for {
+		var next int64
+		var taken bool
+		err := tx.QueryRowContext(ctx, `UPDATE endpoints SET next_key = next_key + 1 WHERE id = ?
+			RETURNING next_key - 1, EXISTS (SELECT 1 FROM resources WHERE endpoint_id = ? AND key = CAST(next_key - 1 AS TEXT))`, ep.ID, ep.ID).Scan(&next, &taken)
+		if err != nil {
+			return "", fmt.Errorf("store: allocate key: %w", err)
+		}
+		if !taken {
+			return strconv.FormatInt(next, 10), nil
+		}
+	}
 }
 
 func props(p []byte) []byte {

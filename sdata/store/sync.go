@@ -291,8 +291,11 @@ type Result struct {
 // either applied with its results or not applied at all. For an immediate
 // feed the contiguity of spec 5.8 is checked first: a gap returns a
 // *digest.GapError and applies nothing.
-func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in []Incoming) (Job, error) {
+func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in []Incoming) (Job, []Result, error) {
+	var results []Result
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		results = make([]Result, 0, len(in))
+		nodes := map[string]int64{} // node ids interned in this transaction
 		tgt, err := readDigest(ctx, tx, ep)
 		if err != nil {
 			return err
@@ -314,7 +317,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				fd = feedDigest.Clone()
 				fd.Set(digest.Entry{Endpoint: e.State.Endpoint, Tick: e.State.Tick + 1, Stamp: e.State.Stamp, ConflictPriority: digest.DefaultConflictPriority})
 			}
-			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e)
+			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e, nodes)
 			if err != nil {
 				return err
 			}
@@ -322,6 +325,8 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 			if err := insertResult(ctx, tx, job.ID, r); err != nil {
 				return err
 			}
+			r.Payload = nil // kept in the store; callers need the outcome
+			results = append(results, r)
 			digest.AfterEntry(&tgt, fd, e.State)
 		}
 		if last && !immediate {
@@ -335,13 +340,14 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		return err
 	})
 	if err != nil {
-		return Job{}, err
+		return Job{}, nil, err
 	}
-	return s.Job(ctx, ep.ID, JobTarget, job.TrackingID)
+	j, err := s.Job(ctx, ep.ID, JobTarget, job.TrackingID)
+	return j, results, err
 }
 
 // applyEntry decides and applies one incoming entry inside tx.
-func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.Digest, tgt *digest.Digest, e Incoming) (Result, error) {
+func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.Digest, tgt *digest.Digest, e Incoming, nodes map[string]int64) (Result, error) {
 	res := Result{Method: e.Method, UUID: strings.ToLower(e.UUID), SourceState: e.State}
 	if e.Invalid != nil {
 		res.Status, res.Outcome, res.Severity, res.Message, res.PayloadPath = 400, "invalid", "error", e.Invalid.Error(), e.PayloadPath
@@ -393,9 +399,12 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		}
 		return res, nil
 	}
-	nid, err := nodeID(ctx, tx, e.State.Endpoint)
-	if err != nil {
-		return res, err
+	nid, ok := nodes[e.State.Endpoint]
+	if !ok {
+		if nid, err = nodeID(ctx, tx, e.State.Endpoint); err != nil {
+			return res, err
+		}
+		nodes[e.State.Endpoint] = nid
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := Resource{UUID: res.UUID, Payload: e.Payload, Props: props(e.Props), Title: e.Title, Deleted: e.Deleted,
@@ -431,20 +440,11 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		}
 		res.Status = 200
 	} else {
-		var next int64
-		for {
-			if err := tx.QueryRowContext(ctx, `UPDATE endpoints SET next_key = next_key + 1 WHERE id = ? RETURNING next_key - 1`, ep.ID).Scan(&next); err != nil {
-				return res, err
-			}
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources WHERE endpoint_id = ? AND key = ?`, ep.ID, strconv.FormatInt(next, 10)).Scan(&n); err != nil {
-				return res, err
-			}
-			if n == 0 {
-				break
-			}
+		key, err := allocKey(ctx, tx, ep)
+		if err != nil {
+			return res, err
 		}
-		r.Key, r.Created = strconv.FormatInt(next, 10), now
+		r.Key, r.Created = key, now
 		if err := insertResource(ctx, tx, ep, nid, &r); err != nil {
 			return res, err
 		}
