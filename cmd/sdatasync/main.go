@@ -28,6 +28,7 @@ const usage = `sdatasync: an SData synchronization provider
 Usage:
   sdatasync serve [flags]    run the provider (sdatasync serve -h for flags)
   sdatasync pass [flags]     run a sync pass between two providers (sdatasync pass -h)
+  sdatasync bench [flags]    measure a full and an incremental pass between two local providers
 
 Every flag can also be set by an environment variable: --base-url is SDATASYNC_BASE_URL.
 `
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return bench(ctx, args[1:], stdout, stderr)
 	case "pass":
 		return pass(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":

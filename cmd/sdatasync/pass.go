@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -116,8 +117,9 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		*side = u
 	}
 	pr := &progressPrinter{w: stderr, live: isTerminal(stderr)}
+	wire := &countingTransport{base: http.DefaultTransport}
 	e := &engine.Engine{
-		Client:   &http.Client{Timeout: requestTimeout},
+		Client:   &http.Client{Timeout: requestTimeout, Transport: wire},
 		User:     c.user,
 		Password: c.password,
 		PageSize: c.pageSize,
@@ -135,8 +137,10 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.json {
 		out := struct {
 			*engine.Summary
-			Error string `json:"error,omitempty"`
-		}{Summary: sum}
+			BytesSent     int64  `json:"bytesSent"`     // request bodies the engine sent
+			BytesReceived int64  `json:"bytesReceived"` // response bodies it read
+			Error         string `json:"error,omitempty"`
+		}{Summary: sum, BytesSent: wire.sent.Load(), BytesReceived: wire.received.Load()}
 		if sum == nil {
 			out.Summary = &engine.Summary{RunName: c.runName, RunStamp: c.runStamp}
 		}
@@ -255,4 +259,34 @@ func writeSummary(w io.Writer, sum *engine.Summary) {
 		state = "FAILED"
 	}
 	fmt.Fprintf(w, "%s in %.2fs\n", state, sum.Seconds)
+}
+
+// countingTransport counts the body bytes that cross the wire.
+type countingTransport struct {
+	base           http.RoundTripper
+	sent, received atomic.Int64
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.ContentLength > 0 {
+		t.sent.Add(r.ContentLength)
+	}
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &countingBody{ReadCloser: resp.Body, n: &t.received}
+	return resp, nil
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"sdatasync/contracts"
+	"sdatasync/sdata"
+	"sdatasync/sdata/engine"
+	"sdatasync/sdata/store"
+)
+
+const benchUsage = `Usage: sdatasync bench [flags]
+
+Measures a full catch-up pass of N trading accounts between two local
+providers (separate processes, separate SQLite files), then an incremental
+pass of a few changes: entries per second, bytes on the wire and the peak
+memory (RSS) of each process.
+
+`
+
+type benchConfig struct {
+	resources, changes, pageSize int
+	dir                          string
+	keep, json                   bool
+}
+
+// benchPass is what one measured pass reported.
+type benchPass struct {
+	Entries       int     `json:"entries"`
+	Seconds       float64 `json:"seconds"`
+	EntriesPerSec float64 `json:"entriesPerSecond"`
+	BytesSent     int64   `json:"bytesSent"`
+	BytesReceived int64   `json:"bytesReceived"`
+	EngineRSSMiB  float64 `json:"enginePeakRSSMiB"`
+}
+
+// benchReport is the outcome of `sdatasync bench`.
+type benchReport struct {
+	Resources    int       `json:"resources"`
+	PageSize     int       `json:"pageSize"`
+	SeedSeconds  float64   `json:"seedSeconds"`
+	Full         benchPass `json:"full"`
+	Incremental  benchPass `json:"incremental"`
+	SourceRSSMiB float64   `json:"sourcePeakRSSMiB"`
+	TargetRSSMiB float64   `json:"targetPeakRSSMiB"`
+}
+
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c benchConfig
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), benchUsage); fs.PrintDefaults() }
+	fs.IntVar(&c.resources, "resources", 100_000, "trading accounts at the source")
+	fs.IntVar(&c.changes, "changes", 100, "changes made at the source before the incremental pass")
+	fs.IntVar(&c.pageSize, "page-size", 1000, "entries per sync feed page")
+	fs.StringVar(&c.dir, "dir", "", "folder for the databases (default: a temporary folder)")
+	fs.BoolVar(&c.keep, "keep", false, "keep the databases")
+	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 {
+		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1 and no arguments")
+		return 2
+	}
+	rep, err := runBench(ctx, c, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "sdatasync bench:", err)
+		return 1
+	}
+	if c.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "pass\tentries\tseconds\tentries/s\tsent MiB\treceived MiB\tengine RSS MiB\t\n")
+	for _, p := range []struct {
+		name string
+		p    benchPass
+	}{{"full", rep.Full}, {"incremental", rep.Incremental}} {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", p.name, p.p.Entries, p.p.Seconds, p.p.EntriesPerSec,
+			float64(p.p.BytesSent)/(1<<20), float64(p.p.BytesReceived)/(1<<20), p.p.EngineRSSMiB)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "peak RSS: source %.1f MiB, target %.1f MiB (page size %d, seeding took %.1f s)\n",
+		rep.SourceRSSMiB, rep.TargetRSSMiB, rep.PageSize, rep.SeedSeconds)
+	return 0
+}
+
+func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir := c.dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "sdatasync-bench-"); err != nil {
+			return nil, err
+		}
+		if !c.keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	srcAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dstAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	srcBase, dstBase := "http://"+srcAddr, "http://"+dstAddr
+	srcDB, dstDB := filepath.Join(dir, "source.db"), filepath.Join(dir, "target.db")
+	for _, f := range []string{srcDB, dstDB} {
+		os.Remove(f)
+	}
+	rep := &benchReport{Resources: c.resources, PageSize: c.pageSize}
+
+	fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
+	start := time.Now()
+	if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
+		return nil, fmt.Errorf("seeding: %w", err)
+	}
+	rep.SeedSeconds = time.Since(start).Seconds()
+
+	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3)
+	if err != nil {
+		return nil, err
+	}
+	defer src.stop()
+	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.stop()
+
+	kind := "/sdata/sdatasync/gcrm/-/tradingAccounts"
+	fmt.Fprintln(log, "full pass...")
+	if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
+		return nil, err
+	}
+	if rep.Full.Entries != c.resources {
+		return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+	}
+	fmt.Fprintf(log, "changing %d resources at the source...\n", c.changes)
+	client := &http.Client{Timeout: time.Minute}
+	for i := 1; i <= c.changes; i++ {
+		body := fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><financeBalance>%d.25</financeBalance></tradingAccount>`, i)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srcBase+kind+"('"+strconv.Itoa(i)+"')", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/xml")
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("changing resource %d: %s", i, resp.Status)
+		}
+	}
+	fmt.Fprintln(log, "incremental pass...")
+	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental"); err != nil {
+		return nil, err
+	}
+	if rep.Incremental.Entries != c.changes {
+		return nil, fmt.Errorf("the incremental pass moved %d entries, want %d", rep.Incremental.Entries, c.changes)
+	}
+	rep.SourceRSSMiB, rep.TargetRSSMiB = src.peakRSS(), dst.peakRSS()
+	return rep, nil
+}
+
+// seedBench fills the source database in-process, through the provider's
+// local write path (the same validation and ticks as a POST).
+func seedBench(ctx context.Context, db, base string, n int) error {
+	st, err := store.OpenSQLite(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := contracts.Builtin("gcrm")
+	if err != nil {
+		return err
+	}
+	srv, err := sdata.New(ctx, sdata.Config{App: "sdatasync", Contract: c, BaseURL: base, ConflictPriority: 3,
+		Logger: slog.New(slog.DiscardHandler)}, st)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	for i := 0; i < n; i++ {
+		doc := etree.NewDocument()
+		if err := doc.ReadFromString(fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><active>true</active>`+
+			`<customerSupplierFlag>Customer</customerSupplierFlag><companyPersonFlag>Company</companyPersonFlag><openedDate>2020-01-%02d</openedDate>`+
+			`<reference>ACC%07d</reference><name>Company %d Ltd</name><type>On Account</type><currency>GBP</currency>`+
+			`<financeBalance>%d.50</financeBalance><financeLimit>10000</financeLimit></tradingAccount>`, i%28+1, i, i, i%9000)); err != nil {
+			return err
+		}
+		if _, err := srv.CreateLocal(ctx, "-", "tradingAccounts", doc.Root(), "bench"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// provider is a `sdatasync serve` child process.
+type provider struct {
+	cmd *exec.Cmd
+}
+
+func startProvider(ctx context.Context, exe, addr, db string, priority int) (*provider, error) {
+	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", addr, "--db", db, "--base-url", "http://"+addr,
+		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &provider{cmd: cmd}
+	for i := 0; i < 300; i++ {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("provider on %s did not start", addr)
+}
+
+// peakRSS reads the process's high-water mark of resident memory (Linux).
+func (p *provider) peakRSS() float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+func (p *provider) stop() {
+	if p.cmd.Process != nil && p.cmd.ProcessState == nil {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			p.cmd.Process.Kill()
+			<-done
+		}
+	}
+}
+
+// runPassChild runs `sdatasync pass --json` as a child process and reads
+// its summary and peak memory.
+func runPassChild(ctx context.Context, exe, source, target string, pageSize int, run string) (benchPass, error) {
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, exe, "pass", "--source", source, "--target", target, "--page-size", strconv.Itoa(pageSize),
+		"--run-name", run, "--json")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return benchPass{}, fmt.Errorf("pass: %v\n%s", err, errb.String())
+	}
+	var sum struct {
+		engine.Summary
+		BytesSent     int64 `json:"bytesSent"`
+		BytesReceived int64 `json:"bytesReceived"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		return benchPass{}, fmt.Errorf("pass summary: %v", err)
+	}
+	bp := benchPass{Seconds: sum.Seconds, BytesSent: sum.BytesSent, BytesReceived: sum.BytesReceived}
+	for _, k := range sum.Kinds {
+		bp.Entries += k.Applied + k.Skipped + k.ConflictsSource + k.ConflictsTarget
+	}
+	if bp.Seconds > 0 {
+		bp.EntriesPerSec = float64(bp.Entries) / bp.Seconds
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		bp.EngineRSSMiB = float64(ru.Maxrss) / 1024
+	}
+	return bp, nil
+}
