@@ -32,6 +32,8 @@ type kindRun struct {
 	start    time.Time
 	total    int
 	tracking string // the source job's tracking ID
+
+	resultsDone chan struct{} // closed when the last page's results reached the source
 }
 
 // passKind runs one kind's catch-up pass and summarizes it.
@@ -117,7 +119,12 @@ func (r *kindRun) pass(ctx context.Context) error {
 		return fmt.Errorf("waiting for the source job: %w", err)
 	}
 
-	// 3. Every page to the target.
+	// 3. Every page to the target, in order. While the target applies page
+	// k, page k+1 is already being read from the source, and the results of
+	// page k go back to the source while page k+1 is applied: the three
+	// parties work at the same time, and the target still sees the pages
+	// strictly in feed order.
+	defer r.waitResults()
 	cur := res.url.String()
 	for {
 		f, err := feeds.ParseFeed(bytes.NewReader(res.body), limits())
@@ -127,34 +134,59 @@ func (r *kindRun) pass(ctx context.Context) error {
 		if r.total < 0 && f.TotalResults >= 0 {
 			r.total = f.TotalResults
 		}
+		var prefetch chan fetched
+		nu := ""
+		if next, ok := f.Link("next"); ok {
+			if nu, err = res.resolve(next.Href); err != nil {
+				return err
+			}
+			if nu == cur {
+				return fmt.Errorf("the sync feed page %s links to itself as next", cur)
+			}
+			if nu, err = withParams(nu, r.run); err != nil {
+				return err
+			}
+			prefetch = make(chan fetched, 1)
+			go func(u string) {
+				res, err := e.do(ctx, http.MethodGet, u, nil, "")
+				if err == nil {
+					res, _, err = e.await(ctx, res, "", r.run, nil)
+				}
+				prefetch <- fetched{res, err}
+			}(nu)
+		}
 		if err := r.applyPage(ctx, f); err != nil {
+			if prefetch != nil {
+				<-prefetch
+			}
 			return fmt.Errorf("sync feed page %d: %w", r.sum.Pages+1, err)
 		}
 		r.sum.Pages++
 		r.sum.Selected += len(f.Entries)
 		e.logger().Debug("sync page applied", "kind", r.p.kind, "page", r.sum.Pages, "entries", len(f.Entries), "target", r.p.target)
 		r.progress("page", 0)
-		next, ok := f.Link("next")
-		if !ok {
+		if prefetch == nil {
 			return nil
 		}
-		nu, err := res.resolve(next.Href)
-		if err != nil {
-			return err
+		got := <-prefetch
+		if got.err != nil {
+			return fmt.Errorf("reading the next sync feed page: %w", got.err)
 		}
-		if nu == cur {
-			return fmt.Errorf("the sync feed page %s links to itself as next", cur)
-		}
-		if nu, err = withParams(nu, r.run); err != nil {
-			return err
-		}
-		if res, err = e.do(ctx, http.MethodGet, nu, nil, ""); err != nil {
-			return fmt.Errorf("reading the next sync feed page: %w", err)
-		}
-		if res, _, err = e.await(ctx, res, "", r.run, nil); err != nil {
-			return fmt.Errorf("reading the next sync feed page: %w", err)
-		}
-		cur = nu
+		res, cur = got.res, nu
+	}
+}
+
+// fetched is the outcome of a prefetched request.
+type fetched struct {
+	res *response
+	err error
+}
+
+// waitResults waits for the results of the last page to reach the source.
+func (r *kindRun) waitResults() {
+	if r.resultsDone != nil {
+		<-r.resultsDone
+		r.resultsDone = nil
 	}
 }
 
@@ -223,14 +255,18 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed) error {
 	if err := feeds.WriteFeed(&rb, rfeed); err != nil {
 		return err
 	}
-	u := r.p.source + "/$syncResults" + query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...)
-	if _, err := e.do(ctx, http.MethodPost, u, rb.Bytes(), typeFeed); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	// Posted in the background, one page at a time: the page is applied
+	// whatever happens to its results (the source only misses them in its log).
+	r.waitResults()
+	done := make(chan struct{})
+	r.resultsDone = done
+	go func() {
+		defer close(done)
+		u := r.p.source + "/$syncResults" + query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...)
+		if _, err := e.do(ctx, http.MethodPost, u, rb.Bytes(), typeFeed); err != nil && ctx.Err() == nil {
+			e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
 		}
-		// The page is applied; the source only misses it in its log.
-		e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
-	}
+	}()
 	return nil
 }
 
