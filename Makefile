@@ -36,5 +36,20 @@ fuzz:
 	  done; \
 	done
 
+# Long convergence soak: every topology, bigger clusters, SOAK_SEEDS seeds
+# from SOAK_SEED on (go test ./sdata/converge -run Soak -args -soak ...).
+SOAK_SEED  ?= 20261122
+SOAK_SEEDS ?= 4
+soak:
+	$(GO) test ./sdata/converge -run Soak -count=1 -timeout 60m -v -args -soak -seed=$(SOAK_SEED) -seeds=$(SOAK_SEEDS)
+
+# Two providers (crm on :8081, erp on :8082, demo data), one pass --both
+# between them; they keep running until make demo-stop.
+demo: build
+	sh cmd/sdatasync/demo.sh $(BIN)
+
+demo-stop:
+	sh cmd/sdatasync/demo.sh stop
+
 clean:
 	rm -rf bin data
