@@ -188,6 +188,7 @@ func canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Eleme
 		root.RemoveAttr("xmlns:" + p) // declared again below only if still used
 	}
 	root.CreateAttr("xmlns", c.TargetNamespace)
+	dropNestedDecls(root, c.TargetNamespace)
 	declarePrefixes(root)
 	order := map[string]int{}
 	for i, p := range k.Type.Properties {
@@ -323,6 +324,25 @@ func selectProps(el *etree.Element, names []string) {
 			el.RemoveChild(ch)
 		}
 	}
+}
+
+// dropNestedDecls removes, below the root, the namespace declarations the
+// root makes anyway (the contract namespace, sdata, xsi), so that one
+// payload has one stored form whatever the client declared where.
+func dropNestedDecls(root *etree.Element, ns string) {
+	var walk func(e *etree.Element)
+	walk = func(e *etree.Element) {
+		for _, ch := range e.ChildElements() {
+			if ch.SelectAttrValue("xmlns", "\x00") == ns {
+				ch.RemoveAttr("xmlns")
+			}
+			for p := range prefixNS {
+				ch.RemoveAttr("xmlns:" + p)
+			}
+			walk(ch)
+		}
+	}
+	walk(root)
 }
 
 // prefixNS are the namespaces a stored payload may use by prefix.

@@ -257,11 +257,21 @@ func mergeChildren(k *contracts.ResourceKind, cur, patch *etree.Element, complet
 			continue
 		}
 		merged := etree.NewElement(p.Name)
+		listComplete := newList.SelectAttrValue("sdata:deleteMissing", "") == "true"
+		if listComplete {
+			// A complete list is the list, in its own order.
+			for _, item := range newList.SelectElements(p.ItemName) {
+				if !feeds.IsDeleted(item) {
+					merged.AddChild(item.Copy())
+				}
+			}
+			replaceChild(out, p.Name, merged)
+			continue
+		}
 		listed := map[string]*etree.Element{}
 		for _, item := range newList.SelectElements(p.ItemName) {
 			listed[strings.ToLower(feeds.PayloadUUID(item))] = item
 		}
-		listComplete := newList.SelectAttrValue("sdata:deleteMissing", "") == "true"
 		used := map[string]bool{}
 		for _, item := range oldList.SelectElements(p.ItemName) {
 			u := strings.ToLower(feeds.PayloadUUID(item))
@@ -270,7 +280,7 @@ func mergeChildren(k *contracts.ResourceKind, cur, patch *etree.Element, complet
 				if !feeds.IsDeleted(n) {
 					merged.AddChild(n.Copy())
 				}
-			} else if !listComplete {
+			} else {
 				merged.AddChild(item.Copy())
 			}
 		}
@@ -280,12 +290,17 @@ func mergeChildren(k *contracts.ResourceKind, cur, patch *etree.Element, complet
 				merged.AddChild(item.Copy())
 			}
 		}
-		if old := out.SelectElement(p.Name); old != nil {
-			out.InsertChildAt(old.Index(), merged)
-			out.RemoveChild(old)
-		}
+		replaceChild(out, p.Name, merged)
 	}
 	return out
+}
+
+// replaceChild puts with in the place of el's child element named name.
+func replaceChild(el *etree.Element, name string, with *etree.Element) {
+	if old := el.SelectElement(name); old != nil {
+		el.InsertChildAt(old.Index(), with)
+		el.RemoveChild(old)
+	}
 }
 
 // dropDeletedChildren removes child items marked deleted and the
