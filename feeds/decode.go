@@ -15,77 +15,94 @@ import (
 
 // ParseFeed parses an atom:feed document.
 func ParseFeed(r io.Reader, lim Limits) (*Feed, error) {
-	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*Feed, error) {
-		if start.Name != (xml.Name{Space: AtomNS, Local: "feed"}) {
-			return nil, wrongRoot(start, "atom:feed")
-		}
-		return p.feed()
-	})
+	return parseDoc(r, lim, feedRoot)
+}
+
+// feedRoot reads the document element start as atom:feed.
+func feedRoot(p *parser, start xml.StartElement) (*Feed, error) {
+	if start.Name != (xml.Name{Space: AtomNS, Local: "feed"}) {
+		return nil, wrongRoot(start, "atom:feed")
+	}
+	return p.feed()
 }
 
 // ParseEntry parses an atom:entry document.
 func ParseEntry(r io.Reader, lim Limits) (*Entry, error) {
-	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*Entry, error) {
-		if start.Name != (xml.Name{Space: AtomNS, Local: "entry"}) {
-			return nil, wrongRoot(start, "atom:entry")
-		}
-		return p.entry("entry")
-	})
+	return parseDoc(r, lim, entryRoot)
+}
+
+// entryRoot reads the document element start as atom:entry.
+func entryRoot(p *parser, start xml.StartElement) (*Entry, error) {
+	if start.Name != (xml.Name{Space: AtomNS, Local: "entry"}) {
+		return nil, wrongRoot(start, "atom:entry")
+	}
+	return p.entry(0)
 }
 
 // ParseDigest accepts a bare sync:digest document, or an atom:entry whose
 // sdata:payload holds sync:digest.
 func ParseDigest(r io.Reader, lim Limits) (*digest.Digest, error) {
-	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*digest.Digest, error) {
-		switch start.Name {
-		case xml.Name{Space: SyncNS, Local: "digest"}:
-			return p.digest()
-		case xml.Name{Space: AtomNS, Local: "entry"}:
-			e, err := p.entry("entry")
-			if err != nil {
-				return nil, err
-			}
-			if e.Digest == nil {
-				return nil, &FormatError{Path: "entry/payload", Msg: "entry has no sdata:payload holding a sync:digest"}
-			}
-			return e.Digest, nil
+	return parseDoc(r, lim, digestRoot)
+}
+
+// digestRoot reads the document element start as sync:digest or as an
+// atom:entry holding one.
+func digestRoot(p *parser, start xml.StartElement) (*digest.Digest, error) {
+	switch start.Name {
+	case xml.Name{Space: SyncNS, Local: "digest"}:
+		return p.digest()
+	case xml.Name{Space: AtomNS, Local: "entry"}:
+		e, err := p.entry(0)
+		if err != nil {
+			return nil, err
 		}
-		return nil, wrongRoot(start, "sync:digest or atom:entry")
-	})
+		if e.Digest == nil {
+			return nil, &FormatError{Path: "entry/payload", Msg: "entry has no sdata:payload holding a sync:digest"}
+		}
+		return e.Digest, nil
+	}
+	return nil, wrongRoot(start, "sync:digest or atom:entry")
 }
 
 // ParseDiagnoses parses an sdata:diagnoses document or a single
 // sdata:diagnosis root.
 func ParseDiagnoses(r io.Reader, lim Limits) ([]Diagnosis, error) {
-	return parseDoc(r, lim, func(p *parser, start xml.StartElement) ([]Diagnosis, error) {
-		switch start.Name {
-		case xml.Name{Space: SDataNS, Local: "diagnoses"}:
-			p.push("diagnoses")
-			var ds []Diagnosis
-			err := p.diagnoses(&ds)
-			return ds, err
-		case xml.Name{Space: SDataNS, Local: "diagnosis"}:
-			p.push("diagnosis")
-			d, err := p.diagnosis()
-			if err != nil {
-				return nil, err
-			}
-			return []Diagnosis{d}, nil
+	return parseDoc(r, lim, diagnosesRoot)
+}
+
+// diagnosesRoot reads the document element start as sdata:diagnoses or
+// sdata:diagnosis.
+func diagnosesRoot(p *parser, start xml.StartElement) ([]Diagnosis, error) {
+	switch start.Name {
+	case xml.Name{Space: SDataNS, Local: "diagnoses"}:
+		p.push("diagnoses")
+		var ds []Diagnosis
+		err := p.diagnoses(&ds)
+		return ds, err
+	case xml.Name{Space: SDataNS, Local: "diagnosis"}:
+		p.push("diagnosis")
+		d, err := p.diagnosis()
+		if err != nil {
+			return nil, err
 		}
-		return nil, wrongRoot(start, "sdata:diagnoses or sdata:diagnosis")
-	})
+		return []Diagnosis{d}, nil
+	}
+	return nil, wrongRoot(start, "sdata:diagnoses or sdata:diagnosis")
 }
 
 // ParseTracking parses an sdata:tracking document. The namespace
 // http://schemas.sage.com/sdata/2008 (used by the spec's own example) is
 // read as the sdata namespace.
 func ParseTracking(r io.Reader, lim Limits) (*Tracking, error) {
-	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*Tracking, error) {
-		if start.Name.Local != "tracking" || !isTrackingNS(start.Name.Space) {
-			return nil, wrongRoot(start, "sdata:tracking")
-		}
-		return p.tracking()
-	})
+	return parseDoc(r, lim, trackingRoot)
+}
+
+// trackingRoot reads the document element start as sdata:tracking.
+func trackingRoot(p *parser, start xml.StartElement) (*Tracking, error) {
+	if start.Name.Local != "tracking" || !isTrackingNS(start.Name.Space) {
+		return nil, wrongRoot(start, "sdata:tracking")
+	}
+	return p.tracking()
 }
 
 // ParsePayload parses a bare resource element document (for example a PUT
@@ -98,16 +115,42 @@ func ParseTracking(r io.Reader, lim Limits) (*Tracking, error) {
 // whitespace-only text between child elements are dropped. The element has
 // no parent.
 func ParsePayload(r io.Reader, lim Limits) (*etree.Element, error) {
-	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*etree.Element, error) {
-		return p.payloadElement(start, "")
-	})
+	return parseDoc(r, lim, payloadRoot)
+}
+
+// payloadRoot reads the document element start as a resource payload.
+func payloadRoot(p *parser, start xml.StartElement) (*etree.Element, error) {
+	return p.payloadElement(start, "")
 }
 
 // parseDoc runs fn on the root element of the document in r and checks that
-// nothing follows the root.
+// nothing follows the root. The document is read whole and parsed by the
+// fast scanner; when that gives up (unusual constructs, malformed XML) or
+// reading failed, it is parsed again with encoding/xml from the bytes read,
+// which yields exactly the result (and error) of parsing r with
+// encoding/xml directly.
 func parseDoc[T any](r io.Reader, lim Limits, fn func(*parser, xml.StartElement) (T, error)) (T, error) {
+	lim = lim.withDefaults()
+	src := &limitReader{r: r, remaining: lim.MaxBytes}
+	hint := 0
+	if l, ok := r.(interface{ Len() int }); ok {
+		hint = l.Len()
+	}
+	data, rerr := readDocument(src, hint)
+	if rerr == nil {
+		v, err := runParser(newFastParser(data, lim), fn)
+		if err != errFallback {
+			return v, err
+		}
+		rerr = io.EOF
+	}
+	return runParser(newParser(&replayReader{data: data, err: rerr}, lim), fn)
+}
+
+// runParser runs fn on the root element of p's document and checks that
+// nothing follows the root.
+func runParser[T any](p *parser, fn func(*parser, xml.StartElement) (T, error)) (T, error) {
 	var zero T
-	p := newParser(r, lim)
 	start, err := p.root()
 	if err != nil {
 		return zero, err
@@ -133,15 +176,16 @@ func (p *parser) feed() (*Feed, error) {
 	f := &Feed{TotalResults: -1}
 	p.push("feed")
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return f, nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			if err := p.feedChild(f, t); err != nil {
 				return nil, err
 			}
@@ -169,7 +213,7 @@ func (p *parser) feedChild(f *Feed, t xml.StartElement) error {
 				return &LimitError{Limit: "MaxEntries", Max: int64(p.lim.MaxEntries)}
 			}
 			var e *Entry
-			e, err = p.entry("entry[" + strconv.Itoa(len(f.Entries)+1) + "]")
+			e, err = p.entry(len(f.Entries) + 1)
 			f.Entries = append(f.Entries, e)
 		default:
 			err = p.skip()
@@ -200,21 +244,22 @@ func (p *parser) feedChild(f *Feed, t xml.StartElement) error {
 	return err
 }
 
-// entry parses the children of atom:entry up to its end tag; name is its
-// path segment.
-func (p *parser) entry(name string) (*Entry, error) {
+// entry parses the children of atom:entry up to its end tag; index is its
+// position in the feed for the path in errors (0 outside a feed).
+func (p *parser) entry(index int) (*Entry, error) {
 	e := &Entry{}
-	p.push(name)
+	p.pushIndexed("entry", index)
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return e, nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			if err := p.entryChild(e, t); err != nil {
 				return nil, err
 			}
@@ -325,15 +370,16 @@ func (p *parser) payload(e *Entry, t xml.StartElement) error {
 	}
 	p.push("payload")
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			switch {
 			case e.Payload != nil || e.Digest != nil:
 				err = p.skip()
@@ -354,20 +400,21 @@ func (p *parser) digest() (*digest.Digest, error) {
 	d := &digest.Digest{}
 	p.push("digest")
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return d, nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			switch t.Name {
 			case xml.Name{Space: SyncNS, Local: "origin"}:
 				d.Origin, err = p.trimmed()
 			case xml.Name{Space: SyncNS, Local: "digestEntry"}:
-				p.push("digestEntry[" + strconv.Itoa(len(d.Entries)+1) + "]")
+				p.pushIndexed("digestEntry", len(d.Entries)+1)
 				var de digest.Entry
 				de, err = p.digestEntry()
 				d.Entries = append(d.Entries, de)
@@ -386,15 +433,16 @@ func (p *parser) digest() (*digest.Digest, error) {
 func (p *parser) digestEntry() (digest.Entry, error) {
 	de := digest.Entry{ConflictPriority: digest.DefaultConflictPriority}
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return de, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return de, nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			switch t.Name {
 			case xml.Name{Space: SyncNS, Local: "endpoint"}:
 				de.Endpoint, err = p.trimmed()
@@ -419,15 +467,16 @@ func (p *parser) syncState() (*digest.SyncState, error) {
 	s := &digest.SyncState{}
 	p.push("syncState")
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return s, nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			switch t.Name {
 			case xml.Name{Space: SyncNS, Local: "endpoint"}:
 				s.Endpoint, err = p.trimmed()
@@ -451,22 +500,23 @@ func (p *parser) syncState() (*digest.SyncState, error) {
 // (path already pushed) to ds.
 func (p *parser) diagnoses(ds *[]Diagnosis) error {
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			if t.Name != (xml.Name{Space: SDataNS, Local: "diagnosis"}) {
 				if err := p.skip(); err != nil {
 					return err
 				}
 				continue
 			}
-			p.push("diagnosis[" + strconv.Itoa(len(*ds)+1) + "]")
+			p.pushIndexed("diagnosis", len(*ds)+1)
 			d, err := p.diagnosis()
 			if err != nil {
 				return err
@@ -480,15 +530,16 @@ func (p *parser) diagnoses(ds *[]Diagnosis) error {
 func (p *parser) diagnosis() (Diagnosis, error) {
 	var d Diagnosis
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return d, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return d, nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			if t.Name.Space != SDataNS {
 				err = p.skip()
 			} else {
@@ -519,15 +570,16 @@ func (p *parser) tracking() (*Tracking, error) {
 	tr := &Tracking{}
 	p.push("tracking")
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case endToken:
 			p.pop()
 			return tr, nil
-		case xml.StartElement:
+		case startToken:
+			t := p.start
 			if !isTrackingNS(t.Name.Space) {
 				err = p.skip()
 			} else {

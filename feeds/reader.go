@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -45,14 +46,86 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// maxEmptyReads is how many successive empty reads readDocument accepts
+// before it gives up, as bufio.Reader does.
+const maxEmptyReads = 100
+
+// errNoProgress stands for a reader that keeps returning no data and no
+// error; the replay reproduces that so that encoding/xml reports it as it
+// always did.
+var errNoProgress = errors.New("feeds: reader makes no progress")
+
+// readDocument reads all of src. err is nil at the end of the input, else
+// the error that stopped reading (errTooLarge, errNoProgress or a read
+// error); data holds what was read before it.
+func readDocument(src *limitReader, sizeHint int) (data []byte, err error) {
+	size := 4096
+	if sizeHint > 0 && int64(sizeHint) < src.remaining {
+		size = sizeHint + 1 // room to see the end
+	} else if sizeHint > 0 {
+		size = int(src.remaining) + 1
+	}
+	data = make([]byte, 0, size)
+	empty := 0
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := src.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		switch {
+		case err == io.EOF:
+			return data, nil
+		case err != nil:
+			return data, err
+		case n == 0:
+			if empty++; empty >= maxEmptyReads {
+				return data, errNoProgress
+			}
+		default:
+			empty = 0
+		}
+	}
+}
+
+// replayReader reads data and then fails with err (io.EOF for a complete
+// document); errNoProgress is replayed as empty reads.
+type replayReader struct {
+	data []byte
+	err  error
+}
+
+func (r *replayReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		if r.err == errNoProgress {
+			return 0, nil
+		}
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
 // parser is a depth- and size-bounded token stream over one XML document,
-// with the element path kept for error messages.
+// with the element path kept for error messages. It reads tokens either from
+// the scanner (the fast path, sc != nil) or from encoding/xml (dec != nil).
+// On the fast path every syntax error is errFallback: the document is then
+// parsed again on the encoding/xml path, which reports the error.
 type parser struct {
 	dec   *xml.Decoder
+	sc    *scanner
 	src   *limitReader
 	lim   Limits
 	depth int
-	path  []string
+	path  []pathSeg
+	start xml.StartElement // the last start tag; Attr is valid until the next token
+	chars []byte           // the last character data; valid until the next token
+
+	kids    []pendingChild // children of the payload elements being built
+	textBuf []byte         // text of the payload element being built
+	norm    normalizer     // prefixes of the payload being built
+	arenas  payloadArenas  // storage of payload trees
 }
 
 func newParser(r io.Reader, lim Limits) *parser {
@@ -60,11 +133,19 @@ func newParser(r io.Reader, lim Limits) *parser {
 	src := &limitReader{r: r, remaining: lim.MaxBytes}
 	dec := xml.NewDecoder(src)
 	dec.Strict = true
-	return &parser{dec: dec, src: src, lim: lim, path: make([]string, 0, 8)}
+	return &parser{dec: dec, src: src, lim: lim, path: make([]pathSeg, 0, 8)}
+}
+
+// newFastParser returns a parser over the complete document data.
+func newFastParser(data []byte, lim Limits) *parser {
+	return &parser{sc: newScanner(data), lim: lim.withDefaults(), path: make([]pathSeg, 0, 8)}
 }
 
 // wrap turns a decoder error into a *SyntaxError, *LimitError or I/O error.
 func (p *parser) wrap(err error) error {
+	if p.dec == nil {
+		return errFallback
+	}
 	line, _ := p.dec.InputPos()
 	var se *xml.SyntaxError
 	switch {
@@ -81,57 +162,86 @@ func (p *parser) wrap(err error) error {
 }
 
 func (p *parser) syntax(msg string) error {
+	if p.dec == nil {
+		return errFallback
+	}
 	line, _ := p.dec.InputPos()
 	return &SyntaxError{Line: line, Msg: msg}
 }
 
-// next returns the next StartElement, EndElement or CharData token, skipping
-// comments and processing instructions and enforcing MaxDepth. CharData is
-// only valid until the following call.
-func (p *parser) next() (xml.Token, error) {
+// raw returns the next start tag, end tag, character data, directive or the
+// end of the document, skipping comments and processing instructions.
+func (p *parser) raw() (tokenKind, error) {
+	if p.sc != nil {
+		return p.sc.next(&p.start, &p.chars)
+	}
 	for {
 		tok, err := p.dec.Token()
+		if err == io.EOF {
+			return eofToken, nil
+		}
 		if err != nil {
-			return nil, p.wrap(err)
+			return 0, p.wrap(err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			p.depth++
-			if p.depth > p.lim.MaxDepth {
-				return nil, &LimitError{Limit: "MaxDepth", Max: int64(p.lim.MaxDepth)}
-			}
-			return t, nil
+			p.start = t
+			return startToken, nil
 		case xml.EndElement:
-			p.depth--
-			return t, nil
+			return endToken, nil
 		case xml.CharData:
-			return t, nil
+			p.chars = t
+			return textToken, nil
 		case xml.Directive:
-			return nil, p.syntax("DOCTYPE and other <! directives are not allowed")
+			return directiveToken, nil
 		}
 	}
+}
+
+// next returns the next start tag (in p.start), end tag or character data
+// (in p.chars, valid until the following call), enforcing MaxDepth.
+func (p *parser) next() (tokenKind, error) {
+	k, err := p.raw()
+	if err != nil {
+		return 0, err
+	}
+	switch k {
+	case startToken:
+		p.depth++
+		if p.depth > p.lim.MaxDepth {
+			return 0, &LimitError{Limit: "MaxDepth", Max: int64(p.lim.MaxDepth)}
+		}
+	case endToken:
+		p.depth--
+	case directiveToken:
+		return 0, p.syntax("DOCTYPE and other <! directives are not allowed")
+	case eofToken:
+		return 0, p.wrap(io.EOF)
+	}
+	return k, nil
 }
 
 // root returns the document element.
 func (p *parser) root() (xml.StartElement, error) {
 	for {
-		tok, err := p.dec.Token()
-		if err == io.EOF {
-			return xml.StartElement{}, p.syntax("document has no root element")
-		}
+		k, err := p.raw()
 		if err != nil {
-			return xml.StartElement{}, p.wrap(err)
+			return xml.StartElement{}, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch k {
+		case eofToken:
+			return xml.StartElement{}, p.syntax("document has no root element")
+		case startToken:
 			p.depth = 1
-			return t, nil
-		case xml.CharData:
-			if !isXMLSpace(t) {
+			return p.start, nil
+		case textToken:
+			if !isXMLSpace(p.chars) {
 				return xml.StartElement{}, p.syntax("text before the root element")
 			}
-		case xml.Directive:
+		case directiveToken:
 			return xml.StartElement{}, p.syntax("DOCTYPE and other <! directives are not allowed")
+		case endToken:
+			// encoding/xml fails on an end tag before any start tag.
 		}
 	}
 }
@@ -140,21 +250,20 @@ func (p *parser) root() (xml.StartElement, error) {
 // whitespace follows the root element.
 func (p *parser) finish() error {
 	for {
-		tok, err := p.dec.Token()
-		if err == io.EOF {
-			return nil
-		}
+		k, err := p.raw()
 		if err != nil {
-			return p.wrap(err)
+			return err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch k {
+		case eofToken:
+			return nil
+		case startToken:
 			return p.syntax("more than one root element")
-		case xml.CharData:
-			if !isXMLSpace(t) {
+		case textToken:
+			if !isXMLSpace(p.chars) {
 				return p.syntax("text after the root element")
 			}
-		case xml.Directive:
+		case directiveToken:
 			return p.syntax("DOCTYPE and other <! directives are not allowed")
 		}
 	}
@@ -164,14 +273,14 @@ func (p *parser) finish() error {
 func (p *parser) skip() error {
 	depth := 0
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return err
 		}
-		switch tok.(type) {
-		case xml.StartElement:
+		switch k {
+		case startToken:
 			depth++
-		case xml.EndElement:
+		case endToken:
 			if depth == 0 {
 				return nil
 			}
@@ -187,14 +296,14 @@ func (p *parser) text() (string, error) {
 	var sb *strings.Builder
 	depth := 0
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
 			return "", err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch k {
+		case startToken:
 			depth++
-		case xml.EndElement:
+		case endToken:
 			if depth == 0 {
 				if sb != nil {
 					return sb.String(), nil
@@ -202,30 +311,65 @@ func (p *parser) text() (string, error) {
 				return s, nil
 			}
 			depth--
-		case xml.CharData:
+		case textToken:
 			if depth > 0 {
 				continue
 			}
 			switch {
 			case sb != nil:
-				sb.Write(t)
+				sb.Write(p.chars)
 			case s == "":
-				s = string(t)
+				s = p.str(p.chars)
 			default:
 				sb = &strings.Builder{}
 				sb.WriteString(s)
-				sb.Write(t)
+				sb.Write(p.chars)
 			}
 		}
 	}
 }
 
-func (p *parser) push(name string) { p.path = append(p.path, name) }
+// pathSeg is one segment of the element path: name, or name[index] when
+// index > 0.
+type pathSeg struct {
+	name  string
+	index int
+}
+
+// maxSharedText is the length of the longest character data that str shares
+// between equal values (flags, codes and the like repeat throughout a feed).
+const maxSharedText = 8
+
+// str returns string(b), shared with an equal earlier string when b is
+// short and the fast path is in use.
+func (p *parser) str(b []byte) string {
+	if p.sc != nil && len(b) <= maxSharedText {
+		return p.sc.intern(b)
+	}
+	return string(b)
+}
+
+func (p *parser) push(name string) { p.path = append(p.path, pathSeg{name: name}) }
 func (p *parser) pop()             { p.path = p.path[:len(p.path)-1] }
+
+// pushIndexed pushes the segment name[index] (plain name if index is 0).
+func (p *parser) pushIndexed(name string, index int) {
+	p.path = append(p.path, pathSeg{name: name, index: index})
+}
 
 // formatErr builds a *FormatError at the current path.
 func (p *parser) formatErr(format string, args ...any) error {
-	return &FormatError{Path: strings.Join(p.path, "/"), Msg: fmt.Sprintf(format, args...)}
+	var b strings.Builder
+	for i, seg := range p.path {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(seg.name)
+		if seg.index > 0 {
+			b.WriteString("[" + strconv.Itoa(seg.index) + "]")
+		}
+	}
+	return &FormatError{Path: b.String(), Msg: fmt.Sprintf(format, args...)}
 }
 
 func isXMLSpace(b []byte) bool {

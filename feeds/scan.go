@@ -1,0 +1,757 @@
+package feeds
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"unicode/utf8"
+)
+
+// errFallback is returned by the fast path when a document uses something
+// the scanner does not handle itself or is not well-formed. The document is
+// then parsed again with encoding/xml, which decides what it means and, for
+// malformed input, produces the error with its line number.
+var errFallback = errors.New("feeds: document needs the encoding/xml parser")
+
+// tokenKind is the kind of a token delivered to the parser.
+type tokenKind uint8
+
+const (
+	startToken     tokenKind = iota + 1 // start tag, in parser.start
+	endToken                            // end tag
+	textToken                           // character data, in parser.chars
+	directiveToken                      // <!DOCTYPE ...> and other directives
+	eofToken                            // end of the document
+)
+
+// scanner is the tokenizer of the fast path. It works on a whole document in
+// memory and yields the same token stream as encoding/xml's Decoder.Token in
+// strict mode (namespaces translated the same way, comments and processing
+// instructions dropped), but only for the subset of XML it handles itself:
+// ASCII names, the predefined entities and character references. On anything
+// else, and on every well-formedness error, it returns errFallback at the
+// token where encoding/xml would either fail or differ, so that the tokens
+// it did deliver are exactly those encoding/xml delivers.
+type scanner struct {
+	data    []byte
+	pos     int
+	open    []openElem  // elements started and not yet ended
+	ns      []nsBinding // namespace declarations in scope, innermost last
+	closing bool        // the last start tag was empty: its end token is due
+	attr    []xml.Attr  // attributes of the last start tag (reused)
+	buf     []byte      // decoded character data (reused)
+	strs    []string    // cache of interned names and URIs (see intern)
+}
+
+// openElem is an element whose end tag has not been seen.
+type openElem struct {
+	name  []byte // qualified name as written
+	nsLen int    // len(scanner.ns) before the element's declarations
+}
+
+// nsBinding is one namespace declaration: prefix ("" for xmlns=) bound to uri.
+type nsBinding struct{ prefix, uri string }
+
+// maxInterned is the length of the longest string the cache holds.
+const maxInterned = 64
+
+func newScanner(data []byte) *scanner {
+	// About one cache slot per 64 bytes of document, between 32 and 1024.
+	slots := 32
+	for slots < 1024 && slots*64 < len(data) {
+		slots *= 2
+	}
+	return &scanner{
+		data: data,
+		open: make([]openElem, 0, 8),
+		ns:   make([]nsBinding, 0, 8),
+		attr: make([]xml.Attr, 0, 8),
+		strs: make([]string, slots),
+	}
+}
+
+// intern returns string(b), reusing an earlier string with the same bytes
+// when the cache has it: element and attribute names and namespace URIs
+// repeat throughout a feed. The cache is two-way set associative.
+func (s *scanner) intern(b []byte) string {
+	if len(b) > maxInterned {
+		return string(b)
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	i := int(h) & (len(s.strs) - 2)
+	set := s.strs[i : i+2 : i+2]
+	if set[0] == string(b) {
+		return set[0]
+	}
+	if set[1] == string(b) {
+		set[0], set[1] = set[1], set[0]
+		return set[0]
+	}
+	str, ok := knownString(b)
+	if !ok {
+		str = string(b)
+	}
+	set[0], set[1] = str, set[0]
+	return str
+}
+
+// knownString returns the constant equal to b for the names and namespace
+// URIs of the documents this package reads, so that they need no
+// allocation.
+func knownString(b []byte) (string, bool) {
+	switch string(b) {
+	case AtomNS:
+		return AtomNS, true
+	case SDataNS:
+		return SDataNS, true
+	case SyncNS:
+		return SyncNS, true
+	case HTTPNS:
+		return HTTPNS, true
+	case OpenSearchNS:
+		return OpenSearchNS, true
+	case XSINS:
+		return XSINS, true
+	case "xmlns":
+		return "xmlns", true
+	case "xml":
+		return "xml", true
+	case "sdata":
+		return "sdata", true
+	case "sync":
+		return "sync", true
+	case "http":
+		return "http", true
+	case "opensearch":
+		return "opensearch", true
+	case "xsi":
+		return "xsi", true
+	case "feed":
+		return "feed", true
+	case "entry":
+		return "entry", true
+	case "id":
+		return "id", true
+	case "title":
+		return "title", true
+	case "updated":
+		return "updated", true
+	case "link":
+		return "link", true
+	case "rel":
+		return "rel", true
+	case "href":
+		return "href", true
+	case "type":
+		return "type", true
+	case "content":
+		return "content", true
+	case "payload":
+		return "payload", true
+	case "uuid":
+		return "uuid", true
+	case "key":
+		return "key", true
+	case "url":
+		return "url", true
+	case "nil":
+		return "nil", true
+	case "isDeleted":
+		return "isDeleted", true
+	case "httpMethod":
+		return "httpMethod", true
+	case "httpStatus":
+		return "httpStatus", true
+	case "httpMessage":
+		return "httpMessage", true
+	case "location":
+		return "location", true
+	case "etag":
+		return "etag", true
+	case "ifMatch":
+		return "ifMatch", true
+	case "syncState":
+		return "syncState", true
+	case "syncMode":
+		return "syncMode", true
+	case "digest":
+		return "digest", true
+	case "digestEntry":
+		return "digestEntry", true
+	case "origin":
+		return "origin", true
+	case "endpoint":
+		return "endpoint", true
+	case "tick":
+		return "tick", true
+	case "stamp":
+		return "stamp", true
+	case "conflictPriority":
+		return "conflictPriority", true
+	case "totalResults":
+		return "totalResults", true
+	case "startIndex":
+		return "startIndex", true
+	case "itemsPerPage":
+		return "itemsPerPage", true
+	case "diagnosis":
+		return "diagnosis", true
+	case "diagnoses":
+		return "diagnoses", true
+	case "true":
+		return "true", true
+	case "false":
+		return "false", true
+	}
+	return "", false
+}
+
+// next scans the next token. A start tag is stored in *start (its Attr slice
+// is reused by the following call) and character data in *chars (valid until
+// the following call).
+func (s *scanner) next(start *xml.StartElement, chars *[]byte) (tokenKind, error) {
+	if s.closing {
+		s.closing = false
+		s.pop()
+		return endToken, nil
+	}
+	data := s.data
+	for {
+		i := s.pos
+		if i >= len(data) {
+			if len(s.open) > 0 {
+				return 0, errFallback // unexpected EOF
+			}
+			return eofToken, nil
+		}
+		if data[i] != '<' {
+			return s.text(i, chars)
+		}
+		if i+1 >= len(data) {
+			return 0, errFallback
+		}
+		switch data[i+1] {
+		case '/':
+			return s.endTag(i + 2)
+		case '?':
+			if !s.procInst(i + 2) {
+				return 0, errFallback
+			}
+		case '!':
+			rest := data[i+2:]
+			switch {
+			case len(rest) >= 2 && rest[0] == '-' && rest[1] == '-':
+				if !s.comment(i + 4) {
+					return 0, errFallback
+				}
+			case bytes.HasPrefix(rest, []byte("[CDATA[")):
+				return s.cdata(i+9, chars)
+			default:
+				// Directives are refused by the parser; encoding/xml
+				// reports them (and anything malformed here).
+				return 0, errFallback
+			}
+		default:
+			return s.startTag(i+1, start)
+		}
+	}
+}
+
+// pop ends the innermost open element and its namespace declarations.
+func (s *scanner) pop() {
+	top := len(s.open) - 1
+	s.ns = s.ns[:s.open[top].nsLen]
+	s.open = s.open[:top]
+}
+
+// isNameStart reports whether c may start an ASCII XML name.
+func isNameStart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == ':'
+}
+
+// Bit sets of the ASCII characters that may continue an XML name (letters,
+// digits, '_', ':', '.' and '-'): nameCharsLo for 0-63, nameCharsHi for
+// 64-127.
+const (
+	nameCharsLo = 0x07ff600000000000
+	nameCharsHi = 0x07fffffe87fffffe
+)
+
+// isNameChar reports whether c may continue an ASCII XML name.
+func isNameChar(c byte) bool {
+	if c < 64 {
+		return nameCharsLo>>c&1 != 0
+	}
+	return c < 128 && nameCharsHi>>(c-64)&1 != 0
+}
+
+// name scans an ASCII name starting at i and returns its end and the index
+// of its colon (-1 if none). ok is false if there is no name at i, the name
+// has non-ASCII characters or runs to the end of the document.
+func (s *scanner) name(i int) (end, colon int, ok bool) {
+	data := s.data
+	if i >= len(data) || !isNameStart(data[i]) {
+		return 0, 0, false
+	}
+	colon = -1
+	multi := false
+	j := i
+	for ; j < len(data); j++ {
+		c := data[j]
+		if !isNameChar(c) {
+			if c >= utf8.RuneSelf {
+				return 0, 0, false
+			}
+			break
+		}
+		if c == ':' {
+			multi = multi || colon >= 0
+			colon = j
+		}
+	}
+	if j >= len(data) || multi {
+		return 0, 0, false
+	}
+	return j, colon, true
+}
+
+// qname scans a qualified name at i: prefix "" when it has no colon. Names
+// with a colon at either end, which encoding/xml reads as unprefixed local
+// names, are left to encoding/xml.
+func (s *scanner) qname(i int) (prefix, local []byte, end int, ok bool) {
+	end, colon, ok := s.name(i)
+	if !ok {
+		return nil, nil, 0, false
+	}
+	if colon < 0 {
+		return nil, s.data[i:end], end, true
+	}
+	if colon == i || colon == end-1 {
+		return nil, nil, 0, false
+	}
+	return s.data[i:colon], s.data[colon+1 : end], end, true
+}
+
+// space skips XML white space from i.
+func (s *scanner) space(i int) int {
+	data := s.data
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// startTag scans the start tag whose name begins at i.
+func (s *scanner) startTag(i int, start *xml.StartElement) (tokenKind, error) {
+	data := s.data
+	prefix, local, j, ok := s.qname(i)
+	if !ok {
+		return 0, errFallback
+	}
+	rawName := data[i:j]
+	attrs := s.attr[:0]
+	empty := false
+	for {
+		j = s.space(j)
+		if j >= len(data) {
+			return 0, errFallback
+		}
+		if c := data[j]; c == '>' {
+			j++
+			break
+		} else if c == '/' {
+			if j+1 >= len(data) || data[j+1] != '>' {
+				return 0, errFallback
+			}
+			empty = true
+			j += 2
+			break
+		}
+		apfx, alocal, k, ok := s.qname(j)
+		if !ok {
+			return 0, errFallback
+		}
+		k = s.space(k)
+		if k >= len(data) || data[k] != '=' {
+			return 0, errFallback
+		}
+		k = s.space(k + 1)
+		if k >= len(data) || data[k] != '"' && data[k] != '\'' {
+			return 0, errFallback
+		}
+		a := xml.Attr{Name: xml.Name{Space: s.intern(apfx), Local: s.intern(alocal)}}
+		decl := a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns"
+		a.Value, j, ok = s.attrValue(k+1, data[k], decl)
+		if !ok {
+			return 0, errFallback
+		}
+		attrs = append(attrs, a)
+	}
+	s.attr = attrs
+	s.pos = j
+
+	// As in Decoder.Token: declarations first, then translation of the
+	// element name and the attribute names.
+	mark := len(s.ns)
+	for _, a := range attrs {
+		switch {
+		case a.Name.Space == "xmlns":
+			s.ns = append(s.ns, nsBinding{a.Name.Local, a.Value})
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			s.ns = append(s.ns, nsBinding{"", a.Value})
+		}
+	}
+	s.open = append(s.open, openElem{name: rawName, nsLen: mark})
+	start.Name = xml.Name{Space: s.intern(prefix), Local: s.intern(local)}
+	s.translate(&start.Name, true)
+	for k := range attrs {
+		s.translate(&attrs[k].Name, false)
+	}
+	start.Attr = attrs
+	s.closing = empty
+	return startToken, nil
+}
+
+// translate maps the prefix in n.Space to its namespace URI exactly as
+// encoding/xml's Decoder.translate does: unbound prefixes stay as they are,
+// the default namespace applies to element names only.
+func (s *scanner) translate(n *xml.Name, isElementName bool) {
+	switch {
+	case n.Space == "xmlns":
+		return
+	case n.Space == "" && !isElementName:
+		return
+	case n.Space == "xml":
+		// A declared prefix cannot equal the namespace URI (it has no '/').
+		n.Space = xmlNS
+		return
+	case n.Space == "" && n.Local == "xmlns":
+		return
+	}
+	for k := len(s.ns) - 1; k >= 0; k-- {
+		if s.ns[k].prefix == n.Space {
+			n.Space = s.ns[k].uri
+			return
+		}
+	}
+}
+
+// endTag scans the end tag whose name begins at i; it must close the
+// innermost open element.
+func (s *scanner) endTag(i int) (tokenKind, error) {
+	data := s.data
+	end, _, ok := s.name(i)
+	if !ok || len(s.open) == 0 {
+		return 0, errFallback
+	}
+	j := s.space(end)
+	if j >= len(data) || data[j] != '>' || !bytes.Equal(s.open[len(s.open)-1].name, data[i:end]) {
+		return 0, errFallback
+	}
+	s.pos = j + 1
+	s.pop()
+	return endToken, nil
+}
+
+// procInst skips the processing instruction whose target begins at i,
+// checking an XML declaration the way encoding/xml does.
+func (s *scanner) procInst(i int) bool {
+	data := s.data
+	end, _, ok := s.name(i)
+	if !ok {
+		return false
+	}
+	j := s.space(end)
+	k := bytes.Index(data[j:], []byte("?>"))
+	if k < 0 {
+		return false
+	}
+	if string(data[i:end]) == "xml" {
+		content := data[j : j+k]
+		if ver := procInstParam("version=", content); len(ver) > 0 && string(ver) != "1.0" {
+			return false
+		}
+		if enc := procInstParam("encoding=", content); len(enc) > 0 && !bytes.EqualFold(enc, []byte("utf-8")) {
+			return false
+		}
+	}
+	s.pos = j + k + 2
+	return true
+}
+
+// procInstParam returns the value of param (name and "=") in the content of
+// a processing instruction, with the same (lax) rules as encoding/xml's
+// procInst.
+func procInstParam(param string, s []byte) []byte {
+	lenp := len(param)
+	i := 0
+	var sep byte
+	for i < len(s) {
+		sub := s[i:]
+		k := bytes.Index(sub, []byte(param))
+		if k < 0 || lenp+k >= len(sub) {
+			return nil
+		}
+		i += lenp + k + 1
+		if c := sub[lenp+k]; c == '\'' || c == '"' {
+			sep = c
+			break
+		}
+	}
+	if sep == 0 {
+		return nil
+	}
+	j := bytes.IndexByte(s[i:], sep)
+	if j < 0 {
+		return nil
+	}
+	return s[i : i+j]
+}
+
+// comment skips the comment whose content begins at i. As in XML, "--" may
+// only appear as part of the terminating "-->".
+func (s *scanner) comment(i int) bool {
+	data := s.data
+	k := bytes.Index(data[i:], []byte("--"))
+	if k < 0 || i+k+2 >= len(data) || data[i+k+2] != '>' {
+		return false
+	}
+	s.pos = i + k + 3
+	return true
+}
+
+// cdata scans the CDATA section whose content begins at i.
+func (s *scanner) cdata(i int, chars *[]byte) (tokenKind, error) {
+	data := s.data
+	k := bytes.Index(data[i:], []byte("]]>"))
+	if k < 0 {
+		return 0, errFallback
+	}
+	raw := data[i : i+k]
+	special, ok := checkChars(raw)
+	if !ok {
+		return 0, errFallback
+	}
+	if special {
+		// Only line ends are rewritten in CDATA; '&' is literal.
+		s.buf = append(s.buf[:0], raw...)
+		s.buf = normalizeNewlines(s.buf)
+		raw = s.buf
+	}
+	*chars = raw
+	s.pos = i + k + 3
+	return textToken, nil
+}
+
+// text scans character data from i up to the next '<' or the end.
+func (s *scanner) text(i int, chars *[]byte) (tokenKind, error) {
+	data := s.data
+	end := bytes.IndexByte(data[i:], '<')
+	if end < 0 {
+		end = len(data)
+	} else {
+		end += i
+	}
+	raw := data[i:end]
+	special, ok := checkChars(raw)
+	if !ok {
+		return 0, errFallback
+	}
+	if special {
+		if bytes.Contains(raw, []byte("]]>")) {
+			return 0, errFallback
+		}
+		if raw, ok = s.decode(raw); !ok {
+			return 0, errFallback
+		}
+	}
+	*chars = raw
+	s.pos = end
+	return textToken, nil
+}
+
+// attrValue scans the attribute value that begins at i, up to quote, and
+// returns it decoded and the index after the closing quote. Namespace
+// declarations are interned.
+func (s *scanner) attrValue(i int, quote byte, intern bool) (string, int, bool) {
+	data := s.data
+	k := bytes.IndexByte(data[i:], quote)
+	if k < 0 {
+		return "", 0, false
+	}
+	raw := data[i : i+k]
+	special, ok := checkChars(raw)
+	if !ok {
+		return "", 0, false
+	}
+	if special {
+		if bytes.IndexByte(raw, '<') >= 0 {
+			return "", 0, false
+		}
+		if raw, ok = s.decode(raw); !ok {
+			return "", 0, false
+		}
+	}
+	if intern {
+		return s.intern(raw), i + k + 1, true
+	}
+	return string(raw), i + k + 1, true
+}
+
+// checkChars validates raw character data as encoding/xml does (UTF-8, XML
+// Char range) and reports whether it holds bytes that need a closer look:
+// '&', '\r', ']' or '<'.
+func checkChars(raw []byte) (special, ok bool) {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c >= 0x20 && c < utf8.RuneSelf {
+			if c == '&' || c == ']' || c == '<' {
+				special = true
+			}
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '\n', '\t':
+			case '\r':
+				special = true
+			default:
+				return false, false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && size == 1 || !isInCharacterRange(r) {
+			return false, false
+		}
+		i += size
+	}
+	return special, true
+}
+
+// isInCharacterRange reports whether r is an XML Char (as encoding/xml
+// decides it).
+func isInCharacterRange(r rune) bool {
+	return r == 0x09 ||
+		r == 0x0A ||
+		r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
+// normalizeNewlines rewrites "\r\n" and lone "\r" to "\n" in place.
+func normalizeNewlines(b []byte) []byte {
+	w := 0
+	for r := 0; r < len(b); r++ {
+		c := b[r]
+		if c == '\r' {
+			c = '\n'
+			if r+1 < len(b) && b[r+1] == '\n' {
+				r++
+			}
+		}
+		b[w] = c
+		w++
+	}
+	return b[:w]
+}
+
+// decode returns raw (already checked by checkChars) with entity and
+// character references replaced and line ends normalized, in s.buf.
+func (s *scanner) decode(raw []byte) ([]byte, bool) {
+	buf := s.buf[:0]
+	for i := 0; i < len(raw); {
+		j := i
+		for j < len(raw) && raw[j] != '&' && raw[j] != '\r' {
+			j++
+		}
+		buf = append(buf, raw[i:j]...)
+		if j == len(raw) {
+			break
+		}
+		if raw[j] == '\r' {
+			buf = append(buf, '\n')
+			j++
+			if j < len(raw) && raw[j] == '\n' {
+				j++
+			}
+			i = j
+			continue
+		}
+		r, n := reference(raw[j:])
+		if n == 0 {
+			return nil, false
+		}
+		buf = utf8.AppendRune(buf, r)
+		i = j + n
+	}
+	s.buf = buf
+	return buf, true
+}
+
+// reference decodes the entity or character reference at the start of b
+// (b[0] == '&') and returns the character and the reference's length, or
+// n == 0 where encoding/xml would reject it.
+func reference(b []byte) (r rune, n int) {
+	if len(b) >= 2 && b[1] == '#' {
+		j, base := 2, rune(10)
+		if j < len(b) && b[j] == 'x' {
+			j, base = 3, 16
+		}
+		digits := j
+		for ; j < len(b); j++ {
+			c := b[j]
+			var d rune
+			switch {
+			case '0' <= c && c <= '9':
+				d = rune(c - '0')
+			case base == 16 && 'a' <= c && c <= 'f':
+				d = rune(c-'a') + 10
+			case base == 16 && 'A' <= c && c <= 'F':
+				d = rune(c-'A') + 10
+			default:
+				d = -1
+			}
+			if d < 0 {
+				break
+			}
+			if r = r*base + d; r > utf8.MaxRune {
+				return 0, 0
+			}
+		}
+		if j == digits || j >= len(b) || b[j] != ';' {
+			return 0, 0
+		}
+		if 0xD800 <= r && r <= 0xDFFF {
+			r = utf8.RuneError // as string(rune(n)) does
+		}
+		if !isInCharacterRange(r) {
+			return 0, 0
+		}
+		return r, j + 1
+	}
+	switch {
+	case bytes.HasPrefix(b[1:], []byte("lt;")):
+		return '<', 4
+	case bytes.HasPrefix(b[1:], []byte("gt;")):
+		return '>', 4
+	case bytes.HasPrefix(b[1:], []byte("amp;")):
+		return '&', 5
+	case bytes.HasPrefix(b[1:], []byte("apos;")):
+		return '\'', 6
+	case bytes.HasPrefix(b[1:], []byte("quot;")):
+		return '"', 6
+	}
+	return 0, 0
+}
