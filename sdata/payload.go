@@ -302,16 +302,13 @@ func merge(cur, patch *etree.Element) *etree.Element {
 
 // parseStored parses a stored payload back into its element.
 func parseStored(b []byte) (*etree.Element, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(b); err != nil {
+	// The codec's parser: several times faster than etree's own reader, and
+	// the stored form is already its normal form.
+	el, err := feeds.ParsePayload(bytes.NewReader(b), feeds.Limits{MaxBytes: int64(len(b)) + 1})
+	if err != nil {
 		return nil, fmt.Errorf("stored payload unreadable: %w", err)
 	}
-	if doc.Root() == nil {
-		return nil, fmt.Errorf("stored payload is empty")
-	}
-	root := doc.Root()
-	doc.RemoveChild(root)
-	return root, nil
+	return el, nil
 }
 
 // selectProps keeps only the named top-level properties (nil keeps all).
