@@ -155,7 +155,7 @@ func (r *kindRun) pass(ctx context.Context) error {
 				prefetch <- fetched{res, err}
 			}(nu)
 		}
-		if err := r.applyPage(ctx, f); err != nil {
+		if err := r.applyPage(ctx, f, res.body); err != nil {
 			if prefetch != nil {
 				<-prefetch
 			}
@@ -193,15 +193,13 @@ func (r *kindRun) waitResults() {
 // applyPage posts one page of the sync feed to the target, reads every page
 // of the result feed, posts the results to the source and frees the
 // target's job.
-func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed) error {
+// The page goes to the target as the source produced it (raw), links
+// included: no tree is rebuilt and nothing is lost in translation.
+func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) error {
 	e := r.e
-	var body bytes.Buffer
-	if err := feeds.WriteFeed(&body, f); err != nil {
-		return err
-	}
 	tracking := uuid.NewString()
 	res, err := e.do(ctx, http.MethodPost, r.p.target+"/$syncTarget"+query(append([][2]string{{"trackingID", tracking}}, r.run...)...),
-		body.Bytes(), typeFeed)
+		raw, typeFeed)
 	if err != nil {
 		return fmt.Errorf("posting to the target: %w", err)
 	}
@@ -213,6 +211,7 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed) error {
 		return fmt.Errorf("waiting for the target job: %w", err)
 	}
 	var results []*feeds.Entry
+	var pages [][]byte // result pages as the target produced them, for the source
 	cur := res.url.String()
 	for {
 		rf, err := feeds.ParseFeed(bytes.NewReader(res.body), limits())
@@ -220,6 +219,7 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed) error {
 			return fmt.Errorf("reading the result feed %s: %w", cur, err)
 		}
 		results = append(results, rf.Entries...)
+		pages = append(pages, res.body)
 		next, ok := rf.Link("next")
 		if !ok || len(rf.Entries) == 0 || len(results) >= len(f.Entries) {
 			break
@@ -244,18 +244,8 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed) error {
 	}
 	r.count(f.Entries, results)
 
-	// The results go back to the source, for its log.
-	id := tgtLoc
-	if id == "" {
-		id = "urn:uuid:" + tracking
-	}
-	var rb bytes.Buffer
-	rfeed := &feeds.Feed{ID: id, Title: "Synchronization results", Updated: time.Now().UTC(), TotalResults: len(results),
-		StartIndex: 1, ItemsPerPage: len(results), Entries: results}
-	if err := feeds.WriteFeed(&rb, rfeed); err != nil {
-		return err
-	}
-	// Posted in the background, one page at a time: the page is applied
+	// The result pages go back to the source as the target produced them,
+	// in the background, one sync page at a time: the page is applied
 	// whatever happens to its results (the source only misses them in its log).
 	r.waitResults()
 	done := make(chan struct{})
@@ -263,8 +253,10 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed) error {
 	go func() {
 		defer close(done)
 		u := r.p.source + "/$syncResults" + query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...)
-		if _, err := e.do(ctx, http.MethodPost, u, rb.Bytes(), typeFeed); err != nil && ctx.Err() == nil {
-			e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
+		for _, page := range pages {
+			if _, err := e.do(ctx, http.MethodPost, u, page, typeFeed); err != nil && ctx.Err() == nil {
+				e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
+			}
 		}
 	}()
 	return nil
