@@ -39,9 +39,9 @@ memory (RSS) of each process.
 `
 
 type benchConfig struct {
-	resources, changes, pageSize int
-	dir                          string
-	keep, json                   bool
+	resources, changes, pageSize  int
+	dir, pprofSource, pprofTarget string
+	keep, json                    bool
 }
 
 // benchPass is what one measured pass reported.
@@ -75,6 +75,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.pageSize, "page-size", 1000, "entries per sync feed page")
 	fs.StringVar(&c.dir, "dir", "", "folder for the databases (default: a temporary folder)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the databases")
+	fs.StringVar(&c.pprofSource, "pprof-source", "", "serve the source provider's profiling endpoints on this address")
+	fs.StringVar(&c.pprofTarget, "pprof-target", "", "serve the target provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -148,12 +150,12 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	}
 	rep.SeedSeconds = time.Since(start).Seconds()
 
-	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3)
+	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource)
 	if err != nil {
 		return nil, err
 	}
 	defer src.stop()
-	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5)
+	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5, c.pprofTarget)
 	if err != nil {
 		return nil, err
 	}
@@ -240,9 +242,9 @@ type provider struct {
 	cmd *exec.Cmd
 }
 
-func startProvider(ctx context.Context, exe, addr, db string, priority int) (*provider, error) {
+func startProvider(ctx context.Context, exe, addr, db string, priority int, pprofAddr string) (*provider, error) {
 	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", addr, "--db", db, "--base-url", "http://"+addr,
-		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn")
+		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn", "--pprof", pprofAddr)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

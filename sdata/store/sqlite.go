@@ -394,13 +394,21 @@ const resourceFrom = ` FROM resources r JOIN nodes n ON n.id = r.sync_node `
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanResource(sc scanner) (Resource, error) {
+func scanResource(sc scanner) (Resource, error) { return scanResourceWithID(sc, nil) }
+
+// scanResourceWithID scans resourceCols, preceded by the row id when id is
+// not nil.
+func scanResourceWithID(sc scanner, id *int64) (Resource, error) {
 	var r Resource
 	var uuid sql.NullString
 	var change, stamp, created, updated string
 	var deleted int
-	err := sc.Scan(&r.Key, &uuid, &r.ETag, &r.Payload, &r.Props, &r.Title, &deleted, &change,
-		&r.State.Endpoint, &r.State.Tick, &stamp, &r.State.User, &created, &updated)
+	dest := []any{&r.Key, &uuid, &r.ETag, &r.Payload, &r.Props, &r.Title, &deleted, &change,
+		&r.State.Endpoint, &r.State.Tick, &stamp, &r.State.User, &created, &updated}
+	if id != nil {
+		dest = append([]any{id}, dest...)
+	}
+	err := sc.Scan(dest...)
 	if err != nil {
 		return Resource{}, err
 	}

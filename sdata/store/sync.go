@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -358,18 +357,13 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 	var curID int64
 	var err error
 	for _, u := range append([]string{res.UUID}, e.Aliases...) {
-		if curID, _, err = resolveUUID(ctx, tx, ep, u); err == nil || !errors.Is(err, ErrNotFound) {
+		if cur, curID, err = resourceByUUID(ctx, tx, ep, u); err == nil || !errors.Is(err, ErrNotFound) {
 			break
 		}
 	}
 	known := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return res, err
-	}
-	if known {
-		if cur, err = getResource(ctx, tx, ep, "id", strconv.FormatInt(curID, 10)); err != nil {
-			return res, err
-		}
 	}
 	var ts *digest.SyncState
 	if known {
@@ -712,17 +706,11 @@ func (s *SQLite) OwnChanges(ctx context.Context, ep Endpoint, from int64, limit 
 		var ids []int64
 		for rows.Next() {
 			var id int64
-			var rr Resource
-			var uuidNS sql.NullString
-			var change, stamp, created, updated string
-			var deleted int
-			if err := rows.Scan(&id, &rr.Key, &uuidNS, &rr.ETag, &rr.Payload, &rr.Props, &rr.Title, &deleted, &change,
-				&rr.State.Endpoint, &rr.State.Tick, &stamp, &rr.State.User, &created, &updated); err != nil {
+			rr, err := scanResourceWithID(rows, &id)
+			if err != nil {
 				rows.Close()
 				return err
 			}
-			rr.UUID, rr.Deleted, rr.Change = uuidNS.String, deleted != 0, Change(change)
-			rr.State.Stamp, rr.Created, rr.Updated = parseStamp(stamp), parseStamp(created), parseStamp(updated)
 			ids = append(ids, id)
 			out = append(out, rr)
 		}
@@ -791,4 +779,21 @@ func readopt(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, c
 	cur.State.Endpoint, cur.State.Tick = ep.URL, tick
 	cur.ETag = etag(cur.Payload, cur.Deleted, cur.State)
 	return updateResource(ctx, tx, ep, nid, cur)
+}
+
+// resourceByUUID reads the resource answering to u (its primary UUID or an
+// alias) and its row id, in one statement: the hot path of applying a page.
+func resourceByUUID(ctx context.Context, tx *sql.Tx, ep Endpoint, u string) (Resource, int64, error) {
+	row := tx.QueryRowContext(ctx, `SELECT r.id, `+resourceCols+resourceFrom+`WHERE r.endpoint_id = ? AND r.uuid = ?
+		UNION ALL SELECT r.id, `+resourceCols+resourceFrom+`JOIN uuid_aliases a ON a.resource_id = r.id
+		WHERE a.endpoint_id = ? AND a.alias = ? LIMIT 1`, ep.ID, strings.ToLower(u), ep.ID, strings.ToLower(u))
+	var id int64
+	r, err := scanResourceWithID(row, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Resource{}, 0, ErrNotFound
+	}
+	if err != nil {
+		return Resource{}, 0, fmt.Errorf("store: resource by uuid: %w", err)
+	}
+	return r, id, nil
 }
