@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -782,18 +783,13 @@ func readopt(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, c
 }
 
 // resourceByUUID reads the resource answering to u (its primary UUID or an
-// alias) and its row id, in one statement: the hot path of applying a page.
+// alias) and its row id. (Two simple statements measure faster here than
+// one UNION over the joined tables.)
 func resourceByUUID(ctx context.Context, tx *sql.Tx, ep Endpoint, u string) (Resource, int64, error) {
-	row := tx.QueryRowContext(ctx, `SELECT r.id, `+resourceCols+resourceFrom+`WHERE r.endpoint_id = ? AND r.uuid = ?
-		UNION ALL SELECT r.id, `+resourceCols+resourceFrom+`JOIN uuid_aliases a ON a.resource_id = r.id
-		WHERE a.endpoint_id = ? AND a.alias = ? LIMIT 1`, ep.ID, strings.ToLower(u), ep.ID, strings.ToLower(u))
-	var id int64
-	r, err := scanResourceWithID(row, &id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Resource{}, 0, ErrNotFound
-	}
+	id, _, err := resolveUUID(ctx, tx, ep, u)
 	if err != nil {
-		return Resource{}, 0, fmt.Errorf("store: resource by uuid: %w", err)
+		return Resource{}, 0, err
 	}
-	return r, id, nil
+	r, err := getResource(ctx, tx, ep, "id", strconv.FormatInt(id, 10))
+	return r, id, err
 }
