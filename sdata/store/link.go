@@ -22,6 +22,12 @@ import (
 // resolveUUID finds the resource id and primary UUID answering to u,
 // through aliases too.
 func resolveUUID(ctx context.Context, q queryer, ep Endpoint, u string) (id int64, primary string, err error) {
+	return resolveUUIDIn(ctx, q, ep, u, true)
+}
+
+// resolveUUIDIn is resolveUUID that consults the aliases only when told
+// the endpoint may have some.
+func resolveUUIDIn(ctx context.Context, q queryer, ep Endpoint, u string, aliases bool) (id int64, primary string, err error) {
 	u = strings.ToLower(u)
 	var p sql.NullString
 	err = q.QueryRowContext(ctx, `SELECT id, uuid FROM resources WHERE endpoint_id = ? AND uuid = ?`, ep.ID, u).Scan(&id, &p)
@@ -30,6 +36,9 @@ func resolveUUID(ctx context.Context, q queryer, ep Endpoint, u string) (id int6
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, "", err
+	}
+	if !aliases {
+		return 0, "", ErrNotFound
 	}
 	err = q.QueryRowContext(ctx, `SELECT r.id, r.uuid FROM uuid_aliases a JOIN resources r ON r.id = a.resource_id
 		WHERE a.endpoint_id = ? AND a.alias = ?`, ep.ID, u).Scan(&id, &p)

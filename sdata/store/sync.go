@@ -295,7 +295,10 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 	var results []Result
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		results = make([]Result, 0, len(in))
-		nodes := map[string]int64{} // node ids interned in this transaction
+		pc := &pageCache{nodes: map[string]int64{}}
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM uuid_aliases WHERE endpoint_id = ?)`, ep.ID).Scan(&pc.aliases); err != nil {
+			return err
+		}
 		tgt, err := readDigest(ctx, tx, ep)
 		if err != nil {
 			return err
@@ -317,7 +320,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				fd = feedDigest.Clone()
 				fd.Set(digest.Entry{Endpoint: e.State.Endpoint, Tick: e.State.Tick + 1, Stamp: e.State.Stamp, ConflictPriority: digest.DefaultConflictPriority})
 			}
-			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e, nodes)
+			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e, pc)
 			if err != nil {
 				return err
 			}
@@ -347,7 +350,15 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 }
 
 // applyEntry decides and applies one incoming entry inside tx.
-func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.Digest, tgt *digest.Digest, e Incoming, nodes map[string]int64) (Result, error) {
+// pageCache is what applying one page learns once: interned node ids, and
+// whether the endpoint has any UUID alias (most have none, which spares a
+// lookup per entry).
+type pageCache struct {
+	nodes   map[string]int64
+	aliases bool
+}
+
+func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.Digest, tgt *digest.Digest, e Incoming, pc *pageCache) (Result, error) {
 	res := Result{Method: e.Method, UUID: strings.ToLower(e.UUID), SourceState: e.State}
 	if e.Invalid != nil {
 		res.Status, res.Outcome, res.Severity, res.Message, res.PayloadPath = 400, "invalid", "error", e.Invalid.Error(), e.PayloadPath
@@ -358,9 +369,12 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 	var curID int64
 	var err error
 	for _, u := range append([]string{res.UUID}, e.Aliases...) {
-		if cur, curID, err = resourceByUUID(ctx, tx, ep, u); err == nil || !errors.Is(err, ErrNotFound) {
+		if cur, curID, err = resourceByUUID(ctx, tx, ep, u, pc.aliases); err == nil || !errors.Is(err, ErrNotFound) {
 			break
 		}
+	}
+	if len(e.Aliases) > 0 || err == nil && cur.UUID != res.UUID {
+		pc.aliases = true // this entry may add aliases
 	}
 	known := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -394,12 +408,12 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		}
 		return res, nil
 	}
-	nid, ok := nodes[e.State.Endpoint]
+	nid, ok := pc.nodes[e.State.Endpoint]
 	if !ok {
 		if nid, err = nodeID(ctx, tx, e.State.Endpoint); err != nil {
 			return res, err
 		}
-		nodes[e.State.Endpoint] = nid
+		pc.nodes[e.State.Endpoint] = nid
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := Resource{UUID: res.UUID, Payload: e.Payload, Props: props(e.Props), Title: e.Title, Deleted: e.Deleted,
@@ -785,8 +799,8 @@ func readopt(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, c
 // resourceByUUID reads the resource answering to u (its primary UUID or an
 // alias) and its row id. (Two simple statements measure faster here than
 // one UNION over the joined tables.)
-func resourceByUUID(ctx context.Context, tx *sql.Tx, ep Endpoint, u string) (Resource, int64, error) {
-	id, _, err := resolveUUID(ctx, tx, ep, u)
+func resourceByUUID(ctx context.Context, tx *sql.Tx, ep Endpoint, u string, aliases bool) (Resource, int64, error) {
+	id, _, err := resolveUUIDIn(ctx, tx, ep, u, aliases)
 	if err != nil {
 		return Resource{}, 0, err
 	}
