@@ -205,6 +205,12 @@ func (x *xmlWriter) raw(s string) {
 	}
 }
 
+func (x *xmlWriter) rawBytes(b []byte) {
+	if x.err == nil {
+		_, x.err = x.w.Write(b)
+	}
+}
+
 // qname writes space:local, or local when space is empty.
 func (x *xmlWriter) qname(space, local string) {
 	if space != "" {
@@ -325,6 +331,13 @@ func (x *xmlWriter) entry(depth int, e *Entry, ns string) {
 		x.indent(d)
 		x.raw("<sdata:payload>")
 		x.digest(d+1, e.Digest)
+		x.indent(d)
+		x.raw("</sdata:payload>")
+	case e.RawPayload != nil:
+		x.indent(d)
+		x.raw("<sdata:payload>")
+		x.indent(d + 1)
+		x.rawBytes(e.RawPayload)
 		x.indent(d)
 		x.raw("</sdata:payload>")
 	case e.Payload != nil:

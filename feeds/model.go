@@ -76,6 +76,11 @@ type Entry struct {
 	SyncState          *digest.SyncState // sync:syncState
 	Diagnoses          []Diagnosis       // sdata:diagnosis children of the entry (direct or inside sdata:diagnoses)
 	Payload            *etree.Element    // the resource element inside sdata:payload, normalized; nil if none
+	// RawPayload, when set, is written inside sdata:payload as is, instead of
+	// Payload: a resource element already serialized, well-formed and
+	// declaring the namespaces it uses. Writers set it to spare building a
+	// tree; parsers never set it.
+	RawPayload []byte
 	Digest             *digest.Digest    // set instead of Payload when sdata:payload holds sync:digest
 }
 

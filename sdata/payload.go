@@ -367,3 +367,36 @@ func declarePrefixes(root *etree.Element) {
 		}
 	}
 }
+
+// rawWithAttrs returns a stored payload with attributes added to its root
+// start tag, without building a tree: the stored form is written by etree,
+// which escapes '>' in attribute values, so the first '>' ends the start
+// tag. The sdata prefix is declared when an added attribute uses it and the
+// root does not declare it yet. ok is false for a payload not in that form.
+func rawWithAttrs(stored []byte, attrs ...[2]string) (out []byte, ok bool) {
+	end := bytes.IndexByte(stored, '>')
+	if len(stored) == 0 || stored[0] != '<' || end < 0 {
+		return nil, false
+	}
+	if stored[end-1] == '/' {
+		end--
+	}
+	head := stored[:end]
+	var b bytes.Buffer
+	b.Grow(len(stored) + 160)
+	b.Write(head)
+	needSData := !bytes.Contains(head, []byte(`xmlns:sdata=`))
+	for _, a := range attrs {
+		if needSData && strings.HasPrefix(a[0], "sdata:") {
+			b.WriteString(` xmlns:sdata="` + feeds.SDataNS + `"`)
+			needSData = false
+		}
+		b.WriteByte(' ')
+		b.WriteString(a[0])
+		b.WriteString(`="`)
+		xml.EscapeText(&b, []byte(a[1]))
+		b.WriteByte('"')
+	}
+	b.Write(stored[end:])
+	return b.Bytes(), true
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/beevik/etree"
 	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/contracts"
@@ -352,6 +353,23 @@ func keepRunParams(q url.Values) url.Values {
 // syncEntry renders a selected change as a sync feed entry.
 func (s *Server) syncEntry(sc scope, res store.Resource) (*feeds.Entry, error) {
 	u := s.resourceURL(sc.dataset, sc.kind, res.Key)
+	st := res.State
+	e := &feeds.Entry{ID: u, Title: res.Title, Content: res.Title, Updated: res.Updated, SyncState: &st,
+		HTTPMethod: string(res.Change), Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: u}}}
+	if !hasChildLists(sc.kind) {
+		// The common case needs no tree: attributes go into the stored form.
+		attrs := [][2]string{{"sdata:uuid", res.UUID}}
+		if res.Deleted {
+			attrs = append(attrs, [2]string{"sdata:isDeleted", "true"})
+		}
+		if len(res.Aliases) > 0 {
+			attrs = append(attrs, [2]string{"xmlns:sx", extNS}, [2]string{"sx:uuidAliases", strings.Join(res.Aliases, " ")})
+		}
+		if raw, ok := rawWithAttrs(res.Payload, attrs...); ok {
+			e.RawPayload = raw
+			return e, nil
+		}
+	}
 	el, err := parseStored(res.Payload)
 	if err != nil {
 		return nil, err
@@ -365,10 +383,8 @@ func (s *Server) syncEntry(sc scope, res store.Resource) (*feeds.Entry, error) {
 		el.CreateAttr("sx:uuidAliases", strings.Join(res.Aliases, " "))
 	}
 	markComplete(sc.kind, el)
-	st := res.State
-	return &feeds.Entry{ID: u, Title: res.Title, Content: res.Title, Updated: res.Updated, SyncState: &st,
-		HTTPMethod: string(res.Change), Payload: el,
-		Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: u}}}, nil
+	e.Payload = el
+	return e, nil
 }
 
 // ---- $syncTarget
@@ -469,7 +485,11 @@ func (s *Server) prepareEntry(sc scope, i int, e *feeds.Entry) store.Incoming {
 		return bad(path+"/httpMethod", "unsupported http:httpMethod %q", e.HTTPMethod)
 	}
 	if in.Deleted && len(e.Payload.ChildElements()) == 0 {
-		return in // a bare tombstone: the target keeps its last payload
+		// A bare tombstone: a known resource keeps its last payload; an
+		// unknown one is stored as an empty element of its kind.
+		in.KeepPayload = true
+		in.Payload, in.Props, in.Title, _ = canonical(s.cfg.Contract, sc.kind, etree.NewElement(sc.kind.Name), "")
+		return in
 	}
 	if err := validate(s.cfg.Contract, sc.kind, e.Payload, in.Deleted); err != nil {
 		var he *Error
@@ -665,11 +685,15 @@ func (s *Server) resultEntry(sc scope, rr store.Result) (*feeds.Entry, error) {
 			e.Location = u
 		}
 		if len(rr.Payload) > 0 {
-			el, err := storedPayload(rr.Payload, rr.Key, u, rr.UUID, rr.Deleted)
-			if err != nil {
-				return nil, err
+			attrs := [][2]string{{"sdata:key", rr.Key}, {"sdata:url", u}, {"sdata:uuid", rr.UUID}}
+			if rr.Deleted {
+				attrs = append(attrs, [2]string{"sdata:isDeleted", "true"})
 			}
-			e.Payload = el
+			raw, ok := rawWithAttrs(rr.Payload, attrs...)
+			if !ok {
+				return nil, fmt.Errorf("stored payload of %s is not in stored form", rr.Key)
+			}
+			e.RawPayload = raw
 		}
 	} else {
 		e.ID = "urn:uuid:" + rr.UUID

@@ -575,3 +575,35 @@ func TestDigestPutReseeds(t *testing.T) {
 func demoSmall() demo.Sizes {
 	return demo.Sizes{TradingAccounts: 5, Contacts: 6, Commodities: 4, SalesOrders: 3}
 }
+
+// TestBareTombstoneOfUnknownResourceTravelsOn: a deletion of a resource the
+// target never had is stored as a tombstone that can itself be synchronized
+// further.
+func TestBareTombstoneOfUnknownResourceTravelsOn(t *testing.T) {
+	b, c := newProvider(t, 5), newProvider(t, 5)
+	const kind = "tradingAccounts"
+	src := "http://elsewhere.example/sdata/app/gcrm/-/tradingAccounts"
+	el := mustParse(t, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"/>`)
+	el.CreateAttr("xmlns:sdata", feeds.SDataNS)
+	el.CreateAttr("sdata:uuid", uuid.NewString())
+	el.CreateAttr("sdata:isDeleted", "true")
+	d := digest.Digest{Origin: src, Entries: []digest.Entry{{Endpoint: src, Tick: 2, ConflictPriority: 3}}}
+	var buf bytes.Buffer
+	feeds.WriteFeed(&buf, &feeds.Feed{ID: "urn:x", SyncMode: "catchUp", Digest: &d, TotalResults: -1, Entries: []*feeds.Entry{{
+		ID: "urn:e", Title: "gone", HTTPMethod: "DELETE", Payload: el,
+		SyncState: &digest.SyncState{Endpoint: src, Tick: 1, Stamp: time.Now().UTC().Truncate(time.Millisecond)}}}})
+	st, _, body := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget", buf.Bytes())
+	mustStatus(t, 200, st, body)
+	if rs := b.resources(kind); len(rs) != 1 {
+		t.Fatalf("B holds %d", len(rs))
+	}
+	catchUp(t, b, c, kind, 10, "tomb")
+	for _, s := range c.resources(kind) {
+		if !s.deleted {
+			t.Fatal("the tombstone arrived alive")
+		}
+	}
+	if len(c.resources(kind)) != 1 {
+		t.Fatal("the tombstone did not travel on")
+	}
+}

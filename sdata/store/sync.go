@@ -258,6 +258,9 @@ type Incoming struct {
 	// is reported with status 400 and the digest still advances past it.
 	Invalid     error
 	PayloadPath string
+	// KeepPayload says the entry carried no content (a bare tombstone): a
+	// known resource keeps its payload, Payload is for an unknown one.
+	KeepPayload bool
 	// Merge, when set, combines the payload with the target's current one
 	// (child lists merged by UUID); it is called for an entry that applies
 	// to a live resource, inside the transaction.
@@ -429,7 +432,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 	default:
 		r.Change = Created
 	}
-	if e.Deleted && known && len(e.Payload) == 0 {
+	if e.Deleted && known && (e.KeepPayload || len(e.Payload) == 0) {
 		r.Payload, r.Props, r.Title = cur.Payload, cur.Props, cur.Title
 	}
 	if e.Merge != nil && known && !cur.Deleted && !e.Deleted {
