@@ -81,7 +81,7 @@ type Entry struct {
 	// declaring the namespaces it uses. Writers set it to spare building a
 	// tree; parsers never set it.
 	RawPayload []byte
-	Digest             *digest.Digest    // set instead of Payload when sdata:payload holds sync:digest
+	Digest     *digest.Digest // set instead of Payload when sdata:payload holds sync:digest
 }
 
 // Feed is an Atom feed with its SData, OpenSearch and sync extensions.
