@@ -195,7 +195,8 @@ func matchETag(h, cur string) error {
 			return nil
 		}
 	}
-	return store.ErrPrecondition
+	return errorf(http.StatusPreconditionFailed, CodePreconditionFailed,
+		"the resource has changed: If-Match %s does not match its current ETag \"%s\"", h, cur)
 }
 
 func (s *Server) writeEntry(w http.ResponseWriter, status int, e *feeds.Entry, location string) error {
