@@ -131,7 +131,7 @@ func TestSoak(t *testing.T) {
 // changed), the two nodes hold the same version (same sync state) with the
 // lines in different orders, and no later pass repairs it (same endpoint and
 // tick: Skip). Expected: the target stores the source's payload as sent.
-// It skips with "BUG:" while the bug is there and fails if the nodes differ
+// The bug is fixed; the test fails if it comes back or the nodes differ
 // otherwise.
 func TestBugChildOrderDivergesAfterConflict(t *testing.T) {
 	ctx := context.Background()
@@ -207,7 +207,7 @@ func TestBugChildOrderDivergesAfterConflict(t *testing.T) {
 	}
 	if tol.OrderOnly > 0 {
 		ra, rb := sa.Kinds["salesOrders"].Resources[orders[0].uuid], sb.Kinds["salesOrders"].Resources[orders[0].uuid]
-		t.Skipf("BUG: a sync-applied child list keeps the target's item order: same sync state %s@%d, lines at a %s, at b %s",
+		t.Fatalf("regression: a sync-applied child list keeps the target's item order: same sync state %s@%d, lines at a %s, at b %s",
 			ra.Endpoint, ra.Tick, lineOrder(ra.Payload, ls), lineOrder(rb.Payload, ls))
 	}
 }
@@ -475,8 +475,8 @@ func tail(s string, n int) string {
 // that declaration on the line element. The order then travels to another
 // provider, which stores the canonical form without it: both hold the same
 // version (same sync state) with different payload bytes, for good.
-// Expected: the origin stores the line in canonical form. It skips with
-// "BUG:" while the bug is there.
+// Expected: the origin stores the line in canonical form (fixed; the test
+// fails if the bug comes back).
 func TestBugChildViewPostStoresNamespaceDecl(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -519,7 +519,7 @@ func TestBugChildViewPostStoresNamespaceDecl(t *testing.T) {
 	if tol.NamespaceOnly > 0 {
 		for id, ra := range sa.Kinds["salesOrders"].Resources {
 			rb := sb.Kinds["salesOrders"].Resources[id]
-			t.Skipf("BUG: a line POSTed through the salesOrderLines view keeps its own xmlns:sdata in the stored order at its origin only; same sync state %s@%d,\n  a: %s\n  b: %s",
+			t.Fatalf("regression: a line POSTed through the salesOrderLines view keeps its own xmlns:sdata in the stored order at its origin only; same sync state %s@%d,\n  a: %s\n  b: %s",
 				ra.Endpoint, ra.Tick, ra.Payload, rb.Payload)
 		}
 	}
