@@ -930,6 +930,9 @@ func (d *Driver) Pass(ctx context.Context, eng *engine.Engine, src, dst int, kin
 	if err == nil && sum != nil && !sum.OK {
 		err = fmt.Errorf("pass %s %s -> %s: some entries failed: %s", run, d.Nodes[src].Name, d.Nodes[dst].Name, failures(sum))
 	}
+	if err == nil {
+		err = d.noJobsRunning(ctx, run)
+	}
 	if err != nil && d.Logf != nil {
 		d.Logf("pass %s %s -> %s: %v", run, d.Nodes[src].Name, d.Nodes[dst].Name, err)
 	}
@@ -959,6 +962,27 @@ func (d *Driver) RandomPass(ctx context.Context, rnd *rand.Rand) error {
 	}
 	_, err := d.Pass(ctx, nil, p[0], p[1], kinds, rnd.IntN(3) == 0)
 	return err
+}
+
+// noJobsRunning checks that a finished pass left no sync job running at
+// any in-process node: the engine waits for every job it starts, so a job
+// still running would be writing behind the workload's back.
+func (d *Driver) noJobsRunning(ctx context.Context, run string) error {
+	for _, n := range d.Nodes {
+		if n.st == nil {
+			continue
+		}
+		jobs, err := n.st.RunningJobs(ctx)
+		if err != nil {
+			return err
+		}
+		if len(jobs) > 0 {
+			j := jobs[0]
+			return fmt.Errorf("pass %s finished with %d sync job(s) still running at %s, e.g. %s %s (run %s)",
+				run, len(jobs), n.Name, j.Type, j.TrackingID, j.RunName)
+		}
+	}
+	return nil
 }
 
 // Settle runs rounds of passes over every ordered pair of the topology (all
