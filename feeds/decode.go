@@ -175,22 +175,11 @@ func isTrackingNS(ns string) bool { return ns == SDataNS || ns == sdataLegacyNS 
 func (p *parser) feed() (*Feed, error) {
 	f := &Feed{TotalResults: -1}
 	p.push("feed")
-	for {
-		k, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		switch k {
-		case endToken:
-			p.pop()
-			return f, nil
-		case startToken:
-			t := p.start
-			if err := p.feedChild(f, t); err != nil {
-				return nil, err
-			}
-		}
+	err := p.children(func(t xml.StartElement) error { return p.feedChild(f, t) })
+	if err != nil {
+		return nil, err
 	}
+	return f, nil
 }
 
 func (p *parser) feedChild(f *Feed, t xml.StartElement) error {
@@ -249,22 +238,11 @@ func (p *parser) feedChild(f *Feed, t xml.StartElement) error {
 func (p *parser) entry(index int) (*Entry, error) {
 	e := &Entry{}
 	p.pushIndexed("entry", index)
-	for {
-		k, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		switch k {
-		case endToken:
-			p.pop()
-			return e, nil
-		case startToken:
-			t := p.start
-			if err := p.entryChild(e, t); err != nil {
-				return nil, err
-			}
-		}
+	err := p.children(func(t xml.StartElement) error { return p.entryChild(e, t) })
+	if err != nil {
+		return nil, err
 	}
+	return e, nil
 }
 
 func (p *parser) entryChild(e *Entry, t xml.StartElement) error {
@@ -369,136 +347,177 @@ func (p *parser) payload(e *Entry, t xml.StartElement) error {
 		}
 	}
 	p.push("payload")
-	for {
-		k, err := p.next()
-		if err != nil {
-			return err
+	return p.children(func(t xml.StartElement) error {
+		var err error
+		switch {
+		case e.Payload != nil || e.Digest != nil:
+			err = p.skip()
+		case t.Name == xml.Name{Space: SyncNS, Local: "digest"}:
+			e.Digest, err = p.digest()
+		default:
+			e.Payload, err = p.payloadElement(t, uuid)
 		}
-		switch k {
-		case endToken:
-			p.pop()
-			return nil
-		case startToken:
-			t := p.start
-			switch {
-			case e.Payload != nil || e.Digest != nil:
-				err = p.skip()
-			case t.Name == xml.Name{Space: SyncNS, Local: "digest"}:
-				e.Digest, err = p.digest()
-			default:
-				e.Payload, err = p.payloadElement(t, uuid)
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
+		return err
+	})
 }
 
 // digest parses the children of sync:digest.
 func (p *parser) digest() (*digest.Digest, error) {
 	d := &digest.Digest{}
 	p.push("digest")
-	for {
-		k, err := p.next()
-		if err != nil {
-			return nil, err
+	err := p.children(func(t xml.StartElement) error {
+		var err error
+		switch t.Name {
+		case xml.Name{Space: SyncNS, Local: "origin"}:
+			d.Origin, err = p.trimmed()
+		case xml.Name{Space: SyncNS, Local: "digestEntry"}:
+			p.pushIndexed("digestEntry", len(d.Entries)+1)
+			var de digest.Entry
+			de, err = p.digestEntry()
+			d.Entries = append(d.Entries, de)
+		default:
+			err = p.skip()
 		}
-		switch k {
-		case endToken:
-			p.pop()
-			return d, nil
-		case startToken:
-			t := p.start
-			switch t.Name {
-			case xml.Name{Space: SyncNS, Local: "origin"}:
-				d.Origin, err = p.trimmed()
-			case xml.Name{Space: SyncNS, Local: "digestEntry"}:
-				p.pushIndexed("digestEntry", len(d.Entries)+1)
-				var de digest.Entry
-				de, err = p.digestEntry()
-				d.Entries = append(d.Entries, de)
-			default:
-				err = p.skip()
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return d, nil
 }
 
 // digestEntry parses sync:digestEntry (path already pushed). A missing
 // conflictPriority is digest.DefaultConflictPriority.
 func (p *parser) digestEntry() (digest.Entry, error) {
 	de := digest.Entry{ConflictPriority: digest.DefaultConflictPriority}
-	for {
-		k, err := p.next()
-		if err != nil {
-			return de, err
+	err := p.children(func(t xml.StartElement) error {
+		var err error
+		switch t.Name {
+		case xml.Name{Space: SyncNS, Local: "endpoint"}:
+			de.Endpoint, err = p.trimmed()
+		case xml.Name{Space: SyncNS, Local: "tick"}:
+			de.Tick, err = p.int64Val("tick")
+		case xml.Name{Space: SyncNS, Local: "stamp"}:
+			de.Stamp, err = p.timeVal("stamp")
+		case xml.Name{Space: SyncNS, Local: "conflictPriority"}:
+			de.ConflictPriority, err = p.intVal("conflictPriority")
+		default:
+			err = p.skip()
 		}
-		switch k {
-		case endToken:
-			p.pop()
-			return de, nil
-		case startToken:
-			t := p.start
-			switch t.Name {
-			case xml.Name{Space: SyncNS, Local: "endpoint"}:
-				de.Endpoint, err = p.trimmed()
-			case xml.Name{Space: SyncNS, Local: "tick"}:
-				de.Tick, err = p.int64Val("tick")
-			case xml.Name{Space: SyncNS, Local: "stamp"}:
-				de.Stamp, err = p.timeVal("stamp")
-			case xml.Name{Space: SyncNS, Local: "conflictPriority"}:
-				de.ConflictPriority, err = p.intVal("conflictPriority")
-			default:
-				err = p.skip()
-			}
-			if err != nil {
-				return de, err
-			}
-		}
-	}
+		return err
+	})
+	return de, err
 }
 
 // syncState parses the children of sync:syncState.
 func (p *parser) syncState() (*digest.SyncState, error) {
 	s := &digest.SyncState{}
 	p.push("syncState")
-	for {
-		k, err := p.next()
-		if err != nil {
-			return nil, err
+	err := p.children(func(t xml.StartElement) error {
+		var err error
+		switch t.Name {
+		case xml.Name{Space: SyncNS, Local: "endpoint"}:
+			s.Endpoint, err = p.trimmed()
+		case xml.Name{Space: SyncNS, Local: "tick"}:
+			s.Tick, err = p.int64Val("tick")
+		case xml.Name{Space: SyncNS, Local: "stamp"}:
+			s.Stamp, err = p.timeVal("stamp")
+		case xml.Name{Space: SyncNS, Local: "user"}:
+			s.User, err = p.trimmed()
+		default:
+			err = p.skip()
 		}
-		switch k {
-		case endToken:
-			p.pop()
-			return s, nil
-		case startToken:
-			t := p.start
-			switch t.Name {
-			case xml.Name{Space: SyncNS, Local: "endpoint"}:
-				s.Endpoint, err = p.trimmed()
-			case xml.Name{Space: SyncNS, Local: "tick"}:
-				s.Tick, err = p.int64Val("tick")
-			case xml.Name{Space: SyncNS, Local: "stamp"}:
-				s.Stamp, err = p.timeVal("stamp")
-			case xml.Name{Space: SyncNS, Local: "user"}:
-				s.User, err = p.trimmed()
-			default:
-				err = p.skip()
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return s, nil
 }
 
 // diagnoses appends the sdata:diagnosis children of the current element
 // (path already pushed) to ds.
 func (p *parser) diagnoses(ds *[]Diagnosis) error {
+	return p.children(func(t xml.StartElement) error {
+		if t.Name != (xml.Name{Space: SDataNS, Local: "diagnosis"}) {
+			return p.skip()
+		}
+		p.pushIndexed("diagnosis", len(*ds)+1)
+		d, err := p.diagnosis()
+		if err != nil {
+			return err
+		}
+		*ds = append(*ds, d)
+		return nil
+	})
+}
+
+// diagnosis parses the children of sdata:diagnosis (path already pushed).
+func (p *parser) diagnosis() (Diagnosis, error) {
+	var d Diagnosis
+	err := p.children(func(t xml.StartElement) error {
+		var err error
+		if t.Name.Space != SDataNS {
+			err = p.skip()
+		} else {
+			switch t.Name.Local {
+			case "severity":
+				d.Severity, err = p.trimmed()
+			case "sdataCode":
+				d.SDataCode, err = p.trimmed()
+			case "applicationCode":
+				d.ApplicationCode, err = p.trimmed()
+			case "message":
+				d.Message, err = p.text()
+			case "payloadPath":
+				d.PayloadPath, err = p.trimmed()
+			default:
+				err = p.skip()
+			}
+		}
+		return err
+	})
+	return d, err
+}
+
+// tracking parses the children of sdata:tracking.
+func (p *parser) tracking() (*Tracking, error) {
+	tr := &Tracking{}
+	p.push("tracking")
+	err := p.children(func(t xml.StartElement) error {
+		var err error
+		if !isTrackingNS(t.Name.Space) {
+			err = p.skip()
+		} else {
+			switch t.Name.Local {
+			case "phase":
+				tr.Phase, err = p.text()
+			case "phaseDetail":
+				tr.PhaseDetail, err = p.text()
+			case "progress":
+				tr.Progress, err = p.decimalVal("progress")
+			case "elapsedSeconds":
+				tr.ElapsedSeconds, err = p.intVal("elapsedSeconds")
+			case "remainingSeconds":
+				tr.RemainingSeconds, err = p.intVal("remainingSeconds")
+			case "pollingMillis":
+				tr.PollingMillis, err = p.intVal("pollingMillis")
+			default:
+				err = p.skip()
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// children calls fn with each child element of the current element, whose
+// path the caller pushed, and pops that path at the element's end tag. fn
+// must consume its child (parse it or skip it).
+func (p *parser) children(fn func(t xml.StartElement) error) error {
 	for {
 		k, err := p.next()
 		if err != nil {
@@ -509,99 +528,8 @@ func (p *parser) diagnoses(ds *[]Diagnosis) error {
 			p.pop()
 			return nil
 		case startToken:
-			t := p.start
-			if t.Name != (xml.Name{Space: SDataNS, Local: "diagnosis"}) {
-				if err := p.skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			p.pushIndexed("diagnosis", len(*ds)+1)
-			d, err := p.diagnosis()
-			if err != nil {
+			if err := fn(p.start); err != nil {
 				return err
-			}
-			*ds = append(*ds, d)
-		}
-	}
-}
-
-// diagnosis parses the children of sdata:diagnosis (path already pushed).
-func (p *parser) diagnosis() (Diagnosis, error) {
-	var d Diagnosis
-	for {
-		k, err := p.next()
-		if err != nil {
-			return d, err
-		}
-		switch k {
-		case endToken:
-			p.pop()
-			return d, nil
-		case startToken:
-			t := p.start
-			if t.Name.Space != SDataNS {
-				err = p.skip()
-			} else {
-				switch t.Name.Local {
-				case "severity":
-					d.Severity, err = p.trimmed()
-				case "sdataCode":
-					d.SDataCode, err = p.trimmed()
-				case "applicationCode":
-					d.ApplicationCode, err = p.trimmed()
-				case "message":
-					d.Message, err = p.text()
-				case "payloadPath":
-					d.PayloadPath, err = p.trimmed()
-				default:
-					err = p.skip()
-				}
-			}
-			if err != nil {
-				return d, err
-			}
-		}
-	}
-}
-
-// tracking parses the children of sdata:tracking.
-func (p *parser) tracking() (*Tracking, error) {
-	tr := &Tracking{}
-	p.push("tracking")
-	for {
-		k, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		switch k {
-		case endToken:
-			p.pop()
-			return tr, nil
-		case startToken:
-			t := p.start
-			if !isTrackingNS(t.Name.Space) {
-				err = p.skip()
-			} else {
-				switch t.Name.Local {
-				case "phase":
-					tr.Phase, err = p.text()
-				case "phaseDetail":
-					tr.PhaseDetail, err = p.text()
-				case "progress":
-					tr.Progress, err = p.decimalVal("progress")
-				case "elapsedSeconds":
-					tr.ElapsedSeconds, err = p.intVal("elapsedSeconds")
-				case "remainingSeconds":
-					tr.RemainingSeconds, err = p.intVal("remainingSeconds")
-				case "pollingMillis":
-					tr.PollingMillis, err = p.intVal("pollingMillis")
-				default:
-					err = p.skip()
-				}
-			}
-			if err != nil {
-				return nil, err
 			}
 		}
 	}
