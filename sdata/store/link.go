@@ -121,27 +121,19 @@ func (s *SQLite) Link(ctx context.Context, ep Endpoint, key, u, user string) (Re
 		if err := setPrimaryUUID(ctx, tx, ep, id, cur.String, u, now); err != nil {
 			return err
 		}
-		return touchLocal(ctx, tx, ep, key, user, now, &out)
+		return touchLocal(ctx, tx, ep, key, user, &out)
 	})
 	return out, err
 }
 
 // touchLocal records a local change of the resource with key that does not
 // change its payload (a new primary UUID): a fresh tick and ETag.
-func touchLocal(ctx context.Context, tx *sql.Tx, ep Endpoint, key, user string, now time.Time, out *Resource) error {
-	nid, tick, err := tickLocal(ctx, tx, ep, now)
-	if err != nil {
-		return err
-	}
+func touchLocal(ctx context.Context, tx *sql.Tx, ep Endpoint, key, user string, out *Resource) error {
 	r, err := getResource(ctx, tx, ep, "key", key)
 	if err != nil {
 		return err
 	}
-	r.Change = Updated
-	r.State.Endpoint, r.State.Tick, r.State.Stamp, r.State.User = ep.URL, tick, now, user
-	r.Updated = now
-	r.ETag = etag(r.Payload, r.Deleted, r.State)
-	if err := updateResource(ctx, tx, ep, nid, &r); err != nil {
+	if err := recordLocal(ctx, tx, ep, &r, Updated, user); err != nil {
 		return err
 	}
 	*out = r
@@ -204,7 +196,7 @@ func (s *SQLite) Relink(ctx context.Context, ep Endpoint, u, key, user string) (
 		if err := setPrimaryUUID(ctx, tx, ep, id, cur.String, u, now); err != nil {
 			return err
 		}
-		return touchLocal(ctx, tx, ep, key, user, now, &out)
+		return touchLocal(ctx, tx, ep, key, user, &out)
 	})
 	return out, err
 }

@@ -518,6 +518,22 @@ func tickLocal(ctx context.Context, tx *sql.Tx, ep Endpoint, now time.Time) (nod
 	return nodeID, tick, err
 }
 
+// recordLocal stores r as a local change of kind change: a fresh local tick
+// (the own digest entry advances in the same transaction), the sync state,
+// the modification time and the ETag that follow from them.
+func recordLocal(ctx context.Context, tx *sql.Tx, ep Endpoint, r *Resource, change Change, user string) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	nid, tick, err := tickLocal(ctx, tx, ep, now)
+	if err != nil {
+		return err
+	}
+	r.Change = change
+	r.State = digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: user}
+	r.Updated = now
+	r.ETag = etag(r.Payload, r.Deleted, r.State)
+	return updateResource(ctx, tx, ep, nid, r)
+}
+
 func isUnique(err error) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
@@ -625,21 +641,12 @@ func (s *SQLite) Update(ctx context.Context, ep Endpoint, key string, mutate fun
 		if err != nil {
 			return err
 		}
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		nid, tick, err := tickLocal(ctx, tx, ep, now)
-		if err != nil {
-			return err
-		}
 		r := cur
 		if w.UUID != "" {
 			r.UUID = strings.ToLower(w.UUID)
 		}
 		r.Payload, r.Props, r.Title = w.Payload, props(w.Props), w.Title
-		r.Change = Updated
-		r.State = digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: w.User}
-		r.Updated = now
-		r.ETag = etag(r.Payload, false, r.State)
-		if err := updateResource(ctx, tx, ep, nid, &r); err != nil {
+		if err := recordLocal(ctx, tx, ep, &r, Updated, w.User); err != nil {
 			return err
 		}
 		out = r
@@ -664,18 +671,9 @@ func (s *SQLite) Delete(ctx context.Context, ep Endpoint, key, user string, chec
 				return err
 			}
 		}
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		nid, tick, err := tickLocal(ctx, tx, ep, now)
-		if err != nil {
-			return err
-		}
 		r := cur
 		r.Deleted = true
-		r.Change = Deleted
-		r.State = digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: user}
-		r.Updated = now
-		r.ETag = etag(r.Payload, true, r.State)
-		if err := updateResource(ctx, tx, ep, nid, &r); err != nil {
+		if err := recordLocal(ctx, tx, ep, &r, Deleted, user); err != nil {
 			return err
 		}
 		out = r
