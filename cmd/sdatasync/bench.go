@@ -52,6 +52,10 @@ type benchPass struct {
 	BytesSent     int64   `json:"bytesSent"`
 	BytesReceived int64   `json:"bytesReceived"`
 	EngineRSSMiB  float64 `json:"enginePeakRSSMiB"`
+	// CPU seconds (user + system) each process spent during the pass.
+	SourceCPU float64 `json:"sourceCPUSeconds"`
+	TargetCPU float64 `json:"targetCPUSeconds"`
+	EngineCPU float64 `json:"engineCPUSeconds"`
 }
 
 // benchReport is the outcome of `sdatasync bench`.
@@ -100,13 +104,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "pass\tentries\tseconds\tentries/s\tsent MiB\treceived MiB\tengine RSS MiB\t\n")
+	fmt.Fprintf(tw, "pass\tentries\tseconds\tentries/s\tsent MiB\treceived MiB\tengine RSS MiB\tCPU s source/target/engine\t\n")
 	for _, p := range []struct {
 		name string
 		p    benchPass
 	}{{"full", rep.Full}, {"incremental", rep.Incremental}} {
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", p.name, p.p.Entries, p.p.Seconds, p.p.EntriesPerSec,
-			float64(p.p.BytesSent)/(1<<20), float64(p.p.BytesReceived)/(1<<20), p.p.EngineRSSMiB)
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.0f\t%.1f\t%.1f\t%.1f\t%.2f/%.2f/%.2f\t\n", p.name, p.p.Entries, p.p.Seconds, p.p.EntriesPerSec,
+			float64(p.p.BytesSent)/(1<<20), float64(p.p.BytesReceived)/(1<<20), p.p.EngineRSSMiB, p.p.SourceCPU, p.p.TargetCPU, p.p.EngineCPU)
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "peak RSS: source %.1f MiB, target %.1f MiB (page size %d, seeding took %.1f s)\n",
@@ -163,9 +167,11 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 
 	kind := "/sdata/sdatasync/gcrm/-/tradingAccounts"
 	fmt.Fprintln(log, "full pass...")
+	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
 	if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
 		return nil, err
 	}
+	rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
 	if rep.Full.Entries != c.resources {
 		return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
 	}
@@ -185,9 +191,11 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		}
 	}
 	fmt.Fprintln(log, "incremental pass...")
+	s0, t0 = src.cpuSeconds(), dst.cpuSeconds()
 	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental"); err != nil {
 		return nil, err
 	}
+	rep.Incremental.SourceCPU, rep.Incremental.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
 	if rep.Incremental.Entries != c.changes {
 		return nil, fmt.Errorf("the incremental pass moved %d entries, want %d", rep.Incremental.Entries, c.changes)
 	}
@@ -281,6 +289,27 @@ func (p *provider) peakRSS() float64 {
 	return 0
 }
 
+// cpuSeconds reads the user + system CPU time the process has used so far
+// (Linux, /proc/PID/stat, in clock ticks of 1/100 s).
+func (p *provider) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count fields after its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
+}
+
 func (p *provider) stop() {
 	if p.cmd.Process != nil && p.cmd.ProcessState == nil {
 		p.cmd.Process.Signal(syscall.SIGTERM)
@@ -323,5 +352,6 @@ func runPassChild(ctx context.Context, exe, source, target string, pageSize int,
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		bp.EngineRSSMiB = float64(ru.Maxrss) / 1024
 	}
+	bp.EngineCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return bp, nil
 }
