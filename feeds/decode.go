@@ -26,6 +26,18 @@ func feedRoot(p *parser, start xml.StartElement) (*Feed, error) {
 	return p.feed()
 }
 
+// ScanFeed parses an atom:feed document like ParseFeed but builds no payload
+// trees: every Entry.Payload is nil while Entry.UUID still names each
+// resource, and the payloads are still checked for well-formedness and the
+// limits. It suits readers that count entries or pass payloads on untouched
+// (the sync engine, the result log), at a fraction of ParseFeed's cost.
+func ScanFeed(r io.Reader, lim Limits) (*Feed, error) {
+	return parseDoc(r, lim, func(p *parser, start xml.StartElement) (*Feed, error) {
+		p.skimPayloads = true
+		return feedRoot(p, start)
+	})
+}
+
 // ParseEntry parses an atom:entry document.
 func ParseEntry(r io.Reader, lim Limits) (*Entry, error) {
 	return parseDoc(r, lim, entryRoot)
@@ -339,7 +351,7 @@ func (p *parser) link(t xml.StartElement) (atom.Link, error) {
 // payload reads sdata:payload: the first child element becomes e.Digest
 // (sync:digest) or e.Payload (anything else); further children are ignored.
 func (p *parser) payload(e *Entry, t xml.StartElement) error {
-	e.Payload, e.Digest = nil, nil
+	e.Payload, e.Digest, e.UUID = nil, nil, ""
 	uuid := ""
 	for _, a := range t.Attr {
 		if a.Name.Space == SDataNS && a.Name.Local == "uuid" {
@@ -354,8 +366,18 @@ func (p *parser) payload(e *Entry, t xml.StartElement) error {
 			err = p.skip()
 		case t.Name == xml.Name{Space: SyncNS, Local: "digest"}:
 			e.Digest, err = p.digest()
+		case p.skimPayloads:
+			e.UUID = uuid
+			for _, a := range t.Attr {
+				if a.Name.Space == SDataNS && a.Name.Local == "uuid" {
+					e.UUID = a.Value
+				}
+			}
+			err = p.skip()
 		default:
-			e.Payload, err = p.payloadElement(t, uuid)
+			if e.Payload, err = p.payloadElement(t, uuid); err == nil {
+				e.UUID = PayloadUUID(e.Payload)
+			}
 		}
 		return err
 	})

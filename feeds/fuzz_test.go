@@ -75,3 +75,71 @@ func FuzzParseEntry(f *testing.F) {
 		fuzzRoundTrip(t, codecs["payload"], data)
 	})
 }
+
+// checkScanFeed checks ScanFeed against ParseFeed on one document: both
+// accept or both refuse it, and ScanFeed's model is ParseFeed's without the
+// payload trees (the UUIDs stay).
+func checkScanFeed(t *testing.T, data []byte) {
+	t.Helper()
+	full, ferr := ParseFeed(bytes.NewReader(data), Limits{MaxBytes: 1 << 20})
+	skim, serr := ScanFeed(bytes.NewReader(data), Limits{MaxBytes: 1 << 20})
+	if (ferr == nil) != (serr == nil) {
+		t.Fatalf("ParseFeed error %v, ScanFeed error %v\n%s", ferr, serr, data)
+	}
+	if ferr != nil {
+		return
+	}
+	for _, e := range full.Entries {
+		if e.Payload != nil && e.UUID != PayloadUUID(e.Payload) {
+			t.Fatalf("entry %q: UUID %q, payload sdata:uuid %q", e.ID, e.UUID, PayloadUUID(e.Payload))
+		}
+		e.Payload = nil
+	}
+	if !reflect.DeepEqual(full, skim) {
+		t.Fatalf("ScanFeed differs from ParseFeed without payloads\nParseFeed: %s\nScanFeed:  %s", dump(full), dump(skim))
+	}
+}
+
+func TestScanFeedIsParseFeedWithoutTrees(t *testing.T) {
+	var files []string
+	for _, pattern := range []string{"*.xml", "*.golden", "prefixes/*.xml"} {
+		m, _ := filepath.Glob(filepath.Join(testdataDir, pattern))
+		files = append(files, m...)
+	}
+	uuids := 0
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkScanFeed(t, b)
+		if f, err := ScanFeed(bytes.NewReader(b), Limits{}); err == nil {
+			for _, e := range f.Entries {
+				if e.UUID != "" {
+					uuids++
+				}
+			}
+		}
+	}
+	if uuids == 0 {
+		t.Fatal("no testdata feed has an entry with a payload uuid: the comparison proves nothing")
+	}
+	// The uuid may sit on sdata:payload or on the resource element (which wins).
+	doc := `<feed xmlns="` + AtomNS + `" xmlns:s="` + SDataNS + `"><entry><s:payload s:uuid="outer"><r xmlns="urn:r"/></s:payload></entry>` +
+		`<entry><s:payload s:uuid="outer"><r xmlns="urn:r" s:uuid="inner"/></s:payload></entry></feed>`
+	f, err := ScanFeed(bytes.NewReader([]byte(doc)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Entries[0].UUID != "outer" || f.Entries[1].UUID != "inner" || f.Entries[0].Payload != nil {
+		t.Fatalf("uuids %q %q, payload %v", f.Entries[0].UUID, f.Entries[1].UUID, f.Entries[0].Payload)
+	}
+	checkScanFeed(t, []byte(doc))
+	// A malformed payload is refused by both.
+	checkScanFeed(t, []byte(`<feed xmlns="`+AtomNS+`"><entry><payload xmlns="`+SDataNS+`"><r><a></r></payload></entry></feed>`))
+}
+
+func FuzzScanFeed(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(checkScanFeed)
+}

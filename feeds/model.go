@@ -82,6 +82,10 @@ type Entry struct {
 	// tree; parsers never set it.
 	RawPayload []byte
 	Digest     *digest.Digest // set instead of Payload when sdata:payload holds sync:digest
+	// UUID is the sdata:uuid of the resource in sdata:payload (on the
+	// resource element or on sdata:payload itself), "" if none. Parsers set
+	// it, also when they build no payload tree (ScanFeed); writers ignore it.
+	UUID string
 }
 
 // Feed is an Atom feed with its SData, OpenSearch and sync extensions.

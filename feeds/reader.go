@@ -126,6 +126,8 @@ type parser struct {
 	textBuf []byte         // text of the payload element being built
 	norm    normalizer     // prefixes of the payload being built
 	arenas  payloadArenas  // storage of payload trees
+
+	skimPayloads bool // skip payload trees, keeping only their sdata:uuid (ScanFeed)
 }
 
 func newParser(r io.Reader, lim Limits) *parser {

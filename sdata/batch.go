@@ -177,7 +177,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, sc scope, ru 
 		return 0, err
 	}
 	if created {
-		s.startJob(func(ctx context.Context) { s.runBatchJob(ctx, sc, j, items, usr) })
+		s.startJob(j.ID, func(ctx context.Context) { s.runBatchJob(ctx, sc, j, items, usr) })
 	}
 	return len(items), s.writeTracking(w, http.StatusAccepted, s.jobURL(sc, "$batch", j.TrackingID), j)
 }

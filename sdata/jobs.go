@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -19,12 +20,74 @@ import (
 func newID() string { return uuid.NewString() }
 
 // startJob runs fn in the background under the server's lifetime context.
-func (s *Server) startJob(fn func(ctx context.Context)) {
+func (s *Server) startJob(id int64, fn func(ctx context.Context)) {
+	done := s.running.add(id)
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
+		defer s.running.finish(id, done)
 		fn(s.life)
 	}()
+}
+
+// JobHold is how long a GET on a running sync job waits for the job to end
+// before it answers 202 with a tracking document: engines polling a short
+// job get their answer the moment it is ready, not at their next poll.
+const JobHold = time.Second
+
+// runningJobs signals the end of the background jobs of this process.
+type runningJobs struct {
+	mu   sync.Mutex
+	done map[int64]chan struct{} // job id -> closed when the job's goroutine ends
+}
+
+func (rj *runningJobs) add(id int64) chan struct{} {
+	rj.mu.Lock()
+	defer rj.mu.Unlock()
+	if rj.done == nil {
+		rj.done = map[int64]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	rj.done[id] = ch
+	return ch
+}
+
+func (rj *runningJobs) finish(id int64, ch chan struct{}) {
+	rj.mu.Lock()
+	defer rj.mu.Unlock()
+	if rj.done[id] == ch {
+		delete(rj.done, id)
+	}
+	close(ch)
+}
+
+// wait blocks until job id ends, hold passes or ctx is done; it returns at
+// once for a job that does not run in this process.
+func (rj *runningJobs) wait(ctx context.Context, id int64, hold time.Duration) {
+	rj.mu.Lock()
+	ch := rj.done[id]
+	rj.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(hold)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// pollJob finds the job a GET names; a job still running is given up to
+// JobHold to end first.
+func (s *Server) pollJob(ctx context.Context, sc scope, typ, tracking string) (store.Job, error) {
+	j, err := s.jobOf(ctx, sc, typ, tracking)
+	if err != nil || j.Status != store.JobRunning {
+		return j, err
+	}
+	s.running.wait(ctx, j.ID, JobHold)
+	return s.jobOf(ctx, sc, typ, tracking)
 }
 
 // Close stops the background jobs and the expiry sweeper and waits for them.
@@ -59,14 +122,14 @@ func (s *Server) resumeJobs(ctx context.Context) error {
 				s.st.FailJob(ctx, j.ID, "stored request unreadable: "+err.Error())
 				continue
 			}
-			s.startJob(func(ctx context.Context) { s.runSourceJob(ctx, sc, j, *target) })
+			s.startJob(j.ID, func(ctx context.Context) { s.runSourceJob(ctx, sc, j, *target) })
 		case store.JobTarget:
 			tf, err := s.prepareTarget(sc, j.Request)
 			if err != nil {
 				s.st.FailJob(ctx, j.ID, "stored request unreadable: "+err.Error())
 				continue
 			}
-			s.startJob(func(ctx context.Context) { s.applyTarget(ctx, sc, j, tf) })
+			s.startJob(j.ID, func(ctx context.Context) { s.applyTarget(ctx, sc, j, tf) })
 		case store.JobBatch:
 			// Its entries were applied one by one and cannot be told apart
 			// from later writes: running it again could apply them twice.

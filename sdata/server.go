@@ -61,7 +61,9 @@ type Server struct {
 	life context.Context // cancelled by Close: the lifetime of background jobs
 	stop context.CancelFunc
 	jobs sync.WaitGroup
-	push *pusher // nil without push targets
+	// running signals the end of each background job to the GETs polling it.
+	running runningJobs
+	push    *pusher // nil without push targets
 
 	children map[string]childLink // child kinds (plural name), served as views of their parents
 }

@@ -223,7 +223,7 @@ func (s *Server) syncSource(w http.ResponseWriter, r *http.Request, sc scope, ru
 		}
 		return s.startSource(w, r, sc, ru)
 	case http.MethodGet, http.MethodHead:
-		j, err := s.jobOf(r.Context(), sc, store.JobSource, ru.tracking)
+		j, err := s.pollJob(r.Context(), sc, store.JobSource, ru.tracking)
 		if err != nil {
 			return 0, err
 		}
@@ -275,7 +275,7 @@ func (s *Server) startSource(w http.ResponseWriter, r *http.Request, sc scope, r
 		return s.sourcePage(w, r, sc, j)
 	}
 	if created {
-		s.startJob(func(ctx context.Context) { s.runSourceJob(ctx, sc, j, *target) })
+		s.startJob(j.ID, func(ctx context.Context) { s.runSourceJob(ctx, sc, j, *target) })
 	}
 	return 0, s.writeTracking(w, http.StatusAccepted, s.jobURL(sc, "$syncSource", j.TrackingID), j)
 }
@@ -397,7 +397,7 @@ func (s *Server) syncTarget(w http.ResponseWriter, r *http.Request, sc scope, ru
 		}
 		return s.startTarget(w, r, sc, ru)
 	case http.MethodGet, http.MethodHead:
-		j, err := s.jobOf(r.Context(), sc, store.JobTarget, ru.tracking)
+		j, err := s.pollJob(r.Context(), sc, store.JobTarget, ru.tracking)
 		if err != nil {
 			return 0, err
 		}
@@ -568,7 +568,7 @@ func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, r
 		return s.resultPage(w, r, sc, j, true)
 	}
 	if created {
-		s.startJob(func(ctx context.Context) { s.applyTarget(ctx, sc, j, tf) })
+		s.startJob(j.ID, func(ctx context.Context) { s.applyTarget(ctx, sc, j, tf) })
 	}
 	return len(tf.entries), s.writeTracking(w, http.StatusAccepted, s.jobURL(sc, "$syncTarget", j.TrackingID), j)
 }
@@ -707,6 +707,17 @@ func (s *Server) resultEntry(sc scope, rr store.Result) (*feeds.Entry, error) {
 
 // ---- $syncResults
 
+// resultDetail is the audit detail of one entry of a posted result feed.
+type resultDetail struct {
+	Diagnoses   []feeds.Diagnosis `json:"diagnoses,omitempty"`
+	HTTPMessage string            `json:"httpMessage"`
+	HTTPMethod  string            `json:"httpMethod"`
+	HTTPStatus  int               `json:"httpStatus"`
+	ID          string            `json:"id"`
+	SyncState   *digest.SyncState `json:"syncState,omitempty"`
+	UUID        string            `json:"uuid,omitempty"`
+}
+
 func (s *Server) syncResults(w http.ResponseWriter, r *http.Request, sc scope, ru run) (int, error) {
 	if err := allow(r, http.MethodPost); err != nil {
 		return 0, err
@@ -715,23 +726,16 @@ func (s *Server) syncResults(w http.ResponseWriter, r *http.Request, sc scope, r
 	if err != nil {
 		return 0, err
 	}
-	f, err := feeds.ParseFeed(bytes.NewReader(body), s.limits)
+	// The log keeps what each result says, not the payloads: no trees.
+	f, err := feeds.ScanFeed(bytes.NewReader(body), s.limits)
 	if err != nil {
 		return 0, err
 	}
 	now := time.Now().UTC()
 	recs := make([]store.AuditRecord, 0, len(f.Entries))
 	for _, e := range f.Entries {
-		detail := map[string]any{"id": e.ID, "httpStatus": e.HTTPStatus, "httpMethod": e.HTTPMethod, "httpMessage": e.HTTPMessage}
-		if e.Payload != nil {
-			detail["uuid"] = feeds.PayloadUUID(e.Payload)
-		}
-		if e.SyncState != nil {
-			detail["syncState"] = e.SyncState
-		}
-		if len(e.Diagnoses) > 0 {
-			detail["diagnoses"] = e.Diagnoses
-		}
+		detail := resultDetail{ID: e.ID, HTTPStatus: e.HTTPStatus, HTTPMethod: e.HTTPMethod, HTTPMessage: e.HTTPMessage,
+			UUID: e.UUID, SyncState: e.SyncState, Diagnoses: e.Diagnoses}
 		recs = append(recs, store.AuditRecord{Time: now, Dataset: sc.dataset, Kind: sc.kind.PluralName, Operation: "result",
 			TrackingID: ru.tracking, RunName: ru.name, RunStamp: ru.stamp, RunTime: ru.stampTime, Client: r.RemoteAddr,
 			Status: e.HTTPStatus, Count: 1, Detail: jsonString(detail)})

@@ -3,6 +3,7 @@ package sdata
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -532,6 +533,17 @@ func TestSyncLogFilters(t *testing.T) {
 	res := get(a, "contacts/$syncLog?operation=result")
 	if res.TotalResults != 1 || !strings.Contains(child(res.Entries[0].Payload, "detail"), "201") || child(res.Entries[0].Payload, "runName") != "runB" {
 		t.Fatalf("posted results not in the log: %+v", res.Entries)
+	}
+	// The record names the resource by its UUID (read without the payload tree).
+	var detail struct {
+		UUID       string `json:"uuid"`
+		HTTPStatus int    `json:"httpStatus"`
+	}
+	if err := json.Unmarshal([]byte(child(res.Entries[0].Payload, "detail")), &detail); err != nil || detail.HTTPStatus != 201 {
+		t.Fatalf("result detail %q: %v", child(res.Entries[0].Payload, "detail"), err)
+	}
+	if _, err := uuid.Parse(detail.UUID); err != nil {
+		t.Fatalf("result detail names no uuid: %q", child(res.Entries[0].Payload, "detail"))
 	}
 	if k := get(a, "$syncLog?kind=contacts&runName=runA"); k.TotalResults != 0 {
 		t.Fatalf("kind+run filter: %d", k.TotalResults)

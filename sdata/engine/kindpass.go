@@ -126,8 +126,8 @@ func (r *kindRun) pass(ctx context.Context) error {
 	// strictly in feed order.
 	defer r.waitResults()
 	cur := res.url.String()
+	f, err := feeds.ScanFeed(bytes.NewReader(res.body), limits())
 	for {
-		f, err := feeds.ParseFeed(bytes.NewReader(res.body), limits())
 		if err != nil {
 			return fmt.Errorf("reading sync feed page %d from %s: %w", r.sum.Pages+1, cur, err)
 		}
@@ -152,7 +152,13 @@ func (r *kindRun) pass(ctx context.Context) error {
 				if err == nil {
 					res, _, err = e.await(ctx, res, "", r.run, nil)
 				}
-				prefetch <- fetched{res, err}
+				if err != nil {
+					prefetch <- fetched{res: res, err: err}
+					return
+				}
+				// Read here too, while the target applies the current page.
+				f, perr := feeds.ScanFeed(bytes.NewReader(res.body), limits())
+				prefetch <- fetched{res: res, feed: f, parseErr: perr}
 			}(nu)
 		}
 		if err := r.applyPage(ctx, f, res.body); err != nil {
@@ -172,14 +178,17 @@ func (r *kindRun) pass(ctx context.Context) error {
 		if got.err != nil {
 			return fmt.Errorf("reading the next sync feed page: %w", got.err)
 		}
-		res, cur = got.res, nu
+		res, cur, f, err = got.res, nu, got.feed, got.parseErr
 	}
 }
 
-// fetched is the outcome of a prefetched request.
+// fetched is the outcome of a prefetched request: the response and, when
+// it came, the feed read from it.
 type fetched struct {
-	res *response
-	err error
+	res      *response
+	err      error
+	feed     *feeds.Feed
+	parseErr error
 }
 
 // waitResults waits for the results of the last page to reach the source.
@@ -214,7 +223,7 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 	var pages [][]byte // result pages as the target produced them, for the source
 	cur := res.url.String()
 	for {
-		rf, err := feeds.ParseFeed(bytes.NewReader(res.body), limits())
+		rf, err := feeds.ScanFeed(bytes.NewReader(res.body), limits())
 		if err != nil {
 			return fmt.Errorf("reading the result feed %s: %w", cur, err)
 		}
@@ -318,7 +327,7 @@ func rank(sev string) int {
 }
 
 func entryName(sent, res *feeds.Entry) string {
-	if u := feeds.PayloadUUID(sent.Payload); u != "" {
+	if u := sent.UUID; u != "" {
 		return "uuid " + u
 	}
 	if res != nil && res.ID != "" {
