@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -177,5 +178,66 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(dir, "x.xsd")); err == nil {
 		t.Fatal("Open of a malformed file succeeded")
+	}
+}
+
+// TestPropertyIndex: the name index of every type of the built-in contract
+// agrees with a search in document order, also from many goroutines at once.
+func TestPropertyIndex(t *testing.T) {
+	c, err := Builtin("gcrm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []*ComplexType
+	for _, k := range c.Kinds {
+		types = append(types, k.Type)
+		for _, p := range k.Type.Properties {
+			if p.Complex != nil {
+				types = append(types, p.Complex)
+			}
+		}
+	}
+	check := func(ty *ComplexType) error {
+		for i, p := range ty.Properties {
+			want := i
+			for j := range i {
+				if ty.Properties[j].Name == p.Name {
+					want = j
+					break
+				}
+			}
+			if got := ty.Index(p.Name); got != want {
+				return fmt.Errorf("%s.Index(%q) = %d, want %d", ty.Name, p.Name, got, want)
+			}
+			if ty.Property(p.Name) != ty.Properties[want] {
+				return fmt.Errorf("%s.Property(%q) is not the property at %d", ty.Name, p.Name, want)
+			}
+		}
+		if ty.Index("noSuchProperty") != -1 || ty.Property("noSuchProperty") != nil {
+			return fmt.Errorf("%s finds a property that does not exist", ty.Name)
+		}
+		return nil
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for _, ty := range types {
+				if err := check(ty); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A type built outside the loader has no index and is searched in order.
+	bare := &ComplexType{Properties: []*Property{{Name: "a"}, {Name: "b"}}}
+	if bare.Index("b") != 1 || bare.Index("c") != -1 {
+		t.Fatal("unindexed type lookup")
 	}
 }

@@ -397,7 +397,7 @@ func (l *loader) elementType(d *schemaDoc, n *node) (*ComplexType, *simpleInfo, 
 			s, err := l.simpleNode(d, ch)
 			return nil, s, err
 		case isXS(ch, "complexType"):
-			t := &ComplexType{}
+			t := newComplexType("")
 			l.allTypes = append(l.allTypes, t)
 			return t, nil, l.fillComplex(d, ch, t)
 		}
@@ -497,7 +497,7 @@ func (l *loader) complex(q qname) (*ComplexType, error) {
 		return t, nil
 	}
 	df := l.cplx[q]
-	t := &ComplexType{Name: q.local}
+	t := newComplexType(q.local)
 	l.complexDone[q] = t
 	l.allTypes = append(l.allTypes, t)
 	l.complexBusy[q] = true

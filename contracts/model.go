@@ -11,6 +11,7 @@ package contracts
 
 import (
 	"sort"
+	"sync"
 )
 
 // Well-known namespace URIs.
@@ -140,17 +141,55 @@ type ComplexType struct {
 	compositor string // "all", "sequence" or "choice"
 	compMin    int    // minOccurs of the compositor (default 1)
 	compMax    int    // maxOccurs of the compositor (default 1, -1 unbounded)
+
+	// byName indexes Properties by name, built on first use (the loader
+	// appends properties until the contract is complete). Types built
+	// outside the loader have none and are searched in order.
+	byName *propIndex
+}
+
+// propIndex maps property names to their positions.
+type propIndex struct {
+	once sync.Once
+	pos  map[string]int
+}
+
+func newComplexType(name string) *ComplexType {
+	return &ComplexType{Name: name, byName: &propIndex{}}
+}
+
+// Index returns the position of the property called name in Properties,
+// -1 if there is none.
+func (t *ComplexType) Index(name string) int {
+	if t == nil {
+		return -1
+	}
+	if t.byName == nil {
+		for i, p := range t.Properties {
+			if p.Name == name {
+				return i
+			}
+		}
+		return -1
+	}
+	t.byName.once.Do(func() {
+		t.byName.pos = make(map[string]int, len(t.Properties))
+		for i, p := range t.Properties {
+			if _, dup := t.byName.pos[p.Name]; !dup {
+				t.byName.pos[p.Name] = i
+			}
+		}
+	})
+	if i, ok := t.byName.pos[name]; ok {
+		return i
+	}
+	return -1
 }
 
 // Property returns the property called name, or nil.
 func (t *ComplexType) Property(name string) *Property {
-	if t == nil {
-		return nil
-	}
-	for _, p := range t.Properties {
-		if p.Name == name {
-			return p
-		}
+	if i := t.Index(name); i >= 0 {
+		return t.Properties[i]
 	}
 	return nil
 }

@@ -190,12 +190,8 @@ func canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Eleme
 	root.CreateAttr("xmlns", c.TargetNamespace)
 	dropNestedDecls(root, c.TargetNamespace)
 	declarePrefixes(root)
-	order := map[string]int{}
-	for i, p := range k.Type.Properties {
-		order[p.Name] = i
-	}
 	kids := root.ChildElements()
-	slices.SortStableFunc(kids, func(a, b *etree.Element) int { return order[a.Tag] - order[b.Tag] })
+	slices.SortStableFunc(kids, func(a, b *etree.Element) int { return k.Type.Index(a.Tag) - k.Type.Index(b.Tag) })
 	for _, ch := range root.ChildElements() {
 		root.RemoveChild(ch)
 	}
@@ -209,19 +205,73 @@ func canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Eleme
 	if err != nil {
 		return nil, nil, "", err
 	}
-	m := map[string]any{}
+	var fields []propValue
 	for _, ch := range kids {
 		p := k.Type.Property(ch.Tag)
 		if p == nil || p.Kind == contracts.KindComplex || p.MaxOccurs != 1 {
 			continue
 		}
-		m[p.Name] = jsonValue(p, ch)
+		fields = append(fields, propValue{p.Name, jsonValue(p, ch)})
 	}
-	props, err = json.Marshal(m)
-	if err != nil {
+	if props, err = appendProps(nil, fields); err != nil {
 		return nil, nil, "", err
 	}
 	return payload, props, titleOf(k, root, key), nil
+}
+
+// propValue is one simple property in the JSON props of a resource.
+type propValue struct {
+	name  string
+	value any // nil, string, int64, float64 or bool (see jsonValue)
+}
+
+// appendProps appends the JSON object of fields to b: the bytes
+// json.Marshal gives for the same map (keys sorted, the last of equal names
+// wins), without building the map.
+func appendProps(b []byte, fields []propValue) ([]byte, error) {
+	slices.SortStableFunc(fields, func(x, y propValue) int { return strings.Compare(x.name, y.name) })
+	b = append(b, '{')
+	for i, f := range fields {
+		if i+1 < len(fields) && fields[i+1].name == f.name {
+			continue // a map keeps the last value of a repeated name
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, f.name)
+		b = append(b, ':')
+		switch v := f.value.(type) {
+		case nil:
+			b = append(b, "null"...)
+		case string:
+			b = appendJSONString(b, v)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		default:
+			j, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, j...)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as encoding/json writes it: plain strings are
+// copied, anything it would escape goes through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always marshals
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // jsonValue converts a validated simple property to its JSON query value.
