@@ -323,6 +323,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				fd = feedDigest.Clone()
 				fd.Set(digest.Entry{Endpoint: e.State.Endpoint, Tick: e.State.Tick + 1, Stamp: e.State.Stamp, ConflictPriority: digest.DefaultConflictPriority})
 			}
+			pc.remaining = len(in) - i
 			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e, pc)
 			if err != nil {
 				return err
@@ -334,6 +335,9 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 			r.Payload = nil // kept in the store; callers need the outcome
 			results = append(results, r)
 			digest.AfterEntry(&tgt, fd, e.State)
+		}
+		if err := pc.releaseKeys(ctx, tx, ep); err != nil {
+			return err
 		}
 		if last && !immediate {
 			digest.EndOfFeed(&tgt, feedDigest)
@@ -359,6 +363,68 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 type pageCache struct {
 	nodes   map[string]int64
 	aliases bool
+
+	// Keys for new resources are reserved in one block per page:
+	// [keyNext, keyEnd), minus the ones clients chose already (keyTaken).
+	keyNext, keyEnd int64
+	keyTaken        map[int64]bool
+	remaining       int // entries of the page not applied yet, this one included
+}
+
+// newKey hands out the next free numeric key of the endpoint, reserving a
+// block of want keys when the reserved ones are used up (one statement for
+// the block, one to find the keys in it that clients chose explicitly).
+func (pc *pageCache) newKey(ctx context.Context, tx *sql.Tx, ep Endpoint, want int) (string, error) {
+	for {
+		if pc.keyNext >= pc.keyEnd {
+			want = max(want, 1)
+			var start int64
+			if err := tx.QueryRowContext(ctx, `UPDATE endpoints SET next_key = next_key + ? WHERE id = ? RETURNING next_key - ?`,
+				want, ep.ID, want).Scan(&start); err != nil {
+				return "", fmt.Errorf("store: allocate keys: %w", err)
+			}
+			pc.keyNext, pc.keyEnd = start, start+int64(want)
+			keys := make([]string, want)
+			for i := range keys {
+				keys[i] = strconv.FormatInt(start+int64(i), 10)
+			}
+			list, _ := json.Marshal(keys)
+			rows, err := tx.QueryContext(ctx, `SELECT CAST(j.value AS INTEGER) FROM json_each(?) j
+				WHERE EXISTS (SELECT 1 FROM resources WHERE endpoint_id = ? AND key = j.value)`, string(list), ep.ID)
+			if err != nil {
+				return "", fmt.Errorf("store: allocate keys: %w", err)
+			}
+			pc.keyTaken = map[int64]bool{}
+			for rows.Next() {
+				var k int64
+				if err := rows.Scan(&k); err != nil {
+					rows.Close()
+					return "", err
+				}
+				pc.keyTaken[k] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return "", err
+			}
+		}
+		k := pc.keyNext
+		pc.keyNext++
+		if !pc.keyTaken[k] {
+			return strconv.FormatInt(k, 10), nil
+		}
+	}
+}
+
+// releaseKeys gives the reserved keys the page did not use back to the
+// endpoint, so that keys stay dense.
+func (pc *pageCache) releaseKeys(ctx context.Context, tx *sql.Tx, ep Endpoint) error {
+	if pc.keyNext >= pc.keyEnd {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE endpoints SET next_key = ? WHERE id = ? AND next_key = ?`, pc.keyNext, ep.ID, pc.keyEnd)
+	pc.keyEnd = pc.keyNext
+	return err
 }
 
 func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.Digest, tgt *digest.Digest, e Incoming, pc *pageCache) (Result, error) {
@@ -452,7 +518,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		}
 		res.Status = 200
 	} else {
-		key, err := allocKey(ctx, tx, ep)
+		key, err := pc.newKey(ctx, tx, ep, pc.remaining)
 		if err != nil {
 			return res, err
 		}

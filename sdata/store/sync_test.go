@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -49,3 +51,50 @@ func TestJobsIdempotentAndExpire(t *testing.T) {
 }
 
 func ep0Digest() digest.Digest { return digest.Digest{} }
+
+// TestTargetPageKeysAreDense: new resources of a target page get the next
+// numeric keys, skipping keys clients chose, and the keys reserved for the
+// page but not used go back (the next local create continues densely).
+func TestTargetPageKeysAreDense(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	ep := testEndpoint(t, s)
+	for _, k := range []string{"3", "5"} {
+		if _, err := s.Create(ctx, ep, Write{Key: k, Payload: []byte(`<tradingAccount/>`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := "http://elsewhere/sdata/app/gcrm/-/tradingAccounts"
+	now := time.Now().UTC()
+	var in []Incoming
+	for i := 1; i <= 6; i++ {
+		in = append(in, Incoming{UUID: fmt.Sprintf("00000000-0000-0000-0000-%012d", i), Method: "PUT",
+			State: digest.SyncState{Endpoint: src, Tick: int64(i), Stamp: now}, Payload: []byte(`<tradingAccount/>`)})
+	}
+	// Entry 4 repeats entry 1 (an update, no new key).
+	in[3].UUID = in[0].UUID
+	fd := digest.Digest{}
+	fd.Set(digest.Entry{Endpoint: src, Tick: 7, Stamp: now, ConflictPriority: 5})
+	j, _, err := s.CreateJob(ctx, Job{EndpointID: ep.ID, Type: JobTarget, TrackingID: "keys", Expires: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res, err := s.RunTarget(ctx, ep, j, fd, false, true, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, r := range res {
+		keys = append(keys, r.Key)
+	}
+	if want := []string{"1", "2", "4", "1", "6", "7"}; !slices.Equal(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	r, err := s.Create(ctx, ep, Write{Payload: []byte(`<tradingAccount/>`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Key != "8" {
+		t.Fatalf("next local key %s, want 8 (unused page keys given back)", r.Key)
+	}
+}
