@@ -417,7 +417,8 @@ type targetFeed struct {
 	digest    digest.Digest
 	immediate bool
 	last      bool
-	entries   []store.Incoming
+	states    []digest.SyncState // of every entry (zero when it has none)
+	entries   *preparedPage      // being prepared in the background
 }
 
 // prepareTarget parses a sync feed page and prepares its entries; a bad
@@ -446,9 +447,13 @@ func (s *Server) prepareTarget(sc scope, body []byte) (*targetFeed, error) {
 	}
 	_, hasNext := f.Link("next")
 	tf.last = !hasNext
+	tf.states = make([]digest.SyncState, len(f.Entries))
 	for i, e := range f.Entries {
-		tf.entries = append(tf.entries, s.prepareEntry(sc, i, e))
+		if e.SyncState != nil && e.SyncState.Endpoint != "" {
+			tf.states[i] = *e.SyncState
+		}
 	}
+	tf.entries = s.preparePage(sc, f.Entries)
 	return tf, nil
 }
 
@@ -542,11 +547,7 @@ func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, r
 		if err != nil {
 			return 0, err
 		}
-		states := make([]digest.SyncState, len(tf.entries))
-		for i, e := range tf.entries {
-			states[i] = e.State
-		}
-		if err := digest.CheckImmediate(cur, tf.digest, states); err != nil {
+		if err := digest.CheckImmediate(cur, tf.digest, tf.states); err != nil {
 			return 0, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "%v", err)
 		}
 	}
@@ -570,7 +571,7 @@ func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, r
 	if created {
 		s.startJob(j.ID, func(ctx context.Context) { s.applyTarget(ctx, sc, j, tf) })
 	}
-	return len(tf.entries), s.writeTracking(w, http.StatusAccepted, s.jobURL(sc, "$syncTarget", j.TrackingID), j)
+	return tf.entries.Len(), s.writeTracking(w, http.StatusAccepted, s.jobURL(sc, "$syncTarget", j.TrackingID), j)
 }
 
 // applyTarget applies a prepared page and audits what happened.
@@ -584,7 +585,7 @@ func (s *Server) applyTarget(ctx context.Context, sc scope, j store.Job, tf *tar
 		}
 		s.audit(ctx, store.AuditRecord{Dataset: sc.dataset, Kind: sc.kind.PluralName, Operation: "target.failed", TrackingID: j.TrackingID,
 			RunName: j.RunName, RunStamp: j.RunStamp, RunTime: parseRunStamp(j.RunStamp), Status: http.StatusInternalServerError,
-			Count: len(tf.entries), Duration: time.Since(start), Detail: jsonString(map[string]string{"error": err.Error()})})
+			Count: tf.entries.Len(), Duration: time.Since(start), Detail: jsonString(map[string]string{"error": err.Error()})})
 		var gap *digest.GapError
 		if errors.As(err, &gap) {
 			return done, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "%v", err)

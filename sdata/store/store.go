@@ -132,7 +132,9 @@ type Store interface {
 	SourceEntries(ctx context.Context, job Job, offset, limit int) ([]Resource, error)
 	// RunTarget applies a sync feed page into a target job.
 	// It returns the finished job and the results it recorded.
-	RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in []Incoming) (Job, []Result, error)
+	// The entries are taken in order; the caller may still be preparing the
+	// later ones while the first are applied.
+	RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in IncomingPage) (Job, []Result, error)
 	// OwnChanges lists the changes made at the endpoint itself from a tick
 	// on, with the endpoint's digest (immediate-mode pushes).
 	OwnChanges(ctx context.Context, ep Endpoint, from int64, limit int) ([]Resource, digest.Digest, error)

@@ -267,6 +267,22 @@ type Incoming struct {
 	Merge func(current []byte) (payload, props []byte, title string, err error)
 }
 
+// IncomingPage is a page of incoming entries. Len is known at once; At(i)
+// returns entry i, waiting while it is still being prepared.
+type IncomingPage interface {
+	Len() int
+	At(i int) Incoming
+}
+
+// Entries is an IncomingPage whose entries are all prepared.
+type Entries []Incoming
+
+// Len returns the number of entries.
+func (e Entries) Len() int { return len(e) }
+
+// At returns entry i.
+func (e Entries) At(i int) Incoming { return e[i] }
+
 // Result is the outcome of one applied entry, as stored for the result feed.
 type Result struct {
 	Seq         int
@@ -294,10 +310,11 @@ type Result struct {
 // either applied with its results or not applied at all. For an immediate
 // feed the contiguity of spec 5.8 is checked first: a gap returns a
 // *digest.GapError and applies nothing.
-func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in []Incoming) (Job, []Result, error) {
+func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in IncomingPage) (Job, []Result, error) {
 	var results []Result
+	n := in.Len()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		results = make([]Result, 0, len(in))
+		results = make([]Result, 0, n)
 		pc := &pageCache{nodes: map[string]int64{}}
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM uuid_aliases WHERE endpoint_id = ?)`, ep.ID).Scan(&pc.aliases); err != nil {
 			return err
@@ -307,15 +324,16 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 			return err
 		}
 		if immediate {
-			states := make([]digest.SyncState, len(in))
-			for i, e := range in {
-				states[i] = e.State
+			states := make([]digest.SyncState, n)
+			for i := range n {
+				states[i] = in.At(i).State
 			}
 			if err := digest.CheckImmediate(tgt, feedDigest, states); err != nil {
 				return err
 			}
 		}
-		for i, e := range in {
+		for i := range n {
+			e := in.At(i)
 			// An endpoint missing from the feed's digest: its source tick
 			// counts as the entry's tick + 1, with the default priority.
 			fd := feedDigest
@@ -323,7 +341,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				fd = feedDigest.Clone()
 				fd.Set(digest.Entry{Endpoint: e.State.Endpoint, Tick: e.State.Tick + 1, Stamp: e.State.Stamp, ConflictPriority: digest.DefaultConflictPriority})
 			}
-			pc.remaining = len(in) - i
+			pc.remaining = n - i
 			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e, pc)
 			if err != nil {
 				return err
@@ -346,7 +364,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, updated = ? WHERE id = ?`,
-			JobDone, len(in), fmtStamp(time.Now()), job.ID)
+			JobDone, n, fmtStamp(time.Now()), job.ID)
 		return err
 	})
 	if err != nil {

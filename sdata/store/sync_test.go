@@ -79,7 +79,7 @@ func TestTargetPageKeysAreDense(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, res, err := s.RunTarget(ctx, ep, j, fd, false, true, in)
+	_, res, err := s.RunTarget(ctx, ep, j, fd, false, true, Entries(in))
 	if err != nil {
 		t.Fatal(err)
 	}

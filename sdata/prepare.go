@@ -1,0 +1,72 @@
+package sdata
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+
+	"sdatasync/feeds"
+	"sdatasync/sdata/store"
+)
+
+// prepareChunk is how many entries a preparing goroutine takes at a time.
+const prepareChunk = 32
+
+// preparedPage is the entries of a sync feed page being prepared
+// (validated, made canonical) by a few goroutines, chunk by chunk in feed
+// order, while the store already applies the first ones: it is the
+// store.IncomingPage of a target job.
+type preparedPage struct {
+	entries []store.Incoming
+	ready   []chan struct{} // per chunk: closed once its entries are prepared
+}
+
+// preparePage starts preparing the entries of a parsed page, on as many
+// goroutines as the process may run at once.
+func (s *Server) preparePage(sc scope, feed []*feeds.Entry) *preparedPage {
+	n := len(feed)
+	p := &preparedPage{entries: make([]store.Incoming, n), ready: make([]chan struct{}, (n+prepareChunk-1)/prepareChunk)}
+	for c := range p.ready {
+		p.ready[c] = make(chan struct{})
+	}
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), len(p.ready)) {
+		go func() {
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= len(p.ready) {
+					return
+				}
+				for i := c * prepareChunk; i < min(n, (c+1)*prepareChunk); i++ {
+					p.entries[i] = s.prepareOne(sc, i, feed[i])
+				}
+				close(p.ready[c])
+			}
+		}()
+	}
+	return p
+}
+
+// prepareOne prepares one entry; a panic (a bug) makes the entry invalid
+// instead of taking the process down.
+func (s *Server) prepareOne(sc scope, i int, e *feeds.Entry) (in store.Incoming) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("preparing a sync entry panicked", "kind", sc.kind.PluralName, "entry", i+1, "panic", v)
+			in = store.Incoming{Invalid: fmt.Errorf("internal error preparing the entry: %v", v), PayloadPath: fmt.Sprintf("feed/entry[%d]", i+1)}
+			if e.SyncState != nil {
+				in.State = *e.SyncState
+			}
+		}
+	}()
+	return s.prepareEntry(sc, i, e)
+}
+
+// Len returns the number of entries of the page.
+func (p *preparedPage) Len() int { return len(p.entries) }
+
+// At returns entry i once it is prepared.
+func (p *preparedPage) At(i int) store.Incoming {
+	<-p.ready[i/prepareChunk]
+	return p.entries[i]
+}
