@@ -131,6 +131,15 @@ func TestSmallPagesAndKindURL(t *testing.T) {
 	if got := len(b.all("contacts")); got != 0 {
 		t.Errorf("B has %d contacts: only the kind named should pass", got)
 	}
+	// Every job context of the pass was freed (DELETE) before it returned:
+	// the source's and one at the target per page.
+	for name, n := range map[string]*node{"source": a, "target": b} {
+		w, _ := n.st.DB()
+		var jobs int
+		if err := w.QueryRow(`SELECT count(*) FROM sync_jobs`).Scan(&jobs); err != nil || jobs != 0 {
+			t.Errorf("%s keeps %d sync jobs after the pass (%v)", name, jobs, err)
+		}
+	}
 	// --kinds selects among the shared kinds.
 	sum = pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Kinds: []string{"contact", "commodities"}})
 	if len(sum.Kinds) != 2 || sum.Kinds[0].Kind != "contacts" || sum.Kinds[1].Kind != "commodities" {

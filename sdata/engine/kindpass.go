@@ -213,8 +213,13 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 		return fmt.Errorf("posting to the target: %w", err)
 	}
 	res, tgtLoc, err := e.await(ctx, res, "", r.page, nil)
+	handedOff := false // the background work below frees the target's job
 	if tgtLoc != "" {
-		defer r.cleanup(ctx, tgtLoc)
+		defer func() {
+			if !handedOff {
+				r.cleanup(ctx, tgtLoc)
+			}
+		}()
 	}
 	if err != nil {
 		return fmt.Errorf("waiting for the target job: %w", err)
@@ -254,11 +259,13 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 	r.count(f.Entries, results)
 
 	// The result pages go back to the source as the target produced them,
-	// in the background, one sync page at a time: the page is applied
-	// whatever happens to its results (the source only misses them in its log).
+	// then the target's job is freed, in the background, one sync page at a
+	// time: the page is applied whatever happens to its results (the source
+	// only misses them in its log).
 	r.waitResults()
 	done := make(chan struct{})
 	r.resultsDone = done
+	handedOff = true
 	go func() {
 		defer close(done)
 		u := r.p.source + "/$syncResults" + query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...)
@@ -266,6 +273,9 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 			if _, err := e.do(ctx, http.MethodPost, u, page, typeFeed); err != nil && ctx.Err() == nil {
 				e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
 			}
+		}
+		if tgtLoc != "" {
+			r.cleanup(ctx, tgtLoc)
 		}
 	}()
 	return nil
