@@ -63,6 +63,8 @@ type Server struct {
 	jobs sync.WaitGroup
 	// running signals the end of each background job to the GETs polling it.
 	running runningJobs
+	// results keeps the results of the last target jobs for their GETs.
+	results recentResults
 	push    *pusher // nil without push targets
 
 	children map[string]childLink // child kinds (plural name), served as views of their parents

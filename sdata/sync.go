@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -242,6 +244,7 @@ func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, j store.Job) 
 	if err := s.st.DeleteJob(r.Context(), j.ID); err != nil {
 		return err
 	}
+	s.results.drop(j.ID)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -593,7 +596,56 @@ func (s *Server) applyTarget(ctx context.Context, sc scope, j store.Job, tf *tar
 		return done, err
 	}
 	s.auditResults(ctx, sc, done, results, time.Since(start))
+	s.results.put(done, results)
 	return done, nil
+}
+
+// recentResults keeps the results of the last few target jobs in memory,
+// so that the GET that usually follows a job at once needs no query. The
+// store stays the reference: a job not here is read from it.
+type recentResults struct {
+	mu   sync.Mutex
+	jobs []jobResults // oldest first, at most maxRecentResults
+}
+
+// jobResults are the results of one job; a job is named by its id and
+// creation time (ids of deleted jobs may come back).
+type jobResults struct {
+	id      int64
+	created time.Time
+	results []store.Result
+}
+
+// maxRecentResults is how many target jobs' results stay in memory.
+const maxRecentResults = 4
+
+func (rr *recentResults) put(j store.Job, res []store.Result) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	rr.jobs = slices.DeleteFunc(rr.jobs, func(k jobResults) bool { return k.id == j.ID })
+	if len(rr.jobs) == maxRecentResults {
+		rr.jobs = append(rr.jobs[:0], rr.jobs[1:]...)
+	}
+	rr.jobs = append(rr.jobs, jobResults{j.ID, j.Created, res})
+}
+
+// get returns results [offset, offset+limit) of job, if they are kept.
+func (rr *recentResults) get(job store.Job, offset, limit int) ([]store.Result, bool) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	for _, j := range rr.jobs {
+		if j.id == job.ID && j.created.Equal(job.Created) {
+			offset = min(max(offset, 0), len(j.results))
+			return j.results[offset:min(len(j.results), offset+max(limit, 0))], true
+		}
+	}
+	return nil, false
+}
+
+func (rr *recentResults) drop(id int64) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	rr.jobs = slices.DeleteFunc(rr.jobs, func(j jobResults) bool { return j.id == id })
 }
 
 // auditResults writes the summary of an applied page and one record per
@@ -650,9 +702,11 @@ func (s *Server) resultPage(w http.ResponseWriter, r *http.Request, sc scope, j 
 	if all {
 		pg = paging{start: 1, count: max(j.Total, 1)}
 	}
-	res, err := s.st.TargetResults(r.Context(), j, pg.start-1, pg.count)
-	if err != nil {
-		return 0, err
+	res, ok := s.results.get(j, pg.start-1, pg.count)
+	if !ok {
+		if res, err = s.st.TargetResults(r.Context(), j, pg.start-1, pg.count); err != nil {
+			return 0, err
+		}
 	}
 	head := &feeds.Feed{ID: loc, Title: labelOf(sc.kind) + " synchronization results " + j.TrackingID, Updated: nowUTC(),
 		TotalResults: j.Total, StartIndex: pg.start, ItemsPerPage: pg.count, Links: pageLinks(loc, keepRunParams(q), pg, j.Total)}

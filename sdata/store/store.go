@@ -131,7 +131,8 @@ type Store interface {
 	// SourceEntries pages through a source job's selection.
 	SourceEntries(ctx context.Context, job Job, offset, limit int) ([]Resource, error)
 	// RunTarget applies a sync feed page into a target job.
-	// It returns the finished job and the results it recorded.
+	// It returns the finished job and the results it recorded (payloads
+	// included).
 	// The entries are taken in order; the caller may still be preparing the
 	// later ones while the first are applied.
 	RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in IncomingPage) (Job, []Result, error)

@@ -350,7 +350,6 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 			if err := insertResult(ctx, tx, job.ID, r); err != nil {
 				return err
 			}
-			r.Payload = nil // kept in the store; callers need the outcome
 			results = append(results, r)
 			digest.AfterEntry(&tgt, fd, e.State)
 		}
