@@ -35,7 +35,7 @@ type Job struct {
 	Status     string // JobRunning, JobDone or JobFailed
 	RunName    string
 	RunStamp   string
-	Request    []byte         // the request body, kept until the job is done
+	Request    []byte         // the request body, kept until the job is done; read by RunningJobs only
 	Digest     *digest.Digest // source jobs: the source digest when the selection was made
 	Total      int            // entries selected (source) or processed (target)
 	Failure    string         // why a failed job failed
@@ -68,7 +68,13 @@ func (s *SQLite) CreateJob(ctx context.Context, j Job) (Job, bool, error) {
 	return got, created, err
 }
 
-const jobCols = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, request, digest, total, failure, created, updated, expires`
+// jobCols are the columns scanJob reads. Jobs are read on every poll, and
+// a target job's request is a whole feed page: only RunningJobs (resuming
+// after a restart) reads it, jobCols reads NULL in its place.
+const (
+	jobCols            = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, NULL, digest, total, failure, created, updated, expires`
+	jobColsWithRequest = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, request, digest, total, failure, created, updated, expires`
+)
 
 func scanJob(sc scanner) (Job, error) {
 	var j Job
@@ -104,7 +110,7 @@ func (s *SQLite) Job(ctx context.Context, endpointID int64, typ, trackingID stri
 // RunningJobs lists the jobs still running, oldest first (to resume them
 // after a restart).
 func (s *SQLite) RunningJobs(ctx context.Context) ([]Job, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+jobCols+` FROM sync_jobs WHERE status = ? ORDER BY id`, JobRunning)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+jobColsWithRequest+` FROM sync_jobs WHERE status = ? ORDER BY id`, JobRunning)
 	if err != nil {
 		return nil, fmt.Errorf("store: running jobs: %w", err)
 	}
