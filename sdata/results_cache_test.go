@@ -109,6 +109,21 @@ func TestResultsFromMemoryMatchStore(t *testing.T) {
 	for i := range m.Entries {
 		m.Entries[i].Updated, s.Entries[i].Updated = time.Time{}, time.Time{}
 	}
+	for i, e := range s.Entries {
+		if e.Payload == nil {
+			t.Fatalf("result %d from the store has no payload", i+1)
+		}
+	}
+	// A resource changed since: its result keeps the ETag of the version
+	// applied, without a payload (it is no longer stored).
+	changed := feeds.PayloadKey(s.Entries[0].Payload)
+	b.update("tradingAccounts", changed, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Changed</name></tradingAccount>`)
+	st, later := poll(t, loc+"?count=3&startIndex=2")
+	mustStatus(t, http.StatusOK, st, later)
+	lf := parseFeed(t, later)
+	if lf.Entries[0].Payload != nil || lf.Entries[0].ETag != s.Entries[0].ETag || lf.Entries[1].Payload == nil {
+		t.Fatalf("after a later change: payload %v, etag %q (want none, %q)", lf.Entries[0].Payload, lf.Entries[0].ETag, s.Entries[0].ETag)
+	}
 	var bm, bs bytes.Buffer
 	if err := feeds.WriteFeed(&bm, m); err != nil {
 		t.Fatal(err)

@@ -586,10 +586,14 @@ func stateJSON(st *digest.SyncState) string {
 	return string(b)
 }
 
+// insertResult records one result. Its payload is not stored again: it is
+// the resource's payload at the result's ETag, which TargetResults reads
+// from the resource (a resource changed since then gives a result without
+// payload; the ETag still names the version applied).
 func insertResult(ctx context.Context, tx *sql.Tx, jobID int64, r Result) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO sync_job_results (job_id, seq, status, method, outcome, key, uuid, etag, payload, title, deleted,
 		severity, message, payload_path, source_state, target_state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		jobID, r.Seq, r.Status, r.Method, r.Outcome, r.Key, r.UUID, r.ETag, r.Payload, r.Title, r.Deleted,
+		jobID, r.Seq, r.Status, r.Method, r.Outcome, r.Key, r.UUID, r.ETag, nil, r.Title, r.Deleted,
 		r.Severity, r.Message, r.PayloadPath, stateJSON(&r.SourceState), stateJSON(r.TargetState))
 	if err != nil {
 		return fmt.Errorf("store: record result: %w", err)
@@ -599,8 +603,10 @@ func insertResult(ctx context.Context, tx *sql.Tx, jobID int64, r Result) error 
 
 // TargetResults returns results [offset, offset+limit) of a target job.
 func (s *SQLite) TargetResults(ctx context.Context, job Job, offset, limit int) ([]Result, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, status, method, outcome, key, uuid, etag, payload, title, deleted, severity, message,
-		payload_path, source_state, target_state FROM sync_job_results WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`, job.ID, offset, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, status, method, outcome, key, uuid, etag,
+		COALESCE(payload, (SELECT payload FROM resources r WHERE r.endpoint_id = ? AND r.key = sync_job_results.key AND r.etag = sync_job_results.etag)),
+		title, deleted, severity, message, payload_path, source_state, target_state
+		FROM sync_job_results WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`, job.EndpointID, job.ID, offset, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: results: %w", err)
 	}
