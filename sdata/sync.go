@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -762,7 +763,8 @@ func (s *Server) resultEntry(sc scope, rr store.Result) (*feeds.Entry, error) {
 
 // ---- $syncResults
 
-// resultDetail is the audit detail of one entry of a posted result feed.
+// resultDetail is what the audit log keeps of one entry of a posted result
+// feed.
 type resultDetail struct {
 	Diagnoses   []feeds.Diagnosis `json:"diagnoses,omitempty"`
 	HTTPMessage string            `json:"httpMessage"`
@@ -786,20 +788,32 @@ func (s *Server) syncResults(w http.ResponseWriter, r *http.Request, sc scope, r
 	if err != nil {
 		return 0, err
 	}
-	now := time.Now().UTC()
-	recs := make([]store.AuditRecord, 0, len(f.Entries))
-	for _, e := range f.Entries {
-		detail := resultDetail{ID: e.ID, HTTPStatus: e.HTTPStatus, HTTPMethod: e.HTTPMethod, HTTPMessage: e.HTTPMessage,
-			UUID: e.UUID, SyncState: e.SyncState, Diagnoses: e.Diagnoses}
-		recs = append(recs, store.AuditRecord{Time: now, Dataset: sc.dataset, Kind: sc.kind.PluralName, Operation: "result",
-			TrackingID: ru.tracking, RunName: ru.name, RunStamp: ru.stamp, RunTime: ru.stampTime, Client: r.RemoteAddr,
-			Status: e.HTTPStatus, Count: 1, Detail: jsonString(detail)})
-	}
-	if len(recs) > 0 {
-		if err := s.st.Audit(r.Context(), recs...); err != nil {
+	// One record per posted feed, every entry listed in its detail: the
+	// same information as a record per entry, at a fraction of the writes.
+	if len(f.Entries) > 0 {
+		log := resultsLog{Statuses: map[string]int{}, Entries: make([]resultDetail, len(f.Entries))}
+		status := http.StatusOK
+		for i, e := range f.Entries {
+			log.Entries[i] = resultDetail{ID: e.ID, HTTPStatus: e.HTTPStatus, HTTPMethod: e.HTTPMethod, HTTPMessage: e.HTTPMessage,
+				UUID: e.UUID, SyncState: e.SyncState, Diagnoses: e.Diagnoses}
+			log.Statuses[strconv.Itoa(e.HTTPStatus)]++
+			if e.HTTPStatus >= 300 || e.HTTPStatus < 200 {
+				status = max(status, e.HTTPStatus)
+			}
+		}
+		if err := s.st.Audit(r.Context(), store.AuditRecord{Time: time.Now().UTC(), Dataset: sc.dataset, Kind: sc.kind.PluralName,
+			Operation: "result", TrackingID: ru.tracking, RunName: ru.name, RunStamp: ru.stamp, RunTime: ru.stampTime,
+			Client: r.RemoteAddr, Status: status, Count: len(f.Entries), Detail: jsonString(log)}); err != nil {
 			return 0, err
 		}
 	}
 	w.WriteHeader(http.StatusOK)
-	return len(recs), nil
+	return len(f.Entries), nil
+}
+
+// resultsLog is the audit detail of a posted result feed: how many entries
+// had each HTTP status, and every entry.
+type resultsLog struct {
+	Statuses map[string]int `json:"statuses"`
+	Entries  []resultDetail `json:"entries"`
 }

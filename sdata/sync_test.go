@@ -534,16 +534,21 @@ func TestSyncLogFilters(t *testing.T) {
 	if res.TotalResults != 1 || !strings.Contains(child(res.Entries[0].Payload, "detail"), "201") || child(res.Entries[0].Payload, "runName") != "runB" {
 		t.Fatalf("posted results not in the log: %+v", res.Entries)
 	}
-	// The record names the resource by its UUID (read without the payload tree).
+	// One record per posted result feed; it lists every entry, naming the
+	// resource by its UUID (read without the payload tree).
 	var detail struct {
-		UUID       string `json:"uuid"`
-		HTTPStatus int    `json:"httpStatus"`
+		Statuses map[string]int `json:"statuses"`
+		Entries  []struct {
+			UUID       string `json:"uuid"`
+			HTTPStatus int    `json:"httpStatus"`
+		} `json:"entries"`
 	}
-	if err := json.Unmarshal([]byte(child(res.Entries[0].Payload, "detail")), &detail); err != nil || detail.HTTPStatus != 201 {
-		t.Fatalf("result detail %q: %v", child(res.Entries[0].Payload, "detail"), err)
+	raw := child(res.Entries[0].Payload, "detail")
+	if err := json.Unmarshal([]byte(raw), &detail); err != nil || len(detail.Entries) != 1 || detail.Entries[0].HTTPStatus != 201 || detail.Statuses["201"] != 1 {
+		t.Fatalf("result detail %q: %v", raw, err)
 	}
-	if _, err := uuid.Parse(detail.UUID); err != nil {
-		t.Fatalf("result detail names no uuid: %q", child(res.Entries[0].Payload, "detail"))
+	if _, err := uuid.Parse(detail.Entries[0].UUID); err != nil {
+		t.Fatalf("result detail names no uuid: %q", raw)
 	}
 	if k := get(a, "$syncLog?kind=contacts&runName=runA"); k.TotalResults != 0 {
 		t.Fatalf("kind+run filter: %d", k.TotalResults)
@@ -617,5 +622,39 @@ func TestBareTombstoneOfUnknownResourceTravelsOn(t *testing.T) {
 	}
 	if len(c.resources(kind)) != 1 {
 		t.Fatal("the tombstone did not travel on")
+	}
+}
+
+// TestResultsLogOneRecordPerFeed: a posted result feed is one audit record
+// whose count, status (the worst one) and detail cover every entry.
+func TestResultsLogOneRecordPerFeed(t *testing.T) {
+	a := newProvider(t, 5)
+	entry := func(id string, status int) string {
+		return fmt.Sprintf(`<entry><id>%s</id><http:httpStatus>%d</http:httpStatus><http:httpMethod>PUT</http:httpMethod>`+
+			`<sdata:payload><tradingAccount xmlns="http://schemas.sage.com/crmErp/2008" sdata:uuid="%s"/></sdata:payload></entry>`,
+			id, status, uuid.NewString())
+	}
+	feed := `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:sdata="http://schemas.sage.com/sdata/2008/1" ` +
+		`xmlns:http="http://schemas.sage.com/sdata/http/2008/1"><id>r</id>` +
+		entry("a", 201) + entry("b", 200) + entry("c", 409) + `</feed>`
+	st, _, b := do(t, http.MethodPost, a.kind("tradingAccounts")+"/$syncResults?runName=logged&runStamp=x&trackingID=t1", []byte(feed))
+	mustStatus(t, http.StatusOK, st, b)
+	st, _, body := do(t, http.MethodGet, a.kind("tradingAccounts")+"/$syncLog?operation=result&runName=logged", nil)
+	mustStatus(t, http.StatusOK, st, body)
+	f := parseFeed(t, body)
+	if f.TotalResults != 1 {
+		t.Fatalf("%d records for one posted feed", f.TotalResults)
+	}
+	p := f.Entries[0].Payload
+	if child(p, "count") != "3" || child(p, "httpStatus") != "409" || child(p, "trackingID") != "t1" {
+		t.Fatalf("record count %q status %q tracking %q", child(p, "count"), child(p, "httpStatus"), child(p, "trackingID"))
+	}
+	var detail struct {
+		Statuses map[string]int    `json:"statuses"`
+		Entries  []json.RawMessage `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(child(p, "detail")), &detail); err != nil || len(detail.Entries) != 3 ||
+		detail.Statuses["201"] != 1 || detail.Statuses["200"] != 1 || detail.Statuses["409"] != 1 {
+		t.Fatalf("detail %s (%v)", child(p, "detail"), err)
 	}
 }
