@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"encoding/xml"
+	"errors"
 	"io"
 	"math"
 	"strconv"
@@ -36,6 +37,42 @@ func ScanFeed(r io.Reader, lim Limits) (*Feed, error) {
 		p.skimPayloads = true
 		return feedRoot(p, start)
 	})
+}
+
+// errHeadRead stops ScanFeedHead at the first entry.
+var errHeadRead = errors.New("feeds: feed head read")
+
+// ScanFeedHead reads the head of an atom:feed document: the children of
+// the feed before its first atom:entry (id, title, links, sync and
+// opensearch elements), and stops there: Entries stays empty and the rest
+// of the document is neither read nor checked. It serves decisions that
+// cannot wait for the whole document, which a full parse confirms later.
+// Documents the fast scanner does not handle give an error.
+func ScanFeedHead(data []byte, lim Limits) (*Feed, error) {
+	lim = lim.withDefaults()
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, &LimitError{Limit: "MaxBytes", Max: lim.MaxBytes}
+	}
+	p := newFastParser(data, lim)
+	start, err := p.root()
+	if err != nil {
+		return nil, err
+	}
+	if start.Name != (xml.Name{Space: AtomNS, Local: "feed"}) {
+		return nil, wrongRoot(start, "atom:feed")
+	}
+	f := &Feed{TotalResults: -1}
+	p.push("feed")
+	err = p.children(func(t xml.StartElement) error {
+		if t.Name == (xml.Name{Space: AtomNS, Local: "entry"}) {
+			return errHeadRead
+		}
+		return p.feedChild(f, t)
+	})
+	if err != nil && err != errHeadRead {
+		return nil, err
+	}
+	return f, nil
 }
 
 // ParseEntry parses an atom:entry document.

@@ -143,3 +143,65 @@ func FuzzScanFeed(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(checkScanFeed)
 }
+
+// checkFeedHead checks ScanFeedHead against ParseFeed: on a feed ParseFeed
+// accepts, the head is ParseFeed's feed without its entries and without
+// what follows the first entry.
+func checkFeedHead(t *testing.T, data []byte) {
+	t.Helper()
+	head, herr := ScanFeedHead(data, Limits{MaxBytes: 1 << 20})
+	full, ferr := ParseFeed(bytes.NewReader(data), Limits{MaxBytes: 1 << 20})
+	if ferr != nil || herr != nil {
+		return // a head may read fine before a broken entry, or need encoding/xml
+	}
+	if len(head.Entries) != 0 {
+		t.Fatalf("head has %d entries", len(head.Entries))
+	}
+	if len(full.Entries) == 0 {
+		// No entry: the head is the whole feed.
+		if !reflect.DeepEqual(head, full) {
+			t.Fatalf("feed without entries\nhead: %s\nfull: %s", dump(head), dump(full))
+		}
+		return
+	}
+	// Everything the head holds, the full feed holds too (the full feed
+	// may have more: elements after the first entry).
+	if head.ID != "" && head.ID != full.ID || head.TotalResults >= 0 && head.TotalResults != full.TotalResults ||
+		head.StartIndex != 0 && head.StartIndex != full.StartIndex || len(head.Links) > len(full.Links) ||
+		!reflect.DeepEqual(head.Links, full.Links[:len(head.Links)]) {
+		t.Fatalf("head disagrees with the feed\nhead: %s\nfull: %s", dump(head), dump(full))
+	}
+}
+
+func TestScanFeedHead(t *testing.T) {
+	doc := `<feed xmlns="` + AtomNS + `" xmlns:os="` + OpenSearchNS + `"><id>f</id><os:totalResults>2</os:totalResults>` +
+		`<link rel="next" href="n"/><entry><id>1</id></entry><os:startIndex>1</os:startIndex><entry><id>2</id></entry></feed>`
+	h, err := ScanFeedHead([]byte(doc), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ID != "f" || h.TotalResults != 2 || h.StartIndex != 0 || len(h.Entries) != 0 {
+		t.Fatalf("head %s", dump(h))
+	}
+	if l, ok := h.Link("next"); !ok || l.Href != "n" {
+		t.Fatalf("links %v", h.Links)
+	}
+	checkFeedHead(t, []byte(doc))
+	// What follows the first entry is not read: a broken tail still has a head.
+	if _, err := ScanFeedHead([]byte(`<feed xmlns="`+AtomNS+`"><id>f</id><entry><bad`), Limits{}); err != nil {
+		t.Fatalf("broken tail: %v", err)
+	}
+	for _, bad := range []string{`<entry xmlns="` + AtomNS + `"/>`, `<feed xmlns="` + AtomNS + `"><id>f</`, `not xml`} {
+		if _, err := ScanFeedHead([]byte(bad), Limits{}); err == nil {
+			t.Fatalf("%q: no error", bad)
+		}
+	}
+	if _, err := ScanFeedHead([]byte(doc), Limits{MaxBytes: 10}); err == nil {
+		t.Fatal("MaxBytes not enforced")
+	}
+}
+
+func FuzzScanFeedHead(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(checkFeedHead)
+}

@@ -226,8 +226,16 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 	}
 	var results []*feeds.Entry
 	var pages [][]byte // result pages as the target produced them, for the source
+	var unread []byte  // the one result page, when its head says it holds every result
 	cur := res.url.String()
 	for {
+		if len(pages) == 0 && holdsAll(res.body, len(f.Entries)) {
+			// The next page can go to the target at once; this one is read
+			// (and counted) in the background.
+			unread = res.body
+			pages = append(pages, res.body)
+			break
+		}
 		rf, err := feeds.ScanFeed(bytes.NewReader(res.body), limits())
 		if err != nil {
 			return fmt.Errorf("reading the result feed %s: %w", cur, err)
@@ -256,7 +264,9 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 		}
 		cur = nu
 	}
-	r.count(f.Entries, results)
+	if unread == nil {
+		r.count(f.Entries, results)
+	}
 
 	// The result pages go back to the source as the target produced them,
 	// then the target's job is freed, in the background, one sync page at a
@@ -268,6 +278,14 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 	handedOff = true
 	go func() {
 		defer close(done)
+		if unread != nil {
+			rf, err := feeds.ScanFeed(bytes.NewReader(unread), limits())
+			if err != nil {
+				r.countFailure(fmt.Sprintf("reading the result feed %s: %v", cur, err))
+			} else {
+				r.count(f.Entries, rf.Entries)
+			}
+		}
 		u := r.p.source + "/$syncResults" + query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...)
 		for _, page := range pages {
 			if _, err := e.do(ctx, http.MethodPost, u, page, typeFeed); err != nil && ctx.Err() == nil {
@@ -281,15 +299,28 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 	return nil
 }
 
-// count classifies the result entries of one page.
+// holdsAll reports whether a result page says, in its head, that it holds
+// the results of all n entries sent (the usual single result page).
+func holdsAll(body []byte, n int) bool {
+	h, err := feeds.ScanFeedHead(body, limits())
+	return err == nil && h.TotalResults == n && h.StartIndex <= 1 && h.ItemsPerPage >= n
+}
+
+// countFailure counts an error that is not about one entry.
+func (r *kindRun) countFailure(msg string) {
+	r.sum.Errors++
+	if len(r.sum.Failures) < MaxFailures {
+		r.sum.Failures = append(r.sum.Failures, msg)
+	}
+}
+
+// count classifies the result entries of one page. It runs in the
+// background for the previous page while the current one is applied: it
+// writes only the outcome counters, which nothing else writes or reads
+// before waitResults.
 func (r *kindRun) count(sent, results []*feeds.Entry) {
 	ks := r.sum
-	fail := func(msg string) {
-		ks.Errors++
-		if len(ks.Failures) < MaxFailures {
-			ks.Failures = append(ks.Failures, msg)
-		}
-	}
+	fail := r.countFailure
 	for i, res := range results {
 		if i >= len(sent) {
 			break
