@@ -348,6 +348,11 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				fd.Set(digest.Entry{Endpoint: e.State.Endpoint, Tick: e.State.Tick + 1, Stamp: e.State.Stamp, ConflictPriority: digest.DefaultConflictPriority})
 			}
 			pc.remaining = n - i
+			if i%lookAhead == 0 && !pc.aliases {
+				if err := pc.lookup(ctx, tx, ep, in, i, min(n, i+lookAhead)); err != nil {
+					return err
+				}
+			}
 			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e, pc)
 			if err != nil {
 				return err
@@ -392,6 +397,44 @@ type pageCache struct {
 	keyNext, keyEnd int64
 	keyTaken        map[int64]bool
 	remaining       int // entries of the page not applied yet, this one included
+
+	// absent holds UUIDs of the entries ahead known to name no resource
+	// (looked up together, lookAhead at a time); only meaningful while
+	// aliases is false, and an entry applied leaves it.
+	absent map[string]bool
+}
+
+// lookAhead is how many entries' UUIDs are looked up in one query.
+const lookAhead = 64
+
+// lookup finds which UUIDs of entries [from, to) name no resource yet: a
+// page of new resources then costs one query per lookAhead entries instead
+// of one per entry.
+func (pc *pageCache) lookup(ctx context.Context, tx *sql.Tx, ep Endpoint, in IncomingPage, from, to int) error {
+	pc.absent = make(map[string]bool, to-from)
+	us := make([]string, 0, to-from)
+	for j := from; j < to; j++ {
+		if e := in.At(j); e.Invalid == nil && e.UUID != "" {
+			u := strings.ToLower(e.UUID)
+			pc.absent[u] = true
+			us = append(us, u)
+		}
+	}
+	list, _ := json.Marshal(us)
+	rows, err := tx.QueryContext(ctx, `SELECT j.value FROM json_each(?) j
+		WHERE EXISTS (SELECT 1 FROM resources WHERE endpoint_id = ? AND uuid = j.value)`, string(list), ep.ID)
+	if err != nil {
+		return fmt.Errorf("store: look up uuids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return err
+		}
+		delete(pc.absent, u)
+	}
+	return rows.Err()
 }
 
 // newKey hands out the next free numeric key of the endpoint, reserving a
@@ -461,10 +504,15 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 	var curID int64
 	var err error
 	for _, u := range append([]string{res.UUID}, e.Aliases...) {
+		if !pc.aliases && pc.absent[u] {
+			err = ErrNotFound // looked up with the entries around it
+			continue
+		}
 		if cur, curID, err = resourceByUUID(ctx, tx, ep, u, pc.aliases); err == nil || !errors.Is(err, ErrNotFound) {
 			break
 		}
 	}
+	delete(pc.absent, res.UUID) // applied or not, it is looked up again next time
 	if len(e.Aliases) > 0 || err == nil && cur.UUID != res.UUID {
 		pc.aliases = true // this entry may add aliases
 	}
