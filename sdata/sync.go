@@ -28,7 +28,7 @@ import (
 const (
 	DefaultJobTTL   = 24 * time.Hour
 	DefaultAliasTTL = 30 * 24 * time.Hour
-	MinPollMillis   = 10   // pollingMillis advised for a job that just started
+	MinPollMillis   = 1    // pollingMillis advised for a job that just started (its polls are held, see JobHold)
 	MaxPollMillis   = 2000 // pollingMillis advised for a long-running job
 )
 

@@ -24,8 +24,12 @@ const (
 	DefaultMaxBackoff  = 5 * time.Second
 	// MinPoll and MaxPoll are the default bounds of the wait between two
 	// polls of a tracking URL, whatever pollingMillis the provider asks for.
-	MinPoll = 20 * time.Millisecond
-	MaxPoll = 5 * time.Second
+	// The first poll of a job follows the provider's advice down to
+	// FirstPoll: a provider that holds polls until the job ends (ours does)
+	// advises a short first wait.
+	MinPoll   = 20 * time.Millisecond
+	MaxPoll   = 5 * time.Second
+	FirstPoll = time.Millisecond
 )
 
 // Content types sent by the engine.
@@ -278,7 +282,7 @@ func withParams(u string, add [][2]string) (string, error) {
 // and GETs the Location it was given. It returns the final 2xx answer and
 // the last Location seen ("" when the operation was synchronous).
 func (e *Engine) await(ctx context.Context, res *response, loc string, params [][2]string, onTrack func(*feeds.Tracking)) (*response, string, error) {
-	for res.status == http.StatusAccepted {
+	for polls := 0; res.status == http.StatusAccepted; polls++ {
 		l, err := res.location()
 		if err != nil {
 			return nil, loc, err
@@ -298,7 +302,11 @@ func (e *Engine) await(ctx context.Context, res *response, loc string, params []
 				onTrack(t)
 			}
 		}
-		wait = min(max(wait, e.pollMin()), e.pollMax())
+		floor := e.pollMin()
+		if polls == 0 {
+			floor = min(floor, FirstPoll)
+		}
+		wait = min(max(wait, floor), e.pollMax())
 		if err := sleep(ctx, wait); err != nil {
 			return nil, loc, err
 		}
