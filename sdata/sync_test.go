@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -656,5 +657,46 @@ func TestResultsLogOneRecordPerFeed(t *testing.T) {
 	if err := json.Unmarshal([]byte(child(p, "detail")), &detail); err != nil || len(detail.Entries) != 3 ||
 		detail.Statuses["201"] != 1 || detail.Statuses["200"] != 1 || detail.Statuses["409"] != 1 {
 		t.Fatalf("detail %s (%v)", child(p, "detail"), err)
+	}
+}
+
+// TestBigTargetPageResumes: a target page too big for the database (its
+// request lives in a file) that a crash left unapplied is applied at the
+// next start, and its file is gone once it is.
+func TestBigTargetPageResumes(t *testing.T) {
+	a, b := newProvider(t, 5), newProvider(t, 5)
+	const kind = "tradingAccounts"
+	for i := 0; i < 40; i++ {
+		a.create(kind, ta(strings.Repeat("Long company name ", 20)+itoa(i), "R"+itoa(i)))
+	}
+	st, _, dg := do(t, http.MethodGet, b.kind(kind)+"/$syncDigest", nil)
+	mustStatus(t, http.StatusOK, st, dg)
+	st, h, body := do(t, http.MethodPost, a.kind(kind)+"/$syncSource?trackingID="+uuid.NewString(), dg)
+	mustStatus(t, http.StatusAccepted, st, body)
+	st, page := poll(t, h.Get("Location")+"?count=100")
+	mustStatus(t, http.StatusOK, st, page)
+	if len(page) <= store.InlineRequestMax {
+		t.Fatalf("the page has %d bytes: not big enough for a request file", len(page))
+	}
+	// The crash: the job was recorded, its page not applied.
+	if _, _, err := b.st.CreateJob(context.Background(), store.Job{EndpointID: b.endpoint(kind).ID, Type: store.JobTarget,
+		TrackingID: "crashed", Request: page, Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := os.ReadDir(store.RequestDir(b.path))
+	if len(files) != 1 {
+		t.Fatalf("%d request files", len(files))
+	}
+	b.restart()
+	st, res := poll(t, b.kind(kind)+"/$syncTarget('crashed')")
+	mustStatus(t, http.StatusOK, st, res)
+	if f := parseFeed(t, res); f.TotalResults != 40 {
+		t.Fatalf("resumed page: %d results, want 40", f.TotalResults)
+	}
+	if got := len(b.resources(kind)); got != 40 {
+		t.Fatalf("b holds %d accounts after the resumed page, want 40", got)
+	}
+	if files, _ := os.ReadDir(store.RequestDir(b.path)); len(files) != 0 {
+		t.Fatalf("request file left after the page was applied: %v", files)
 	}
 }

@@ -21,7 +21,7 @@ const JobBatch = "batch"
 // ran) and ErrConflict when it is no longer running.
 func (s *SQLite) SaveResults(ctx context.Context, job Job, results []Result) (Job, error) {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, updated = ? WHERE id = ? AND status = ?`,
+		res, err := tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status = ?`,
 			JobDone, len(results), fmtStamp(time.Now()), job.ID, JobRunning)
 		if err != nil {
 			return fmt.Errorf("store: finish job %s: %w", job.TrackingID, err)
@@ -50,5 +50,6 @@ func (s *SQLite) SaveResults(ctx context.Context, job Job, results []Result) (Jo
 	if err != nil {
 		return Job{}, err
 	}
+	s.dropRequests(job.requestFile)
 	return s.Job(ctx, job.EndpointID, job.Type, job.TrackingID)
 }

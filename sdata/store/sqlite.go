@@ -65,6 +65,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.sweepRequestFiles(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -220,6 +224,9 @@ var migrations = []string{
 		created TEXT NOT NULL,
 		updated TEXT NOT NULL
 	);`,
+	// 5: big job requests (sync feed pages) live in files next to the
+	// database until the job is done; the column names the file.
+	`ALTER TABLE sync_jobs ADD COLUMN request_file TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -35,13 +35,15 @@ type Job struct {
 	Status     string // JobRunning, JobDone or JobFailed
 	RunName    string
 	RunStamp   string
-	Request    []byte         // the request body, kept until the job is done; read by RunningJobs only
-	Digest     *digest.Digest // source jobs: the source digest when the selection was made
-	Total      int            // entries selected (source) or processed (target)
-	Failure    string         // why a failed job failed
-	Created    time.Time
-	Updated    time.Time
-	Expires    time.Time
+	Request    []byte // the request body, kept until the job is done; read by RunningJobs only
+	// requestFile names the file holding a big request (InlineRequestMax).
+	requestFile string
+	Digest      *digest.Digest // source jobs: the source digest when the selection was made
+	Total       int            // entries selected (source) or processed (target)
+	Failure     string         // why a failed job failed
+	Created     time.Time
+	Updated     time.Time
+	Expires     time.Time
 }
 
 // CreateJob persists a new running job, or returns the existing job with
@@ -50,10 +52,18 @@ type Job struct {
 func (s *SQLite) CreateJob(ctx context.Context, j Job) (Job, bool, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	created := false
+	inline, file := j.Request, ""
+	if len(j.Request) > InlineRequestMax {
+		var err error
+		if file, err = s.writeRequest(j.Request); err != nil {
+			return Job{}, false, err
+		}
+		inline = nil
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO sync_jobs (endpoint_id, type, tracking_id, status, run_name, run_stamp, request, created, updated, expires)
-			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (endpoint_id, type, tracking_id) DO NOTHING`,
-			j.EndpointID, j.Type, j.TrackingID, JobRunning, j.RunName, j.RunStamp, j.Request, fmtStamp(now), fmtStamp(now), fmtStamp(j.Expires))
+		res, err := tx.ExecContext(ctx, `INSERT INTO sync_jobs (endpoint_id, type, tracking_id, status, run_name, run_stamp, request, request_file, created, updated, expires)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (endpoint_id, type, tracking_id) DO NOTHING`,
+			j.EndpointID, j.Type, j.TrackingID, JobRunning, j.RunName, j.RunStamp, inline, file, fmtStamp(now), fmtStamp(now), fmtStamp(j.Expires))
 		if err != nil {
 			return fmt.Errorf("store: create job: %w", err)
 		}
@@ -61,6 +71,9 @@ func (s *SQLite) CreateJob(ctx context.Context, j Job) (Job, bool, error) {
 		created = n == 1
 		return nil
 	})
+	if err != nil || !created {
+		s.dropRequests(file) // the job already exists, or was not made
+	}
 	if err != nil {
 		return Job{}, false, err
 	}
@@ -72,14 +85,14 @@ func (s *SQLite) CreateJob(ctx context.Context, j Job) (Job, bool, error) {
 // a target job's request is a whole feed page: only RunningJobs (resuming
 // after a restart) reads it, jobCols reads NULL in its place.
 const (
-	jobCols            = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, NULL, digest, total, failure, created, updated, expires`
-	jobColsWithRequest = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, request, digest, total, failure, created, updated, expires`
+	jobCols            = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, NULL, request_file, digest, total, failure, created, updated, expires`
+	jobColsWithRequest = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, request, request_file, digest, total, failure, created, updated, expires`
 )
 
 func scanJob(sc scanner) (Job, error) {
 	var j Job
 	var dg, created, updated, expires string
-	if err := sc.Scan(&j.ID, &j.EndpointID, &j.Type, &j.TrackingID, &j.Status, &j.RunName, &j.RunStamp, &j.Request, &dg,
+	if err := sc.Scan(&j.ID, &j.EndpointID, &j.Type, &j.TrackingID, &j.Status, &j.RunName, &j.RunStamp, &j.Request, &j.requestFile, &dg,
 		&j.Total, &j.Failure, &created, &updated, &expires); err != nil {
 		return Job{}, err
 	}
@@ -123,38 +136,79 @@ func (s *SQLite) RunningJobs(ctx context.Context) ([]Job, error) {
 		}
 		out = append(out, j)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i, j := range out {
+		if j.requestFile != "" {
+			if out[i].Request, err = s.readRequest(j.requestFile); err != nil {
+				return nil, fmt.Errorf("store: job %s request: %w", j.TrackingID, err)
+			}
+		}
+	}
+	return out, nil
 }
 
 // FailJob marks a job failed with a reason.
 func (s *SQLite) FailJob(ctx context.Context, id int64, reason string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, failure = ?, request = NULL, updated = ? WHERE id = ?`,
+	var file string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if file, err = requestFileOf(ctx, tx, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, failure = ?, request = NULL, request_file = '', updated = ? WHERE id = ?`,
 			JobFailed, reason, fmtStamp(time.Now()), id)
 		return err
 	})
+	if err == nil {
+		s.dropRequests(file)
+	}
+	return err
 }
 
 // DeleteJob frees a job and everything it holds.
 func (s *SQLite) DeleteJob(ctx context.Context, id int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM sync_jobs WHERE id = ?`, id)
+	var file string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if file, err = requestFileOf(ctx, tx, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sync_jobs WHERE id = ?`, id)
 		return err
 	})
+	if err == nil {
+		s.dropRequests(file)
+	}
+	return err
 }
 
 // ExpireJobs deletes the jobs whose expiry is before now and returns how many.
 func (s *SQLite) ExpireJobs(ctx context.Context, now time.Time) (int, error) {
-	var n int64
+	var files []string
+	n := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sync_jobs WHERE expires < ?`, fmtStamp(now))
+		files, n = nil, 0
+		rows, err := tx.QueryContext(ctx, `DELETE FROM sync_jobs WHERE expires < ? RETURNING request_file`, fmtStamp(now))
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		defer rows.Close()
+		for rows.Next() {
+			var f string
+			if err := rows.Scan(&f); err != nil {
+				return err
+			}
+			files = append(files, f)
+			n++
+		}
+		return rows.Err()
 	})
-	return int(n), err
+	if err == nil {
+		s.dropRequests(files...)
+	}
+	return n, err
 }
 
 // RunSource makes the selection of a source job: in one transaction it reads
@@ -214,13 +268,14 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, digest = ?, total = ?, request = NULL, updated = ? WHERE id = ?`,
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, digest = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ?`,
 			JobDone, string(dj), seq, fmtStamp(time.Now()), job.ID)
 		return err
 	})
 	if err != nil {
 		return Job{}, err
 	}
+	s.dropRequests(job.requestFile)
 	return s.Job(ctx, ep.ID, JobSource, job.TrackingID)
 }
 
@@ -373,13 +428,14 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		if err := writeDigest(ctx, tx, ep, tgt); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, updated = ? WHERE id = ?`,
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ?`,
 			JobDone, n, fmtStamp(time.Now()), job.ID)
 		return err
 	})
 	if err != nil {
 		return Job{}, nil, err
 	}
+	s.dropRequests(job.requestFile)
 	j, err := s.Job(ctx, ep.ID, JobTarget, job.TrackingID)
 	return j, results, err
 }
