@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	"github.com/google/uuid"
+	"sdatasync/sdata/store"
 
 	"sdatasync/contracts"
 	"sdatasync/feeds"
@@ -87,7 +87,7 @@ func (s *Server) prepareLocal(ctx context.Context, sc scope, el *etree.Element) 
 	}, func(p *contracts.Property, c *etree.Element, path string) error {
 		for _, item := range c.SelectElements(p.ItemName) {
 			if feeds.PayloadUUID(item) == "" {
-				setAttr(item, "sdata:uuid", uuid.NewString())
+				setAttr(item, "sdata:uuid", store.NewUUID())
 			} else if !validUUID(feeds.PayloadUUID(item)) {
 				return payloadError(path+"/"+p.ItemName+"/@sdata:uuid", "%q is not a valid UUID", feeds.PayloadUUID(item))
 			}

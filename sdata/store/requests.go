@@ -21,6 +21,18 @@ import (
 // writing them, checkpointing them and freeing them again.
 const InlineRequestMax = 64 << 10
 
+// NewUUID returns a new resource UUID. It is a version 7 UUID (RFC 9562):
+// time-ordered, so the UUIDs a provider hands out in a burst (a first sync
+// of a big table) land next to each other in the UUID indexes of every
+// provider that stores them, instead of one random index page each.
+func NewUUID() string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return u.String()
+}
+
 // requestExt names the files of job requests.
 const requestExt = ".request"
 

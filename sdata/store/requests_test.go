@@ -5,8 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func requestFiles(t *testing.T, s *SQLite) []string {
@@ -118,5 +121,23 @@ func TestTargetPageDropsItsRequest(t *testing.T) {
 	}
 	if got := requestFiles(t, s); len(got) != 0 {
 		t.Fatalf("request files left after the page was applied: %v", got)
+	}
+}
+
+// TestNewUUIDIsOrdered: resource UUIDs are RFC 9562 version 7 UUIDs in
+// the lowercase text form, each greater than the one before (so a burst
+// of them fills indexes in order) and all distinct.
+func TestNewUUIDIsOrdered(t *testing.T) {
+	prev := ""
+	for i := 0; i < 20000; i++ {
+		s := NewUUID()
+		u, err := uuid.Parse(s)
+		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 || s != strings.ToLower(s) || len(s) != 36 {
+			t.Fatalf("%q: version %d variant %v err %v", s, u.Version(), u.Variant(), err)
+		}
+		if s <= prev {
+			t.Fatalf("UUID %d (%s) is not after %s", i, s, prev)
+		}
+		prev = s
 	}
 }

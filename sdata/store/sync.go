@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"sdatasync/digest"
 )
 
@@ -239,7 +237,7 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 		}
 		rows.Close()
 		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = ? WHERE id = ?`, uuid.NewString(), id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = ? WHERE id = ?`, NewUUID(), id); err != nil {
 				return err
 			}
 		}
@@ -937,7 +935,7 @@ func (s *SQLite) OwnChanges(ctx context.Context, ep Endpoint, from int64, limit 
 		}
 		for i := range out {
 			if out[i].UUID == "" {
-				out[i].UUID = uuid.NewString()
+				out[i].UUID = NewUUID()
 				if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = ? WHERE id = ?`, out[i].UUID, ids[i]); err != nil {
 					return err
 				}
@@ -963,7 +961,7 @@ func (s *SQLite) AssignUUIDs(ctx context.Context, ep Endpoint, keys []string) (m
 				return err
 			}
 			if !u.Valid {
-				u.String = uuid.NewString()
+				u.String = NewUUID()
 				if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = ? WHERE endpoint_id = ? AND key = ?`, u.String, ep.ID, k); err != nil {
 					return err
 				}
