@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"strconv"
@@ -75,6 +76,29 @@ func (fw *FeedWriter) WriteEntry(e *Entry) error {
 		return errClosed
 	}
 	fw.x.entry(1, e, "")
+	return fw.x.err
+}
+
+// EncodeEntry returns the bytes WriteEntry writes for e inside a feed, so
+// that entries can be encoded ahead of time (on other goroutines) and
+// written later with WriteEncoded.
+func EncodeEntry(e *Entry) ([]byte, error) {
+	var buf bytes.Buffer
+	x := xmlWriter{w: bufio.NewWriterSize(&buf, 4096)}
+	x.entry(1, e, "")
+	x.flush()
+	if x.err != nil {
+		return nil, x.err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteEncoded writes an entry EncodeEntry encoded.
+func (fw *FeedWriter) WriteEncoded(b []byte) error {
+	if fw.closed {
+		return errClosed
+	}
+	fw.x.rawBytes(b)
 	return fw.x.err
 }
 

@@ -167,3 +167,53 @@ func lineDiff(want, got string) string {
 	}
 	return "(no line differs)"
 }
+
+// TestEncodedEntriesWriteTheSameFeed: a feed written from entries encoded
+// ahead of time (EncodeEntry, WriteEncoded) is byte for byte the feed
+// WriteEntry writes, for every feed of the golden cases.
+func TestEncodedEntriesWriteTheSameFeed(t *testing.T) {
+	n := 0
+	for _, gc := range goldenCases {
+		if gc.kind != "feed" {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(testdataDir, gc.name+".xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := ParseFeed(bytes.NewReader(src), Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", gc.name, err)
+		}
+		var direct, encoded bytes.Buffer
+		for _, out := range []*bytes.Buffer{&direct, &encoded} {
+			fw, err := NewFeedWriter(out, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range f.Entries {
+				if out == &direct {
+					err = fw.WriteEntry(e)
+				} else {
+					var b []byte
+					if b, err = EncodeEntry(e); err == nil {
+						err = fw.WriteEncoded(b)
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := fw.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(direct.Bytes(), encoded.Bytes()) {
+			t.Fatalf("%s: encoded entries write another feed\n%s\n---\n%s", gc.name, direct.Bytes(), encoded.Bytes())
+		}
+		n += len(f.Entries)
+	}
+	if n == 0 {
+		t.Fatal("no golden feed with entries")
+	}
+}

@@ -19,6 +19,59 @@ const prepareChunk = 32
 type preparedPage struct {
 	entries []store.Incoming
 	ready   []chan struct{} // per chunk: closed once its entries are prepared
+
+	// Result entries are encoded for the result feed while the following
+	// entries are applied (store.ResultObserver): the GET that follows the
+	// job writes them as they are.
+	applied chan appliedResult
+	encoded [][]byte
+	done    chan struct{}
+}
+
+type appliedResult struct {
+	i int
+	r store.Result
+}
+
+// Applied hands a result to the encoder (store.ResultObserver).
+func (p *preparedPage) Applied(i int, r store.Result) {
+	if p.applied != nil {
+		p.applied <- appliedResult{i, r}
+	}
+}
+
+// encodeResults starts encoding the results the store reports.
+func (p *preparedPage) encodeResults(s *Server, sc scope) {
+	p.applied = make(chan appliedResult, len(p.entries))
+	p.encoded = make([][]byte, len(p.entries))
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		for a := range p.applied {
+			e, err := s.resultEntry(sc, a.r)
+			if err != nil {
+				continue // left to resultPage, which reports it
+			}
+			if b, err := feeds.EncodeEntry(e); err == nil {
+				p.encoded[a.i] = b
+			}
+		}
+	}()
+}
+
+// encodedResults ends the encoding and returns the entries encoded, nil
+// when the page failed (its results do not count).
+func (p *preparedPage) encodedResults(ok bool) [][]byte {
+	if p.applied == nil {
+		return nil
+	}
+	close(p.applied)
+	<-p.done
+	p.applied = nil
+	if !ok {
+		return nil
+	}
+	return p.encoded
 }
 
 // preparePage starts preparing the entries of a parsed page, on as many

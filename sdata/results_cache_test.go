@@ -24,35 +24,35 @@ func TestRecentResultsBounds(t *testing.T) {
 		}
 		return out
 	}
-	rr.put(job(1, 0), res(5))
-	if got, ok := rr.get(job(1, 0), 1, 2); !ok || len(got) != 2 || got[0].Seq != 2 {
+	rr.put(job(1, 0), res(5), nil)
+	if got, _, ok := rr.get(job(1, 0), 1, 2); !ok || len(got) != 2 || got[0].Seq != 2 {
 		t.Fatalf("range: %v %v", got, ok)
 	}
-	if got, ok := rr.get(job(1, 0), 4, 10); !ok || len(got) != 1 || got[0].Seq != 5 {
+	if got, _, ok := rr.get(job(1, 0), 4, 10); !ok || len(got) != 1 || got[0].Seq != 5 {
 		t.Fatalf("range past the end: %v %v", got, ok)
 	}
-	if got, ok := rr.get(job(1, 0), 9, 10); !ok || len(got) != 0 {
+	if got, _, ok := rr.get(job(1, 0), 9, 10); !ok || len(got) != 0 {
 		t.Fatalf("offset past the end: %v %v", got, ok)
 	}
 	// A job id that comes back names another job: not served from memory.
-	if _, ok := rr.get(job(1, time.Second), 0, 5); ok {
+	if _, _, ok := rr.get(job(1, time.Second), 0, 5); ok {
 		t.Fatal("results of a former job with the same id")
 	}
-	rr.put(job(1, time.Second), res(1))
-	if got, ok := rr.get(job(1, time.Second), 0, 5); !ok || len(got) != 1 {
+	rr.put(job(1, time.Second), res(1), nil)
+	if got, _, ok := rr.get(job(1, time.Second), 0, 5); !ok || len(got) != 1 {
 		t.Fatalf("the newer job: %v %v", got, ok)
 	}
 	for id := int64(2); id <= maxRecentResults+1; id++ {
-		rr.put(job(id, 0), res(1))
+		rr.put(job(id, 0), res(1), nil)
 	}
-	if _, ok := rr.get(job(1, time.Second), 0, 5); ok {
+	if _, _, ok := rr.get(job(1, time.Second), 0, 5); ok {
 		t.Fatal("the oldest job was not evicted")
 	}
 	if len(rr.jobs) != maxRecentResults {
 		t.Fatalf("%d jobs kept", len(rr.jobs))
 	}
 	rr.drop(2)
-	if _, ok := rr.get(job(2, 0), 0, 1); ok {
+	if _, _, ok := rr.get(job(2, 0), 0, 1); ok {
 		t.Fatal("dropped job still served")
 	}
 }
@@ -81,6 +81,9 @@ func TestResultsFromMemoryMatchStore(t *testing.T) {
 		defer b.srv.results.mu.Unlock()
 		for _, j := range b.srv.results.jobs {
 			if j.id == 1 { // the first job of b
+				if len(j.encoded) != len(j.results) || j.encoded[0] == nil {
+					t.Fatal("the first job's result entries were not encoded while it ran")
+				}
 				return true
 			}
 		}

@@ -581,7 +581,9 @@ func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, r
 // applyTarget applies a prepared page and audits what happened.
 func (s *Server) applyTarget(ctx context.Context, sc scope, j store.Job, tf *targetFeed) (store.Job, error) {
 	start := time.Now()
+	tf.entries.encodeResults(s, sc)
 	done, results, err := s.st.RunTarget(ctx, sc.ep, j, tf.digest, tf.immediate, tf.last, tf.entries)
+	encoded := tf.entries.encodedResults(err == nil)
 	if err != nil {
 		s.log.Error("target job failed", "trackingID", j.TrackingID, "kind", sc.kind.PluralName, "runName", j.RunName, "runStamp", j.RunStamp, "err", err)
 		if ctx.Err() == nil {
@@ -597,7 +599,7 @@ func (s *Server) applyTarget(ctx context.Context, sc scope, j store.Job, tf *tar
 		return done, err
 	}
 	s.auditResults(ctx, sc, done, results, time.Since(start))
-	s.results.put(done, results)
+	s.results.put(done, results, encoded)
 	return done, nil
 }
 
@@ -615,32 +617,42 @@ type jobResults struct {
 	id      int64
 	created time.Time
 	results []store.Result
+	encoded [][]byte // the result entries encoded for the feed (nil: not encoded)
 }
 
 // maxRecentResults is how many target jobs' results stay in memory.
 const maxRecentResults = 4
 
-func (rr *recentResults) put(j store.Job, res []store.Result) {
+func (rr *recentResults) put(j store.Job, res []store.Result, encoded [][]byte) {
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
 	rr.jobs = slices.DeleteFunc(rr.jobs, func(k jobResults) bool { return k.id == j.ID })
 	if len(rr.jobs) == maxRecentResults {
 		rr.jobs = append(rr.jobs[:0], rr.jobs[1:]...)
 	}
-	rr.jobs = append(rr.jobs, jobResults{j.ID, j.Created, res})
+	if len(encoded) != len(res) {
+		encoded = nil
+	}
+	rr.jobs = append(rr.jobs, jobResults{j.ID, j.Created, res, encoded})
 }
 
 // get returns results [offset, offset+limit) of job, if they are kept.
-func (rr *recentResults) get(job store.Job, offset, limit int) ([]store.Result, bool) {
+// The encoded entries, when kept, come along (same range).
+func (rr *recentResults) get(job store.Job, offset, limit int) ([]store.Result, [][]byte, bool) {
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
 	for _, j := range rr.jobs {
 		if j.id == job.ID && j.created.Equal(job.Created) {
 			offset = min(max(offset, 0), len(j.results))
-			return j.results[offset:min(len(j.results), offset+max(limit, 0))], true
+			end := min(len(j.results), offset+max(limit, 0))
+			var enc [][]byte
+			if j.encoded != nil {
+				enc = j.encoded[offset:end]
+			}
+			return j.results[offset:end], enc, true
 		}
 	}
-	return nil, false
+	return nil, nil, false
 }
 
 func (rr *recentResults) drop(id int64) {
@@ -703,7 +715,7 @@ func (s *Server) resultPage(w http.ResponseWriter, r *http.Request, sc scope, j 
 	if all {
 		pg = paging{start: 1, count: max(j.Total, 1)}
 	}
-	res, ok := s.results.get(j, pg.start-1, pg.count)
+	res, encoded, ok := s.results.get(j, pg.start-1, pg.count)
 	if !ok {
 		if res, err = s.st.TargetResults(r.Context(), j, pg.start-1, pg.count); err != nil {
 			return 0, err
@@ -716,7 +728,13 @@ func (s *Server) resultPage(w http.ResponseWriter, r *http.Request, sc scope, j 
 	if err != nil {
 		return 0, err
 	}
-	for _, rr := range res {
+	for i, rr := range res {
+		if encoded != nil && encoded[i] != nil {
+			if err := fw.WriteEncoded(encoded[i]); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		e, err := s.resultEntry(sc, rr)
 		if err != nil {
 			return 0, err

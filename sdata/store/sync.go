@@ -333,6 +333,14 @@ type IncomingPage interface {
 	At(i int) Incoming
 }
 
+// ResultObserver is an IncomingPage that wants each result as soon as its
+// entry is applied: RunTarget calls Applied in entry order, inside its
+// transaction (a page that fails after all applies nothing, whatever
+// Applied was told).
+type ResultObserver interface {
+	Applied(i int, r Result)
+}
+
 // Entries is an IncomingPage whose entries are all prepared.
 type Entries []Incoming
 
@@ -372,6 +380,7 @@ type Result struct {
 func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in IncomingPage) (Job, []Result, error) {
 	var results []Result
 	n := in.Len()
+	obs, _ := in.(ResultObserver)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		results = make([]Result, 0, n)
 		pc := &pageCache{nodes: map[string]int64{}}
@@ -415,6 +424,9 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				return err
 			}
 			results = append(results, r)
+			if obs != nil {
+				obs.Applied(i, r)
+			}
 			digest.AfterEntry(&tgt, fd, e.State)
 		}
 		if err := pc.releaseKeys(ctx, tx, ep); err != nil {
