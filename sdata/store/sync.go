@@ -236,9 +236,21 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 			ids = append(ids, id)
 		}
 		rows.Close()
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = ? WHERE id = ?`, NewUUID(), id); err != nil {
+		// New UUIDs go in 500 at a time: {"row id": "uuid", ...}.
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), 500)]
+			ids = ids[len(chunk):]
+			m := make(map[string]string, len(chunk))
+			for _, id := range chunk {
+				m[strconv.FormatInt(id, 10)] = NewUUID()
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
 				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = j.value FROM json_each(?) AS j
+				WHERE resources.id = CAST(j.key AS INTEGER)`, string(b)); err != nil {
+				return fmt.Errorf("store: assign uuids: %w", err)
 			}
 		}
 		seq := 0

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"sdatasync/digest"
 )
 
@@ -96,5 +98,42 @@ func TestTargetPageKeysAreDense(t *testing.T) {
 	}
 	if r.Key != "8" {
 		t.Fatalf("next local key %s, want 8 (unused page keys given back)", r.Key)
+	}
+}
+
+// TestSelectionGivesEveryResourceAUUID: the first selection of resources
+// without UUIDs (more than one batch of them) gives each its own, stored
+// and in the snapshot.
+func TestSelectionGivesEveryResourceAUUID(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	ep := testEndpoint(t, s)
+	const n = 1234
+	for i := 0; i < n; i++ {
+		if _, err := s.Create(ctx, ep, Write{Payload: []byte(`<tradingAccount/>`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, _, err := s.CreateJob(ctx, Job{EndpointID: ep.ID, Type: JobSource, TrackingID: "uuids", Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = s.RunSource(ctx, ep, j, digest.Digest{}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.SourceEntries(ctx, j, 0, n+10)
+	if err != nil || len(entries) != n {
+		t.Fatalf("%d entries (%v)", len(entries), err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if _, err := uuid.Parse(e.UUID); err != nil || seen[e.UUID] {
+			t.Fatalf("resource %s: uuid %q (repeated: %v)", e.Key, e.UUID, seen[e.UUID])
+		}
+		seen[e.UUID] = true
+		stored, err := s.Get(ctx, ep, e.Key)
+		if err != nil || stored.UUID != e.UUID {
+			t.Fatalf("resource %s stores uuid %q, the snapshot %q (%v)", e.Key, stored.UUID, e.UUID, err)
+		}
 	}
 }
