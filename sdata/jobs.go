@@ -164,8 +164,35 @@ func (s *Server) sweep(interval time.Duration) {
 	}
 }
 
-// sweepOnce expires unclaimed jobs and retires old UUID aliases.
+// purgeJobs removes what freed jobs held, in the background: one purge at
+// a time, run again while jobs are freed meanwhile.
+func (s *Server) purgeJobs() {
+	s.purgePending.Store(true)
+	if !s.purging.CompareAndSwap(false, true) {
+		return
+	}
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		for {
+			for s.purgePending.Swap(false) {
+				if _, err := s.st.PurgeDeletedJobs(s.life); err != nil && s.life.Err() == nil {
+					s.log.Error("purging freed sync jobs", "err", err)
+				}
+			}
+			s.purging.Store(false)
+			// A job freed between the last purge and now starts another round.
+			if !s.purgePending.Load() || !s.purging.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
+}
+
+// sweepOnce expires unclaimed jobs, purges freed ones and retires old UUID
+// aliases.
 func (s *Server) sweepOnce(now time.Time) {
+	s.purgeJobs()
 	if n, err := s.st.ExpireJobs(s.life, now); err != nil {
 		if s.life.Err() == nil {
 			s.log.Error("expiring sync jobs", "err", err)

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -65,7 +66,9 @@ type Server struct {
 	running runningJobs
 	// results keeps the results of the last target jobs for their GETs.
 	results recentResults
-	push    *pusher // nil without push targets
+	// purging and purgePending coordinate the background purge of freed jobs.
+	purging, purgePending atomic.Bool
+	push                  *pusher // nil without push targets
 
 	children map[string]childLink // child kinds (plural name), served as views of their parents
 }

@@ -246,6 +246,7 @@ func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, j store.Job) 
 		return err
 	}
 	s.results.drop(j.ID)
+	s.purgeJobs()
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -569,7 +570,12 @@ func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, r
 		if err != nil {
 			return 0, err
 		}
-		defer s.st.DeleteJob(context.WithoutCancel(r.Context()), j.ID)
+		defer func() {
+			if s.st.DeleteJob(context.WithoutCancel(r.Context()), j.ID) == nil {
+				s.results.drop(j.ID)
+				s.purgeJobs()
+			}
+		}()
 		return s.resultPage(w, r, sc, j, true)
 	}
 	if created {

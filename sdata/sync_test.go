@@ -3,6 +3,7 @@ package sdata
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -698,5 +699,37 @@ func TestBigTargetPageResumes(t *testing.T) {
 	}
 	if files, _ := os.ReadDir(store.RequestDir(b.path)); len(files) != 0 {
 		t.Fatalf("request file left after the page was applied: %v", files)
+	}
+}
+
+// TestFreedJobsArePurged: what a freed job held (snapshot rows, results)
+// is removed in the background after the DELETE answered.
+func TestFreedJobsArePurged(t *testing.T) {
+	a, b := newProvider(t, 5), newProvider(t, 5)
+	for i := 0; i < 12; i++ {
+		a.create("tradingAccounts", ta("Acc "+itoa(i), "R"+itoa(i)))
+	}
+	catchUp(t, a, b, "tradingAccounts", 5, "purge")
+	for name, p := range map[string]*provider{"source": a, "target": b} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var rows, jobs int
+			err := p.st.Tx(context.Background(), func(tx *sql.Tx) error {
+				if err := tx.QueryRow(`SELECT (SELECT count(*) FROM sync_job_entries) + (SELECT count(*) FROM sync_job_results)`).Scan(&rows); err != nil {
+					return err
+				}
+				return tx.QueryRow(`SELECT count(*) FROM sync_jobs`).Scan(&jobs)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows == 0 && jobs == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still holds %d job rows and %d jobs after the pass freed them", name, rows, jobs)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

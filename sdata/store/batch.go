@@ -29,7 +29,7 @@ func (s *SQLite) SaveResults(ctx context.Context, job Job, results []Result) (Jo
 		if n, _ := res.RowsAffected(); n == 0 {
 			var status string
 			err := tx.QueryRowContext(ctx, `SELECT status FROM sync_jobs WHERE id = ?`, job.ID).Scan(&status)
-			if errors.Is(err, sql.ErrNoRows) {
+			if errors.Is(err, sql.ErrNoRows) || status == JobDeleted {
 				return fmt.Errorf("store: job %s was freed before it finished: %w", job.TrackingID, ErrNotFound)
 			}
 			if err != nil {

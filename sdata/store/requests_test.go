@@ -94,6 +94,9 @@ func TestBigRequestsLiveInFiles(t *testing.T) {
 	if got := len(requestFiles(t, s)); got != 1 {
 		t.Fatalf("%d request files after delete and fail, want 1", got)
 	}
+	if n, err := s.PurgeDeletedJobs(ctx); err != nil || n != 1 {
+		t.Fatalf("purged %d jobs %v, want the deleted one", n, err)
+	}
 	if n, err := s.ExpireJobs(ctx, time.Now().Add(2*time.Hour)); err != nil || n != 3 {
 		t.Fatalf("expired %d %v, want 3", n, err)
 	}

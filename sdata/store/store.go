@@ -122,8 +122,10 @@ type Store interface {
 	RunningJobs(ctx context.Context) ([]Job, error)
 	// FailJob marks a job failed.
 	FailJob(ctx context.Context, id int64, reason string) error
-	// DeleteJob frees a job and what it holds.
+	// DeleteJob frees a job; what it holds goes with PurgeDeletedJobs.
 	DeleteJob(ctx context.Context, id int64) error
+	// PurgeDeletedJobs removes what freed jobs held, a little at a time.
+	PurgeDeletedJobs(ctx context.Context) (int, error)
 	// ExpireJobs deletes jobs that expired before now.
 	ExpireJobs(ctx context.Context, now time.Time) (int, error)
 	// RunSource selects the changes a target lacks into a source job.

@@ -21,6 +21,9 @@ const (
 	JobRunning = "running"
 	JobDone    = "done"
 	JobFailed  = "failed"
+	// JobDeleted marks a freed job whose rows PurgeDeletedJobs has yet to
+	// remove; it is found by no lookup.
+	JobDeleted = "deleted"
 )
 
 // Job is an asynchronous sync operation, persisted so that a restart does
@@ -155,8 +158,8 @@ func (s *SQLite) FailJob(ctx context.Context, id int64, reason string) error {
 		if file, err = requestFileOf(ctx, tx, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, failure = ?, request = NULL, request_file = '', updated = ? WHERE id = ?`,
-			JobFailed, reason, fmtStamp(time.Now()), id)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, failure = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status <> ?`,
+			JobFailed, reason, fmtStamp(time.Now()), id, JobDeleted)
 		return err
 	})
 	if err == nil {
@@ -165,7 +168,10 @@ func (s *SQLite) FailJob(ctx context.Context, id int64, reason string) error {
 	return err
 }
 
-// DeleteJob frees a job and everything it holds.
+// DeleteJob frees a job: it is gone at once for every lookup and its
+// tracking ID is free again; the rows it holds (a source snapshot may hold
+// a whole table) are removed later by PurgeDeletedJobs, in small
+// transactions, so that freeing a big job never holds the writer long.
 func (s *SQLite) DeleteJob(ctx context.Context, id int64) error {
 	var file string
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -173,13 +179,55 @@ func (s *SQLite) DeleteJob(ctx context.Context, id int64) error {
 		if file, err = requestFileOf(ctx, tx, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sync_jobs WHERE id = ?`, id)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, tracking_id = 'deleted:' || id, request = NULL, request_file = '', updated = ?
+			WHERE id = ?`, JobDeleted, fmtStamp(time.Now()), id)
 		return err
 	})
 	if err == nil {
 		s.dropRequests(file)
 	}
 	return err
+}
+
+// purgeChunk is how many rows of a deleted job one purge transaction removes.
+const purgeChunk = 2000
+
+// PurgeDeletedJobs removes the deleted jobs and what they held, purgeChunk
+// rows per transaction, and returns how many jobs it removed.
+func (s *SQLite) PurgeDeletedJobs(ctx context.Context) (int, error) {
+	jobs := 0
+	for {
+		var id int64
+		err := s.r.QueryRowContext(ctx, `SELECT id FROM sync_jobs WHERE status = ? ORDER BY id LIMIT 1`, JobDeleted).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return jobs, nil
+		}
+		if err != nil {
+			return jobs, fmt.Errorf("store: purge jobs: %w", err)
+		}
+		done := false
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			for _, table := range []string{"sync_job_entries", "sync_job_results"} {
+				res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE job_id = ? AND seq IN
+					(SELECT seq FROM `+table+` WHERE job_id = ? ORDER BY seq LIMIT ?)`, id, id, purgeChunk)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n > 0 {
+					return nil // more next time
+				}
+			}
+			_, err := tx.ExecContext(ctx, `DELETE FROM sync_jobs WHERE id = ? AND status = ?`, id, JobDeleted)
+			done = true
+			return err
+		})
+		if err != nil {
+			return jobs, fmt.Errorf("store: purge job: %w", err)
+		}
+		if done {
+			jobs++
+		}
+	}
 }
 
 // ExpireJobs deletes the jobs whose expiry is before now and returns how many.
@@ -278,8 +326,8 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, digest = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ?`,
-			JobDone, string(dj), seq, fmtStamp(time.Now()), job.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, digest = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status <> ?`,
+			JobDone, string(dj), seq, fmtStamp(time.Now()), job.ID, JobDeleted)
 		return err
 	})
 	if err != nil {
@@ -450,8 +498,8 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		if err := writeDigest(ctx, tx, ep, tgt); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ?`,
-			JobDone, n, fmtStamp(time.Now()), job.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status <> ?`,
+			JobDone, n, fmtStamp(time.Now()), job.ID, JobDeleted)
 		return err
 	})
 	if err != nil {

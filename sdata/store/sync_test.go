@@ -137,3 +137,65 @@ func TestSelectionGivesEveryResourceAUUID(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedJobsArePurged: a freed job is gone at once (its tracking ID
+// can start a new job) and what it held goes with PurgeDeletedJobs, over
+// several transactions when it is big.
+func TestDeletedJobsArePurged(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	ep := testEndpoint(t, s)
+	src := "http://elsewhere/sdata/app/gcrm/-/tradingAccounts"
+	now := time.Now().UTC()
+	const n = purgeChunk + 150
+	in := make([]Incoming, n)
+	for i := range in {
+		in[i] = Incoming{UUID: fmt.Sprintf("00000000-0000-7000-8000-%012d", i), Method: "PUT",
+			State: digest.SyncState{Endpoint: src, Tick: int64(i + 1), Stamp: now}, Payload: []byte(`<tradingAccount/>`)}
+	}
+	fd := digest.Digest{}
+	fd.Set(digest.Entry{Endpoint: src, Tick: n + 1, Stamp: now, ConflictPriority: 5})
+	j, _, err := s.CreateJob(ctx, Job{EndpointID: ep.ID, Type: JobTarget, TrackingID: "big", Expires: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RunTarget(ctx, ep, j, fd, false, true, Entries(in)); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) int {
+		t.Helper()
+		var c int
+		if err := s.r.QueryRowContext(ctx, q).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Job(ctx, ep.ID, JobTarget, "big"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a freed job is still found: %v", err)
+	}
+	j2, created, err := s.CreateJob(ctx, Job{EndpointID: ep.ID, Type: JobTarget, TrackingID: "big", Expires: now.Add(time.Hour)})
+	if err != nil || !created || j2.ID == j.ID {
+		t.Fatalf("the freed tracking ID does not start a new job: %v %v", created, err)
+	}
+	if got := count(`SELECT count(*) FROM sync_job_results`); got != n {
+		t.Fatalf("%d result rows before the purge, want %d (freeing is quick, purging comes after)", got, n)
+	}
+	if jobs, err := s.PurgeDeletedJobs(ctx); err != nil || jobs != 1 {
+		t.Fatalf("purged %d jobs (%v), want 1", jobs, err)
+	}
+	if got := count(`SELECT count(*) FROM sync_job_results`); got != 0 {
+		t.Fatalf("%d result rows left after the purge", got)
+	}
+	if got := count(`SELECT count(*) FROM sync_jobs`); got != 1 {
+		t.Fatalf("%d jobs left, want the new one", got)
+	}
+	if _, err := s.Job(ctx, ep.ID, JobTarget, "big"); err != nil {
+		t.Fatalf("the new job: %v", err)
+	}
+	if jobs, err := s.PurgeDeletedJobs(ctx); err != nil || jobs != 0 {
+		t.Fatalf("a second purge removed %d jobs (%v)", jobs, err)
+	}
+}
