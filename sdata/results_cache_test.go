@@ -65,13 +65,8 @@ func TestResultsFromMemoryMatchStore(t *testing.T) {
 		a.create("tradingAccounts", ta("Acc "+itoa(i), "R"+itoa(i)))
 	}
 	q := "?runName=cache&runStamp=2026-11-22T10:00:00Z&trackingID="
-	st, _, dg := do(t, http.MethodGet, b.kind("tradingAccounts")+"/$syncDigest", nil)
-	mustStatus(t, http.StatusOK, st, dg)
-	st, h, body := do(t, http.MethodPost, a.kind("tradingAccounts")+"/$syncSource"+q+uuid.NewString(), dg)
-	mustStatus(t, http.StatusAccepted, st, body)
-	st, page := poll(t, h.Get("Location"))
-	mustStatus(t, http.StatusOK, st, page)
-	st, h, body = do(t, http.MethodPost, b.kind("tradingAccounts")+"/$syncTarget"+q+uuid.NewString(), page)
+	page := firstPage(t, a, b, "tradingAccounts", 100)
+	st, h, body := do(t, http.MethodPost, b.kind("tradingAccounts")+"/$syncTarget"+q+uuid.NewString(), page)
 	mustStatus(t, http.StatusAccepted, st, body)
 	loc := h.Get("Location")
 	st, fromMemory := poll(t, loc+"?count=3&startIndex=2")

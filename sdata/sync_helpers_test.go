@@ -138,6 +138,19 @@ func diagnosesOf(t testing.TB, b []byte) []feeds.Diagnosis {
 	return ds
 }
 
+// firstPage does the source half of a pass by hand: dst's digest to src's
+// $syncSource, and the first page (at most count entries) of the sync feed.
+func firstPage(t testing.TB, src, dst *provider, kind string, count int) []byte {
+	t.Helper()
+	st, _, dg := do(t, http.MethodGet, dst.kind(kind)+"/$syncDigest", nil)
+	mustStatus(t, http.StatusOK, st, dg)
+	st, h, body := do(t, http.MethodPost, src.kind(kind)+"/$syncSource?runName=by-hand&trackingID="+uuid.NewString(), dg)
+	mustStatus(t, http.StatusAccepted, st, body)
+	st, page := poll(t, h.Get("Location")+"?count="+itoa(count))
+	mustStatus(t, http.StatusOK, st, page)
+	return page
+}
+
 // poll GETs url until it stops answering 202 and returns the final answer.
 func poll(t testing.TB, url string) (int, []byte) {
 	t.Helper()

@@ -670,12 +670,7 @@ func TestBigTargetPageResumes(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		a.create(kind, ta(strings.Repeat("Long company name ", 20)+itoa(i), "R"+itoa(i)))
 	}
-	st, _, dg := do(t, http.MethodGet, b.kind(kind)+"/$syncDigest", nil)
-	mustStatus(t, http.StatusOK, st, dg)
-	st, h, body := do(t, http.MethodPost, a.kind(kind)+"/$syncSource?trackingID="+uuid.NewString(), dg)
-	mustStatus(t, http.StatusAccepted, st, body)
-	st, page := poll(t, h.Get("Location")+"?count=100")
-	mustStatus(t, http.StatusOK, st, page)
+	page := firstPage(t, a, b, kind, 100)
 	if len(page) <= store.InlineRequestMax {
 		t.Fatalf("the page has %d bytes: not big enough for a request file", len(page))
 	}
