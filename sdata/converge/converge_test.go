@@ -3,10 +3,12 @@ package converge
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -522,5 +524,36 @@ func TestBugChildViewPostStoresNamespaceDecl(t *testing.T) {
 			t.Fatalf("regression: a line POSTed through the salesOrderLines view keeps its own xmlns:sdata in the stored order at its origin only; same sync state %s@%d,\n  a: %s\n  b: %s",
 				ra.Endpoint, ra.Tick, ra.Payload, rb.Payload)
 		}
+	}
+}
+
+// TestStale412NamesTheSyncLog: a write refused with 412 in the workload
+// reports the latest sync log records of the node, to tell a sync job
+// that wrote meanwhile from anything else.
+func TestStale412NamesTheSyncLog(t *testing.T) {
+	ctx := context.Background()
+	n, err := StartInProcess(ctx, "a", filepath.Join(t.TempDir(), "a.db"), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	w := NewWorkload([]*Node{n}, rand.New(rand.NewPCG(1, 2)), "stale")
+	w.Strict = true
+	if err := w.create(ctx, n, "tradingAccounts"); err != nil {
+		t.Fatal(err)
+	}
+	items, err := w.list(ctx, n, "tradingAccounts")
+	if err != nil || len(items) != 1 {
+		t.Fatalf("%d items (%v)", len(items), err)
+	}
+	u := n.KindURL("tradingAccounts") + "('" + items[0].key + "')"
+	body := []byte(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>First</name></tradingAccount>`)
+	if _, err := w.do(ctx, http.MethodPut, u, body, quote(items[0].etag)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.do(ctx, http.MethodPut, u, body, quote(items[0].etag)) // the ETag read before the first PUT
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusPreconditionFailed || !strings.Contains(he.Body, "latest sync log records at the node") {
+		t.Fatalf("stale write: %v", err)
 	}
 }

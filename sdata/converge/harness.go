@@ -355,9 +355,56 @@ func (w *Workload) do(ctx context.Context, method, u string, body []byte, ifMatc
 		return nil, err
 	}
 	if res.StatusCode/100 != 2 {
-		return b, &HTTPError{Method: method, URL: u, Status: res.StatusCode, Body: string(b)}
+		he := &HTTPError{Method: method, URL: u, Status: res.StatusCode, Body: string(b)}
+		if res.StatusCode == http.StatusPreconditionFailed && ifMatch != "" {
+			// Who changed the resource since it was read? The node's latest
+			// sync log records say whether a sync job wrote meanwhile.
+			he.Body += "\nlatest sync log records at the node: " + w.recentLog(ctx, u)
+		}
+		return b, he
 	}
 	return b, nil
+}
+
+// recentLog summarizes the last records of the $syncLog of the dataset of
+// resource URL u (a diagnostic for unexpected 412s).
+func (w *Workload) recentLog(ctx context.Context, u string) string {
+	i := strings.LastIndex(u, "/")
+	if i < 0 {
+		return "?"
+	}
+	j := strings.LastIndex(u[:i], "/")
+	if j < 0 {
+		return "?"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u[:j]+"/$syncLog?count=8", nil)
+	if err != nil {
+		return err.Error()
+	}
+	res, err := w.Client.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer res.Body.Close()
+	f, err := feeds.ParseFeed(res.Body, feeds.Limits{})
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, e := range f.Entries {
+		if e.Payload == nil {
+			continue
+		}
+		field := func(name string) string {
+			if c := e.Payload.SelectElement(name); c != nil {
+				return c.Text()
+			}
+			return ""
+		}
+		out = append(out, fmt.Sprintf("[%s %s %s run=%s tracking=%s status=%s count=%s]", field("time"), field("kind"),
+			field("operation"), field("runName"), field("trackingID"), field("httpStatus"), field("count")))
+	}
+	return strings.Join(out, " ")
 }
 
 // refused classifies an error of a write: nil when the write may count as
