@@ -186,12 +186,16 @@ func (s *Server) readEntry(ctx context.Context, sc scope, res store.Resource, se
 func quoteETag(e string) string { return `"` + e + `"` }
 
 // matchETag checks an If-Match value (a list of quoted or bare tags, or *)
-// against the current ETag.
+// against the current ETag. Our ETags are base64, so one may itself begin
+// with "W/": a tag is compared as given first, and only then as a weak tag
+// (W/ and its quotes taken off).
 func matchETag(h, cur string) error {
 	for _, t := range strings.Split(h, ",") {
 		t = strings.TrimSpace(t)
-		t = strings.TrimPrefix(t, "W/")
 		if t == "*" || strings.Trim(t, `"`) == cur {
+			return nil
+		}
+		if w, ok := strings.CutPrefix(t, "W/"); ok && strings.Trim(w, `"`) == cur {
 			return nil
 		}
 	}

@@ -492,8 +492,9 @@ func bytesOf(d *etree.Document) []byte {
 	return b
 }
 
+// quote makes an If-Match value of an ETag as the provider gave it.
 func quote(etag string) string {
-	if etag == "" || strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, "W/") {
+	if etag == "" || strings.HasPrefix(etag, `"`) {
 		return etag
 	}
 	return `"` + etag + `"`
