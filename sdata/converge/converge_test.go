@@ -553,7 +553,21 @@ func TestStale412NamesTheSyncLog(t *testing.T) {
 	}
 	_, err = w.do(ctx, http.MethodPut, u, body, quote(items[0].etag)) // the ETag read before the first PUT
 	var he *HTTPError
-	if !errors.As(err, &he) || he.Status != http.StatusPreconditionFailed || !strings.Contains(he.Body, "latest sync log records at the node") {
+	if !errors.As(err, &he) || he.Status != http.StatusPreconditionFailed || !strings.Contains(he.Body, "latest sync log records at the node: (none)") {
 		t.Fatalf("stale write: %v", err)
+	}
+	// After a pass, the records name it.
+	m, err := StartInProcess(ctx, "b", filepath.Join(t.TempDir(), "b.db"), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	d := NewDriver([]*Node{n, m}, Mesh, 10, "diag")
+	if _, err := d.Pass(ctx, nil, 1, 0, []string{"tradingAccounts"}, false); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.do(ctx, http.MethodPut, u, body, quote(items[0].etag))
+	if !errors.As(err, &he) || !strings.Contains(he.Body, "run=diag") {
+		t.Fatalf("stale write after a pass: %v", err)
 	}
 }

@@ -369,15 +369,11 @@ func (w *Workload) do(ctx context.Context, method, u string, body []byte, ifMatc
 // recentLog summarizes the last records of the $syncLog of the dataset of
 // resource URL u (a diagnostic for unexpected 412s).
 func (w *Workload) recentLog(ctx context.Context, u string) string {
-	i := strings.LastIndex(u, "/")
+	i := strings.LastIndex(u, "/") // u[:i] is the dataset URL
 	if i < 0 {
 		return "?"
 	}
-	j := strings.LastIndex(u[:i], "/")
-	if j < 0 {
-		return "?"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u[:j]+"/$syncLog?count=8", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u[:i]+"/$syncLog?count=8", nil)
 	if err != nil {
 		return err.Error()
 	}
@@ -403,6 +399,9 @@ func (w *Workload) recentLog(ctx context.Context, u string) string {
 		}
 		out = append(out, fmt.Sprintf("[%s %s %s run=%s tracking=%s status=%s count=%s]", field("time"), field("kind"),
 			field("operation"), field("runName"), field("trackingID"), field("httpStatus"), field("count")))
+	}
+	if len(out) == 0 {
+		return "(none)"
 	}
 	return strings.Join(out, " ")
 }
