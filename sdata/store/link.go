@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -223,23 +224,45 @@ func (s *SQLite) RetireAliases(ctx context.Context, cutoff time.Time) (int, erro
 // KeysByUUID maps UUIDs (primary or alias) of resources of ep to their keys;
 // UUIDs that name nothing are absent from the result.
 func (s *SQLite) KeysByUUID(ctx context.Context, ep Endpoint, uuids []string) (map[string]string, error) {
+	return keysByUUID(ctx, s.r, ep, uuids)
+}
+
+// keysByUUID is KeysByUUID in one query, on q (a pool or a transaction);
+// the keys come back under the lowercased UUIDs. A UUID that is the primary
+// of one resource and an alias of another names the first.
+func keysByUUID(ctx context.Context, q queryer, ep Endpoint, uuids []string) (map[string]string, error) {
 	out := make(map[string]string, len(uuids))
-	for _, u := range uuids {
-		u = strings.ToLower(u)
-		if _, ok := out[u]; ok {
-			continue
+	if len(uuids) == 0 {
+		return out, nil
+	}
+	low := make([]string, len(uuids))
+	for i, u := range uuids {
+		low[i] = strings.ToLower(u)
+	}
+	list, err := json.Marshal(low)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT j.value, r.key, 1 FROM json_each(?) j
+			JOIN uuid_aliases a ON a.endpoint_id = ? AND a.alias = j.value JOIN resources r ON r.id = a.resource_id
+		UNION ALL SELECT j.value, r.key, 0 FROM json_each(?) j JOIN resources r ON r.endpoint_id = ? AND r.uuid = j.value`,
+		string(list), ep.ID, string(list), ep.ID)
+	if err != nil {
+		return nil, fmt.Errorf("store: resolve uuids: %w", err)
+	}
+	defer rows.Close()
+	primary := map[string]bool{}
+	for rows.Next() {
+		var u, key string
+		var alias bool
+		if err := rows.Scan(&u, &key, &alias); err != nil {
+			return nil, err
 		}
-		var key string
-		err := s.r.QueryRowContext(ctx, `SELECT key FROM resources WHERE endpoint_id = ? AND uuid = ?
-			UNION ALL SELECT r.key FROM uuid_aliases a JOIN resources r ON r.id = a.resource_id WHERE a.endpoint_id = ? AND a.alias = ? LIMIT 1`,
-			ep.ID, u, ep.ID, u).Scan(&key)
-		if errors.Is(err, sql.ErrNoRows) {
+		if alias && primary[u] {
 			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("store: resolve uuid: %w", err)
 		}
 		out[u] = key
+		primary[u] = primary[u] || !alias
 	}
-	return out, nil
+	return out, rows.Err()
 }

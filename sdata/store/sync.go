@@ -533,9 +533,9 @@ type pageCache struct {
 // lookAhead is how many entries' UUIDs are looked up in one query.
 const lookAhead = 64
 
-// lookup finds which UUIDs of entries [from, to) name no resource yet: a
-// page of new resources then costs one query per lookAhead entries instead
-// of one per entry.
+// lookup finds which UUIDs of entries [from, to) name no resource yet
+// (keysByUUID): a page of new resources then costs one query per lookAhead
+// entries instead of one per entry.
 func (pc *pageCache) lookup(ctx context.Context, tx *sql.Tx, ep Endpoint, in IncomingPage, from, to int) error {
 	pc.absent = make(map[string]bool, to-from)
 	us := make([]string, 0, to-from)
@@ -546,21 +546,14 @@ func (pc *pageCache) lookup(ctx context.Context, tx *sql.Tx, ep Endpoint, in Inc
 			us = append(us, u)
 		}
 	}
-	list, _ := json.Marshal(us)
-	rows, err := tx.QueryContext(ctx, `SELECT j.value FROM json_each(?) j
-		WHERE EXISTS (SELECT 1 FROM resources WHERE endpoint_id = ? AND uuid = j.value)`, string(list), ep.ID)
+	found, err := keysByUUID(ctx, tx, ep, us)
 	if err != nil {
-		return fmt.Errorf("store: look up uuids: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return err
-		}
+	for u := range found {
 		delete(pc.absent, u)
 	}
-	return rows.Err()
+	return nil
 }
 
 // newKey hands out the next free numeric key of the endpoint, reserving a

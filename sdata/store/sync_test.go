@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +199,36 @@ func TestDeletedJobsArePurged(t *testing.T) {
 	}
 	if jobs, err := s.PurgeDeletedJobs(ctx); err != nil || jobs != 0 {
 		t.Fatalf("a second purge removed %d jobs (%v)", jobs, err)
+	}
+}
+
+// TestKeysByUUID: one query maps primary UUIDs and aliases (any case) to
+// keys and leaves out UUIDs that name nothing.
+func TestKeysByUUID(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	ep := testEndpoint(t, s)
+	const first, second = "11111111-1111-7111-8111-111111111111", "22222222-2222-7222-8222-222222222222"
+	const other, missing = "33333333-3333-7333-8333-333333333333", "44444444-4444-7444-8444-444444444444"
+	for _, w := range []Write{{UUID: first}, {UUID: other}} {
+		w.Payload = []byte(`<tradingAccount/>`)
+		if _, err := s.Create(ctx, ep, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Relinking resource 1 to a new UUID keeps the first one as an alias.
+	if _, err := s.Link(ctx, ep, "1", second, "test"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.KeysByUUID(ctx, ep, []string{strings.ToUpper(first), second, other, missing, second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{first: "1", second: "1", other: "2"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("KeysByUUID = %v, want %v", got, want)
+	}
+	if got, err := s.KeysByUUID(ctx, ep, nil); err != nil || len(got) != 0 {
+		t.Fatalf("no uuids: %v %v", got, err)
 	}
 }
