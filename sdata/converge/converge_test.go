@@ -137,18 +137,8 @@ func TestSoak(t *testing.T) {
 // otherwise.
 func TestBugChildOrderDivergesAfterConflict(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	a, err := StartInProcess(ctx, "a", TempDB(dir, "a"), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	b, err := StartInProcess(ctx, "b", TempDB(dir, "b"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	nodes := []*Node{a, b}
+	nodes := startNodes(t, 1, 2)
+	a, b := nodes[0], nodes[1]
 	w := NewWorkload(nodes, nil, "bug")
 	w.Strict = true
 	mustDo := func(n *Node, method, path, body string) {
@@ -481,18 +471,8 @@ func tail(s string, n int) string {
 // fails if the bug comes back).
 func TestBugChildViewPostStoresNamespaceDecl(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	a, err := StartInProcess(ctx, "a", TempDB(dir, "a"), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	b, err := StartInProcess(ctx, "b", TempDB(dir, "b"), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	nodes := []*Node{a, b}
+	nodes := startNodes(t, 1, 2)
+	a, b := nodes[0], nodes[1]
 	w := NewWorkload(nodes, nil, "bug")
 	const ns = `xmlns="http://schemas.sage.com/crmErp/2008" xmlns:sdata="http://schemas.sage.com/sdata/2008/1"`
 	if _, err := w.do(ctx, "POST", a.KindURL("salesOrders"), []byte(`<salesOrder `+ns+`><reference>SO1</reference></salesOrder>`), ""); err != nil {
@@ -532,11 +512,8 @@ func TestBugChildViewPostStoresNamespaceDecl(t *testing.T) {
 // that wrote meanwhile from anything else.
 func TestStale412NamesTheSyncLog(t *testing.T) {
 	ctx := context.Background()
-	n, err := StartInProcess(ctx, "a", filepath.Join(t.TempDir(), "a.db"), 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	nodes := startNodes(t, 5, 5)
+	n := nodes[0]
 	w := NewWorkload([]*Node{n}, rand.New(rand.NewPCG(1, 2)), "stale")
 	w.Strict = true
 	if err := w.create(ctx, n, "tradingAccounts"); err != nil {
@@ -557,12 +534,7 @@ func TestStale412NamesTheSyncLog(t *testing.T) {
 		t.Fatalf("stale write: %v", err)
 	}
 	// After a pass, the records name it.
-	m, err := StartInProcess(ctx, "b", filepath.Join(t.TempDir(), "b.db"), 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	d := NewDriver([]*Node{n, m}, Mesh, 10, "diag")
+	d := NewDriver(nodes, Mesh, 10, "diag")
 	if _, err := d.Pass(ctx, nil, 1, 0, []string{"tradingAccounts"}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -570,4 +542,22 @@ func TestStale412NamesTheSyncLog(t *testing.T) {
 	if !errors.As(err, &he) || !strings.Contains(he.Body, "run=diag") {
 		t.Fatalf("stale write after a pass: %v", err)
 	}
+}
+
+// startNodes starts one in-process node per priority, named a, b, c...,
+// closed when the test ends.
+func startNodes(t *testing.T, priorities ...int) []*Node {
+	t.Helper()
+	dir := t.TempDir()
+	nodes := make([]*Node, len(priorities))
+	for i, p := range priorities {
+		name := string(rune('a' + i))
+		n, err := StartInProcess(context.Background(), name, TempDB(dir, name), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Close)
+		nodes[i] = n
+	}
+	return nodes
 }
