@@ -421,6 +421,15 @@ func (w *Workload) refused(err error) error {
 	return err
 }
 
+// existing lists the live resources of kind at n; when there is none, it
+// creates one instead (made) for the caller to stop there.
+func (w *Workload) existing(ctx context.Context, n *Node, kind string) (items []item, made bool, err error) {
+	if items, err = w.list(ctx, n, kind); err != nil || len(items) > 0 {
+		return items, false, err
+	}
+	return nil, true, w.create(ctx, n, kind)
+}
+
 func (w *Workload) list(ctx context.Context, n *Node, kind string) ([]item, error) {
 	return listAll(ctx, w.Client, n, kind)
 }
@@ -549,12 +558,9 @@ func (w *Workload) create(ctx context.Context, n *Node, kind string) error {
 		text(r, "type", []string{"Service", "Product Stock", "Kit"}[w.Rand.IntN(3)])
 		text(r, "cost", fmt.Sprintf("%d.%02d", w.Rand.IntN(500), w.Rand.IntN(100)))
 	case "contacts":
-		tas, err := w.list(ctx, n, "tradingAccounts")
-		if err != nil {
+		tas, made, err := w.existing(ctx, n, "tradingAccounts")
+		if err != nil || made {
 			return err
-		}
-		if len(tas) == 0 {
-			return w.create(ctx, n, "tradingAccounts")
 		}
 		var r *etree.Element
 		d, r = w.doc("contact")
@@ -563,19 +569,13 @@ func (w *Workload) create(ctx context.Context, n *Node, kind string) error {
 		text(r, "familyName", "Family"+nm)
 		ref(r, "tradingAccount", w.pick(tas).key)
 	case "salesOrders":
-		tas, err := w.list(ctx, n, "tradingAccounts")
-		if err != nil {
+		tas, made, err := w.existing(ctx, n, "tradingAccounts")
+		if err != nil || made {
 			return err
 		}
-		if len(tas) == 0 {
-			return w.create(ctx, n, "tradingAccounts")
-		}
-		cos, err := w.list(ctx, n, "commodities")
-		if err != nil {
+		cos, made, err := w.existing(ctx, n, "commodities")
+		if err != nil || made {
 			return err
-		}
-		if len(cos) == 0 {
-			return w.create(ctx, n, "commodities")
 		}
 		var r *etree.Element
 		d, r = w.doc("salesOrder")
