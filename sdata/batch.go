@@ -171,8 +171,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request, sc scope, ru 
 		s.auditBatch(ctx, sc, ru.tracking, ru.name, ru.stamp, results, time.Since(start))
 		return len(results), s.writeBatchFeed(ctx, w, sc, s.batchURL(sc), results)
 	}
-	j, created, err := s.st.CreateJob(ctx, store.Job{EndpointID: sc.ep.ID, Type: store.JobBatch, TrackingID: ru.tracking,
-		RunName: ru.name, RunStamp: ru.stamp, Request: body, Expires: time.Now().Add(s.jobTTL())})
+	j, created, err := s.createJob(ctx, sc, store.JobBatch, ru, body)
 	if err != nil {
 		return 0, err
 	}

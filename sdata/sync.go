@@ -242,13 +242,29 @@ func (s *Server) syncSource(w http.ResponseWriter, r *http.Request, sc scope, ru
 }
 
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, j store.Job) error {
-	if err := s.st.DeleteJob(r.Context(), j.ID); err != nil {
+	if err := s.freeJob(r.Context(), j); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// freeJob deletes a job, forgets its results and purges what it held in
+// the background.
+func (s *Server) freeJob(ctx context.Context, j store.Job) error {
+	if err := s.st.DeleteJob(ctx, j.ID); err != nil {
 		return err
 	}
 	s.results.drop(j.ID)
 	s.purgeJobs()
-	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// createJob records a job of type typ for the request (its body kept to
+// resume it); created is false when the tracking ID names a job already.
+func (s *Server) createJob(ctx context.Context, sc scope, typ string, ru run, body []byte) (j store.Job, created bool, err error) {
+	return s.st.CreateJob(ctx, store.Job{EndpointID: sc.ep.ID, Type: typ, TrackingID: ru.tracking,
+		RunName: ru.name, RunStamp: ru.stamp, Request: body, Expires: time.Now().Add(s.jobTTL())})
 }
 
 func (s *Server) startSource(w http.ResponseWriter, r *http.Request, sc scope, ru run) (int, error) {
@@ -267,8 +283,7 @@ func (s *Server) startSource(w http.ResponseWriter, r *http.Request, sc scope, r
 	if !async {
 		ru.tracking = "sync-" + newID()
 	}
-	j, created, err := s.st.CreateJob(r.Context(), store.Job{EndpointID: sc.ep.ID, Type: store.JobSource, TrackingID: ru.tracking,
-		RunName: ru.name, RunStamp: ru.stamp, Request: body, Expires: time.Now().Add(s.jobTTL())})
+	j, created, err := s.createJob(r.Context(), sc, store.JobSource, ru, body)
 	if err != nil {
 		return 0, err
 	}
@@ -560,8 +575,7 @@ func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, r
 	if !async {
 		ru.tracking = "sync-" + newID()
 	}
-	j, created, err := s.st.CreateJob(r.Context(), store.Job{EndpointID: sc.ep.ID, Type: store.JobTarget, TrackingID: ru.tracking,
-		RunName: ru.name, RunStamp: ru.stamp, Request: body, Expires: time.Now().Add(s.jobTTL())})
+	j, created, err := s.createJob(r.Context(), sc, store.JobTarget, ru, body)
 	if err != nil {
 		return 0, err
 	}
@@ -570,12 +584,7 @@ func (s *Server) startTarget(w http.ResponseWriter, r *http.Request, sc scope, r
 		if err != nil {
 			return 0, err
 		}
-		defer func() {
-			if s.st.DeleteJob(context.WithoutCancel(r.Context()), j.ID) == nil {
-				s.results.drop(j.ID)
-				s.purgeJobs()
-			}
-		}()
+		defer s.freeJob(context.WithoutCancel(r.Context()), j)
 		return s.resultPage(w, r, sc, j, true)
 	}
 	if created {
