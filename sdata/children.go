@@ -213,11 +213,7 @@ func (s *Server) writeChild(w http.ResponseWriter, r *http.Request, sc scope, cl
 		item.CreateAttr("sdata:isDeleted", "true")
 		parentKey = cur.parent.Key
 	} else {
-		body, err := s.readBody(w, r)
-		if err != nil {
-			return err
-		}
-		el, _, err := s.decodeResource(body)
+		el, _, err := s.readResource(w, r)
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,15 @@ func rootName(body []byte) (xml.Name, error) {
 	}
 }
 
+// readResource reads the request body as decodeResource does.
+func (s *Server) readResource(w http.ResponseWriter, r *http.Request) (*etree.Element, *feeds.Entry, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.decodeResource(body)
+}
+
 // decodeResource reads a resource payload from a body that is either an
 // atom:entry with sdata:payload or the bare resource element. It returns the
 // normalized payload element and the entry (nil for a bare payload).

@@ -651,11 +651,7 @@ func (s *Server) checkOwnURL(u string) error {
 }
 
 func (s *Server) registerEndpoint(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	el, _, err := s.decodeResource(body)
+	el, _, err := s.readResource(w, r)
 	if err != nil {
 		return err
 	}
@@ -684,11 +680,7 @@ func (s *Server) registerEndpoint(w http.ResponseWriter, r *http.Request) error 
 // ones; the result is validated as a whole. aliveStamp is refreshed unless
 // the payload gives one; values derived from an old URL follow a new one.
 func (s *Server) updateRegistered(w http.ResponseWriter, r *http.Request, key string) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	patch, entry, err := s.decodeResource(body)
+	patch, entry, err := s.readResource(w, r)
 	if err != nil {
 		return err
 	}

@@ -253,11 +253,7 @@ func user(r *http.Request) string {
 }
 
 func (s *Server) createResource(w http.ResponseWriter, r *http.Request, sc scope) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	el, _, err := s.decodeResource(body)
+	el, _, err := s.readResource(w, r)
 	if err != nil {
 		return err
 	}
@@ -301,11 +297,7 @@ func (s *Server) createCore(ctx context.Context, sc scope, el *etree.Element, us
 }
 
 func (s *Server) updateResource(w http.ResponseWriter, r *http.Request, sc scope) error {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	patch, entry, err := s.decodeResource(body)
+	patch, entry, err := s.readResource(w, r)
 	if err != nil {
 		return err
 	}
