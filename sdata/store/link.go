@@ -227,6 +227,14 @@ func (s *SQLite) KeysByUUID(ctx context.Context, ep Endpoint, uuids []string) (m
 	return keysByUUID(ctx, s.r, ep, uuids)
 }
 
+// keysByUUIDQuery maps a JSON list of UUIDs (twice) of an endpoint (twice)
+// to keys, aliases first. CROSS JOIN keeps json_each the outer loop, so each
+// UUID is one index search; left to itself SQLite may scan the table and
+// probe the list instead (a full pass ran 40 times slower).
+const keysByUUIDQuery = `SELECT j.value, r.key, 1 FROM json_each(?) j
+		CROSS JOIN uuid_aliases a ON a.endpoint_id = ? AND a.alias = j.value CROSS JOIN resources r ON r.id = a.resource_id
+	UNION ALL SELECT j.value, r.key, 0 FROM json_each(?) j CROSS JOIN resources r ON r.endpoint_id = ? AND r.uuid = j.value`
+
 // keysByUUID is KeysByUUID in one query, on q (a pool or a transaction);
 // the keys come back under the lowercased UUIDs. A UUID that is the primary
 // of one resource and an alias of another names the first.
@@ -243,10 +251,7 @@ func keysByUUID(ctx context.Context, q queryer, ep Endpoint, uuids []string) (ma
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT j.value, r.key, 1 FROM json_each(?) j
-			JOIN uuid_aliases a ON a.endpoint_id = ? AND a.alias = j.value JOIN resources r ON r.id = a.resource_id
-		UNION ALL SELECT j.value, r.key, 0 FROM json_each(?) j JOIN resources r ON r.endpoint_id = ? AND r.uuid = j.value`,
-		string(list), ep.ID, string(list), ep.ID)
+	rows, err := q.QueryContext(ctx, keysByUUIDQuery, string(list), ep.ID, string(list), ep.ID)
 	if err != nil {
 		return nil, fmt.Errorf("store: resolve uuids: %w", err)
 	}

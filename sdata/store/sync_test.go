@@ -232,3 +232,47 @@ func TestKeysByUUID(t *testing.T) {
 		t.Fatalf("no uuids: %v %v", got, err)
 	}
 }
+
+// TestKeysByUUIDSearchesIndexes: the one-query UUID lookup searches the
+// indexes UUID by UUID; a plan that scans resources or aliases (which the
+// planner chose before CROSS JOIN fixed the order) makes a 100k target
+// pass dozens of times slower.
+func TestKeysByUUIDSearchesIndexes(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	ep := testEndpoint(t, s)
+	for i := 0; i < 50; i++ {
+		if _, err := s.Create(ctx, ep, Write{UUID: NewUUID(), Payload: []byte(`<tradingAccount/>`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.r.ExecContext(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.r.QueryContext(ctx, `EXPLAIN QUERY PLAN `+keysByUUIDQuery, `["x"]`, ep.ID, `["x"]`, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	searches := 0
+	for _, d := range plan {
+		if strings.HasPrefix(d, "SCAN") && !strings.HasPrefix(d, "SCAN j") {
+			t.Fatalf("the UUID lookup scans a table: %q in %q", d, plan)
+		}
+		if strings.HasPrefix(d, "SEARCH") {
+			searches++
+		}
+	}
+	if searches != 3 {
+		t.Fatalf("plan %q: want three index searches (aliases, their resources, resources by uuid)", plan)
+	}
+}
