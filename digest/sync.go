@@ -158,7 +158,8 @@ func (o Outcome) String() string {
 // priorities, nodes can end with equal digests but different versions of a
 // resource that no further pass exchanges (A beats B, B beats C, C's version
 // descends from A's). With equal priorities (last writer wins) passes
-// converge. See TestPriorityCycleLeavesNodesDivergent.
+// converge. See TestPriorityCycleLeavesNodesDivergent. Recording every
+// conflict's result as a merge (see Merge) restores convergence.
 func Decide(sourceDigest, targetDigest Digest, source SyncState, target *SyncState) Outcome {
 	switch {
 	case target == nil:
@@ -188,6 +189,35 @@ func sourceWins(sourcePriority, targetPriority int, source, target SyncState) bo
 		return source.Stamp.After(target.Stamp)
 	}
 	return source.Endpoint < target.Endpoint
+}
+
+// Merge records the result of a conflict at the target as a change of the
+// target's own endpoint origin, whichever side won: it takes a fresh tick of
+// origin from target (as Advance does, creating the entry with priority when
+// missing and keeping the later stamp) and returns the sync state the
+// resource must now carry: (origin, that tick, the winner's stamp and user).
+// The resource keeps the winner's content.
+//
+// This extends spec 5.4, whose rules alone do not converge (see Decide). A
+// node's digest claims every version of a resource it has seen, and passes
+// select by digest only, so convergence needs every node to hold a version
+// that causally includes every version its digest claims. A conflict breaks
+// that: neither version includes the other. The merge version includes both
+// (the target's digest now claims both), so it replaces either wherever it
+// arrives, by rule 2 of Decide, without a further conflict. Equal digests then
+// imply equal versions. It costs one entry travelling back per conflict. The
+// merge competes in later conflicts under origin's priority, with the
+// winner's stamp.
+func Merge(target *Digest, origin string, priority int, winner SyncState) SyncState {
+	e, ok := target.Get(origin)
+	if !ok {
+		e = Entry{Endpoint: origin, ConflictPriority: priority}
+	}
+	tick := max(e.Tick, FirstTick)
+	e.Tick = tick + 1
+	e.Stamp = laterStamp(e.Stamp, winner.Stamp)
+	target.Set(e)
+	return SyncState{Endpoint: origin, Tick: tick, Stamp: winner.Stamp, User: winner.User}
 }
 
 // AfterEntry applies the per-entry target digest update of spec 5.5, whatever

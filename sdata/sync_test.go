@@ -205,11 +205,40 @@ func TestTwoProvidersByHand(t *testing.T) {
 	if len(resAB) != 1 || resAB[0].HTTPStatus != http.StatusOK || len(resAB[0].Diagnoses) != 1 || resAB[0].Diagnoses[0].Severity != "warning" {
 		t.Fatalf("A->B conflict won by the source: %+v", resAB)
 	}
-	catchUp(t, b, a, kind, 10, "r5")
+	// B recorded A's winning version as a merge of both (digest.Merge): A's
+	// content and stamp under a fresh tick of B's own endpoint, claimed by
+	// B's digest, so that the next pass carries it back to A, which takes it
+	// in without a conflict.
+	var won state
+	for _, s := range b.resources(kind) {
+		if strings.Contains(s.payload, "Alpha A again") {
+			won = s
+		}
+	}
+	var aWon state
+	for _, s := range a.resources(kind) {
+		if strings.Contains(s.payload, "Alpha A again") {
+			aWon = s
+		}
+	}
+	bEP := b.kind(kind)
+	if won.sync.Endpoint != bEP || !won.sync.Stamp.Equal(aWon.sync.Stamp) || aWon.sync.Endpoint == bEP {
+		t.Fatalf("B holds A's winning version as %+v (A's own: %+v), want a merge under %s with A's stamp", won.sync, aWon.sync, bEP)
+	}
+	if tk := ticks(b.digest(kind))[bEP]; tk <= won.sync.Tick {
+		t.Fatalf("B's digest tick %d does not claim its merge tick %d", tk, won.sync.Tick)
+	}
+	back := catchUp(t, b, a, kind, 10, "r5")
+	if len(back) != 1 || back[0].HTTPStatus != http.StatusOK || len(back[0].Diagnoses) != 0 {
+		t.Fatalf("B->A after the merge: %+v", back)
+	}
 	assertConverged(t, a, b, kind)
 	recs, _, err = b.st.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict", RunName: "r5"})
 	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, `"winner":"source"`) {
 		t.Fatalf("B's conflict audit: %+v %v", recs, err)
+	}
+	if n := len(catchUp(t, a, b, kind, 10, "r6")) + len(catchUp(t, b, a, kind, 10, "r6")); n != 0 {
+		t.Fatalf("%d entries moved after convergence", n)
 	}
 }
 

@@ -946,8 +946,8 @@ func (d *Driver) Passes() (passes, moved int) {
 }
 
 // Moved is the number of entries of a summary that changed the target:
-// applied, or decided as a conflict either way (a conflict the target wins
-// re-adopts its version with a fresh tick).
+// applied, or decided as a conflict either way (a conflict records the
+// winner as a merge with a fresh tick of the target, see digest.Merge).
 func Moved(s *engine.Summary) int {
 	n := 0
 	if s == nil {

@@ -653,11 +653,9 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 			res.Status, res.Severity = 409, "warning"
 			res.Message = fmt.Sprintf("conflict: the target's version (%s tick %d) wins over the source's (%s tick %d)",
 				ts.Endpoint, ts.Tick, e.State.Endpoint, e.State.Tick)
-			// The winning version is adopted here with a fresh local tick, so
-			// that it spreads again: conflict priority is not transitive, and
-			// with three or more endpoints the winner's original tick may be
-			// one the other nodes already count as held.
-			if err := readopt(ctx, tx, ep, tgt, &cur); err != nil {
+			// The winning version becomes a merge of both (digest.Merge):
+			// a change of this endpoint that every other node takes in.
+			if err := recordMerge(ctx, tx, ep, tgt, &cur); err != nil {
 				return res, err
 			}
 			res.ETag = cur.ETag
@@ -677,6 +675,14 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := Resource{UUID: res.UUID, Payload: e.Payload, Props: props(e.Props), Title: e.Title, Deleted: e.Deleted,
 		State: e.State, Updated: now}
+	if out == digest.ConflictSource {
+		// The source's version wins and is recorded as a merge of both
+		// (digest.Merge), like a target win.
+		r.State = digest.Merge(tgt, ep.URL, ep.Priority, e.State)
+		if nid, err = nodeID(ctx, tx, ep.URL); err != nil {
+			return res, err
+		}
+	}
 	if r.Payload == nil {
 		r.Payload = []byte{}
 	}
@@ -1038,25 +1044,15 @@ func (s *SQLite) AssignUUIDs(ctx context.Context, ep Endpoint, keys []string) (m
 	return out, err
 }
 
-// readopt gives a resource that won a conflict at the target a fresh local
-// tick (keeping its content and stamp) and advances the in-transaction
-// digest tgt accordingly.
-func readopt(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, cur *Resource) error {
-	own, ok := tgt.Get(ep.URL)
-	if !ok {
-		own = digest.Entry{Endpoint: ep.URL, Tick: digest.FirstTick, ConflictPriority: ep.Priority}
-	}
-	tick := max(own.Tick, digest.FirstTick)
-	own.Tick = tick + 1
-	if cur.State.Stamp.After(own.Stamp) {
-		own.Stamp = cur.State.Stamp
-	}
-	tgt.Set(own)
+// recordMerge records the target's version, which won a conflict, as a merge
+// (digest.Merge): its content and stamp stay, its sync state becomes a fresh
+// tick of this endpoint, taken from the in-transaction digest tgt.
+func recordMerge(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, cur *Resource) error {
 	nid, err := nodeID(ctx, tx, ep.URL)
 	if err != nil {
 		return err
 	}
-	cur.State.Endpoint, cur.State.Tick = ep.URL, tick
+	cur.State = digest.Merge(tgt, ep.URL, ep.Priority, cur.State)
 	cur.ETag = etag(cur.Payload, cur.Deleted, cur.State)
 	return updateResource(ctx, tx, ep, nid, cur)
 }
