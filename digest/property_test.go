@@ -75,6 +75,7 @@ type simNode struct {
 	name   string
 	digest Digest
 	res    map[string]refVersion
+	ctx    map[string]Context // per resource id, with sim.contexts
 }
 
 type order int
@@ -98,6 +99,9 @@ type simStats struct {
 	// unseenClaims counts concurrent versions decided without a conflict
 	// because a digest claimed a version not yet seen (likewise).
 	unseenClaims int
+	// byContext counts conflicts Decide saw that a copy's Context showed to
+	// be none; pushes counts immediate feeds accepted.
+	byContext, pushes int
 }
 
 type sim struct {
@@ -112,8 +116,13 @@ type sim struct {
 	// the provider does.
 	merge bool
 	// interrupts lets postponed feeds be delivered in part (an engine killed
-	// between pages); interrupted is set once that happened.
-	interrupts, interrupted bool
+	// between pages) and lets nodes push their own changes in immediate
+	// feeds; partial is set once either happened (claims without an
+	// end-of-feed merge).
+	interrupts, partial bool
+	// contexts keeps a Context with each copy that arrived without an
+	// end-of-feed merge and decides with it, as the provider does.
+	contexts bool
 	// versions holds every version of each resource ever created.
 	versions map[string][]refVersion
 	// pending holds selected feeds not delivered yet.
@@ -149,7 +158,7 @@ func newSim(t testing.TB, r *rand.Rand, nNodes, nRes int, lww bool) *sim {
 			prio = r.IntN(10)
 		}
 		d := Digest{Origin: name, Entries: []Entry{{Endpoint: name, Tick: FirstTick, ConflictPriority: prio}}}
-		s.nodes = append(s.nodes, &simNode{name: name, digest: d, res: map[string]refVersion{}})
+		s.nodes = append(s.nodes, &simNode{name: name, digest: d, res: map[string]refVersion{}, ctx: map[string]Context{}})
 	}
 	for i := range nRes {
 		s.ids = append(s.ids, fmt.Sprintf("r%d", i))
@@ -221,12 +230,13 @@ func (s *sim) selectFeed(src, tgt *simNode) feed {
 
 // deliver performs the target side of a feed, possibly long after its
 // selection or for the second time, checking every decision.
-func (s *sim) deliver(f feed) { s.deliverPrefix(f, len(f.items)) }
+func (s *sim) deliver(f feed) { s.deliverPrefix(f, len(f.items), true) }
 
 // deliverPrefix performs the target side of the first n entries of a feed;
 // when n is short of the whole feed, the pass stops there (an engine killed
-// between pages): no end-of-feed merge.
-func (s *sim) deliverPrefix(f feed, n int) {
+// between pages): no end-of-feed merge. Immediate feeds never have one
+// (catchUp false).
+func (s *sim) deliverPrefix(f feed, n int, catchUp bool) {
 	src, tgt := f.src, f.tgt
 	s.logf("deliver %s -> %s: %d of %d entries, target %s", short(src.name), short(tgt.name), n, len(f.items), shortDigest(tgt.digest))
 	for _, it := range f.items[:n] {
@@ -236,10 +246,27 @@ func (s *sim) deliverPrefix(f feed, n int) {
 			ts = &tv.state
 		}
 		out := Decide(f.digest, tgt.digest, it.v.state, ts)
+		if c := tgt.ctx[it.id]; s.contexts && out.Conflict() && len(c) > 0 {
+			if o := Decide(f.digest, tgt.digest.Including(c), it.v.state, ts); o != out {
+				s.logf("    %v, but the target's copy includes the source's (context %v)", out, c)
+				s.stats.byContext++
+				out = o
+			}
+		}
 		s.stats.outcomes[out]++
 		s.logf("  %s %s(%d) -> %s(%d): %v", it.id, short(it.v.state.Endpoint), it.v.state.Tick,
 			short(tv.state.Endpoint), tv.state.Tick, out)
 		s.check(src, tgt, it.id, it.v, tv, has, out)
+		if s.contexts {
+			switch {
+			case out == Apply:
+				tgt.ctx[it.id] = ContextOf(f.digest)
+			case out.Conflict() && s.merge:
+				tgt.ctx[it.id] = tgt.ctx[it.id].Union(ContextOf(f.digest))
+			case out == ConflictSource:
+				tgt.ctx[it.id] = ContextOf(f.digest)
+			}
+		}
 		switch out {
 		case Apply:
 			tgt.res[it.id] = it.v
@@ -274,17 +301,17 @@ func (s *sim) deliverPrefix(f feed, n int) {
 		}
 		AfterEntry(&tgt.digest, f.digest, it.v.state)
 	}
-	if n < len(f.items) {
-		s.interrupted = true
+	if n < len(f.items) || !catchUp {
+		s.partial = true
 		s.checkInvariants(tgt, false)
 		return
 	}
 	EndOfFeed(&tgt.digest, f.digest)
-	if s.merge && !s.interrupted {
+	if s.merge && !s.partial {
 		s.checkDominance(tgt)
 	}
 	for id, v := range f.all {
-		if _, ok := tgt.res[id]; !ok {
+		if _, ok := tgt.res[id]; !ok && !s.partial {
 			s.fatalf("%s -> %s: after the pass the target still lacks %s %v", src.name, tgt.name, id, v.state)
 		}
 	}
@@ -305,11 +332,17 @@ func (s *sim) check(src, tgt *simNode, id string, sv, tv refVersion, has bool, o
 		return
 	}
 	ord := compareHist(sv.hist, tv.hist)
-	if s.interrupted && ord != ordConcurrent && out.Conflict() {
-		// After an interrupted pass a node may hold a version that includes
-		// edits its digest does not claim yet: the spec's rules then see a
-		// conflict where one version includes the other.
+	if s.partial && ord != ordConcurrent && out.Conflict() {
+		// After an interrupted pass or a push a node may hold a version
+		// that includes edits its digest does not claim yet: the spec's
+		// rules then see a conflict where one version includes the other.
 		s.stats.falseConflicts++
+		return
+	}
+	if s.partial && (ord == ordLess && out == Apply || ord == ordGreater && out == Skip) {
+		// Likewise the other way round: an interrupted pass claimed a
+		// version its node never saw (see unseenClaims below).
+		s.stats.unseenClaims++
 		return
 	}
 	switch ord {
@@ -328,7 +361,7 @@ func (s *sim) check(src, tgt *simNode, id string, sv, tv refVersion, has bool, o
 	case ordConcurrent:
 		s.stats.concurrent++
 		a, b := sv.hist.minus(tv.hist, s.discarded), tv.hist.minus(sv.hist, s.discarded)
-		if s.interrupted && (len(a) > 0 && out == Skip || len(b) > 0 && out == Apply) {
+		if s.partial && (len(a) > 0 && out == Skip || len(b) > 0 && out == Apply) {
 			// An interrupted pass claims, with each entry, the lower ticks
 			// of its endpoint (spec 5.5), including versions the source had
 			// replaced by one further down the feed: such a version is then
@@ -360,7 +393,7 @@ func (s *sim) checkInvariants(n *simNode, whole bool) {
 			s.fatalf("%s: resource %s %v not below digest tick %d", n.name, id, v.state, n.digest.Tick(v.state.Endpoint))
 		}
 		for e := range v.hist {
-			if whole && !s.interrupted && n.digest.Tick(e.endpoint) <= e.tick {
+			if whole && !s.partial && n.digest.Tick(e.endpoint) <= e.tick {
 				s.fatalf("%s: resource %s includes edit %v beyond digest tick %d", n.name, id, e, n.digest.Tick(e.endpoint))
 			}
 		}
@@ -400,6 +433,8 @@ func (s *sim) step() {
 	switch x := s.r.IntN(10); {
 	case x < 4:
 		s.write(s.nodes[s.r.IntN(len(s.nodes))], s.ids[s.r.IntN(len(s.ids))])
+	case x < 8 && s.interrupts && s.r.IntN(3) == 0:
+		s.push(s.randomPair())
 	case x < 8 || (x == 9 && len(s.pending) == 0):
 		s.pass(s.randomPair())
 	case x == 8:
@@ -409,7 +444,7 @@ func (s *sim) step() {
 		f := s.pending[i]
 		if s.interrupts && len(f.items) > 1 && s.r.IntN(4) == 0 {
 			// Interrupted: it stays pending, to be delivered again in whole.
-			s.deliverPrefix(f, 1+s.r.IntN(len(f.items)-1))
+			s.deliverPrefix(f, 1+s.r.IntN(len(f.items)-1), true)
 			return
 		}
 		if s.r.IntN(3) != 0 {
@@ -417,6 +452,32 @@ func (s *sim) step() {
 		}
 		s.deliver(f)
 	}
+}
+
+// push sends src's own changes that tgt lacks in an immediate feed, as the
+// provider's pusher does: the current version of every resource src last
+// changed from tgt's tick for src on, with src's current digest. The target
+// refuses the feed when a tick is missing (superseded by a change of another
+// endpoint): the next catchUp pass carries it.
+func (s *sim) push(src, tgt *simNode) {
+	from := max(tgt.digest.Tick(src.name), FirstTick)
+	f := feed{src: src, tgt: tgt, digest: src.digest.Clone()}
+	for id, v := range src.res {
+		if v.state.Endpoint == src.name && v.state.Tick >= from {
+			f.items = append(f.items, feedItem{id, v})
+		}
+	}
+	slices.SortFunc(f.items, func(a, b feedItem) int { return cmp.Compare(a.v.state.Tick, b.v.state.Tick) })
+	states := make([]SyncState, len(f.items))
+	for i, it := range f.items {
+		states[i] = it.v.state
+	}
+	if err := CheckImmediate(tgt.digest, f.digest, states); err != nil {
+		s.logf("push %s -> %s refused: %v", short(src.name), short(tgt.name), err)
+		return
+	}
+	s.stats.pushes++
+	s.deliverPrefix(f, len(f.items), false)
 }
 
 func (s *sim) randomPair() (*simNode, *simNode) {
@@ -523,7 +584,7 @@ func (s *sim) quiesce() {
 
 func runHistory(t testing.TB, seed uint64, nNodes, nRes, steps int, lww, merge, interrupts bool) simStats {
 	s := newSim(t, rand.New(rand.NewPCG(seed, 0x5da7a)), nNodes, nRes, lww)
-	s.merge, s.interrupts = merge, interrupts
+	s.merge, s.interrupts, s.contexts = merge, interrupts, merge
 	for range steps {
 		s.step()
 	}
@@ -557,6 +618,8 @@ func TestPropertyRandomHistories(t *testing.T) {
 				total.divergent += st.divergent
 				total.falseConflicts += st.falseConflicts
 				total.unseenClaims += st.unseenClaims
+				total.byContext += st.byContext
+				total.pushes += st.pushes
 			}
 			// The histories must actually exercise every outcome, or the
 			// comparison with the reference model proves nothing.
@@ -571,8 +634,8 @@ func TestPropertyRandomHistories(t *testing.T) {
 			if mode.merge && total.falseConflicts+total.unseenClaims == 0 {
 				t.Errorf("no interrupted pass ever mattered: the histories with interruptions prove nothing")
 			}
-			t.Logf("%d writes, %d passes, %d concurrent meetings, outcomes Apply/Skip/ConflictSource/ConflictTarget = %v, %d resources divergent at quiescence; after interrupted passes %d false conflicts, %d decisions on unseen claims",
-				total.writes, total.passes, total.concurrent, total.outcomes, total.divergent, total.falseConflicts, total.unseenClaims)
+			t.Logf("%d writes, %d passes, %d concurrent meetings, outcomes Apply/Skip/ConflictSource/ConflictTarget = %v, %d resources divergent at quiescence; after interrupted passes and %d pushes %d false conflicts, %d decisions on unseen claims, %d conflicts resolved by contexts",
+				total.writes, total.passes, total.concurrent, total.outcomes, total.divergent, total.pushes, total.falseConflicts, total.unseenClaims, total.byContext)
 		})
 	}
 }
