@@ -2,9 +2,12 @@ package sdata
 
 import (
 	"context"
-	"sdatasync/sdata/store"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"sdatasync/sdata/store"
 )
 
 // waitFor polls cond (bounded) and fails when it never holds.
@@ -63,5 +66,68 @@ func TestImmediatePush(t *testing.T) {
 	// Only A's own endpoint ticks moved; B's digest holds A's latest tick.
 	if got, want := b.digest(kind).Tick(a.endpoint(kind).URL), a.digest(kind).Tick(a.endpoint(kind).URL); got != want {
 		t.Fatalf("B's tick for A %d, A's own %d", got, want)
+	}
+}
+
+// TestPushedVersionIncludesItsAncestor: a version that arrived by an
+// immediate push includes what its source held, beyond what the target's
+// digest claims (immediate feeds have no end-of-feed merge). When the older
+// version it was made from arrives later from a third provider, the target
+// must see no conflict, although that provider has the highest priority:
+// otherwise the older version would win and undo the edit everywhere.
+func TestPushedVersionIncludesItsAncestor(t *testing.T) {
+	c := newProvider(t, 1)
+	a := newProvider(t, 5)
+	b := newProvider(t, 5)
+	const kind = "tradingAccounts"
+	a.stop()
+	a.cfg.PushTo = []string{b.ts.URL + "/sdata/sdatasync/gcrm/-"}
+	a.start()
+
+	c.create(kind, ta("Origin", "O1"))
+	catchUp(t, c, a, kind, 10, "c-to-a")
+	a.update(kind, keyByName(t, a, kind, "Origin"), `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Edited at A</name></tradingAccount>`)
+	waitFor(t, "A's edit pushed to B", func() bool {
+		for _, s := range b.resources(kind) {
+			if strings.Contains(s.payload, "Edited at A") {
+				return true
+			}
+		}
+		return false
+	})
+	// B's digest claims A's tick, not C's: only the pushed version's
+	// context says that it includes C's.
+	if tk := ticks(b.digest(kind))[c.kind(kind)]; tk != 0 {
+		t.Fatalf("B's digest claims C's ticks below %d before any pass from C", tk)
+	}
+	res := catchUp(t, c, b, kind, 10, "c-to-b")
+	if len(res) != 1 || res[0].HTTPStatus != http.StatusOK || len(res[0].Diagnoses) != 1 || res[0].Diagnoses[0].ApplicationCode != "Skip" {
+		t.Fatalf("C's older version at B: %d results, first %+v, want skipped without a conflict", len(res), *res[0])
+	}
+	if recs, _, err := b.st.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict"}); err != nil || len(recs) != 0 {
+		t.Fatalf("B recorded conflicts: %+v %v", recs, err)
+	}
+	for _, p := range []*provider{a, b, c} {
+		for _, q := range []*provider{a, b, c} {
+			if p != q {
+				catchUp(t, p, q, kind, 10, "settle")
+			}
+		}
+	}
+	assertConverged(t, a, b, kind)
+	assertConverged(t, a, c, kind)
+	for _, s := range c.resources(kind) {
+		if !strings.Contains(s.payload, "Edited at A") {
+			t.Fatalf("the edit made at A was undone: C holds %s", s.payload)
+		}
+	}
+	// Contexts no resource names are swept when the store opens.
+	b.stop()
+	b.start()
+	_, r := b.st.DB()
+	var stray int
+	if err := r.QueryRow(`SELECT count(*) FROM sync_contexts WHERE id NOT IN
+		(SELECT sync_context FROM resources WHERE sync_context IS NOT NULL)`).Scan(&stray); err != nil || stray != 0 {
+		t.Fatalf("%d unreferenced contexts after open (%v)", stray, err)
 	}
 }

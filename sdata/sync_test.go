@@ -757,3 +757,43 @@ func TestFreedJobsArePurged(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedPassKeepsContext: the first page of a pass that never
+// finishes (an engine killed between pages) brings a version that includes
+// one the target's digest does not claim, since the end-of-feed merge never
+// came. When that older version arrives later from a provider of higher
+// priority, it is no conflict: the target's copy already includes it.
+func TestInterruptedPassKeepsContext(t *testing.T) {
+	c := newProvider(t, 1)
+	a := newProvider(t, 5)
+	b := newProvider(t, 5)
+	const kind = "tradingAccounts"
+	c.create(kind, ta("Origin", "O1"))
+	catchUp(t, c, a, kind, 10, "c-to-a")
+	a.update(kind, keyByName(t, a, kind, "Origin"), `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Edited at A</name></tradingAccount>`)
+	a.create(kind, ta("Second", "S2"))
+
+	page := firstPage(t, a, b, kind, 1) // A's edit; "Second" is on page 2
+	if _, ok := parseFeed(t, page).Link("next"); !ok {
+		t.Fatal("the first page has no next link: the pass would not be interrupted")
+	}
+	st, _, rb := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget?runName=interrupted", page)
+	mustStatus(t, http.StatusOK, st, rb)
+	if tk := ticks(b.digest(kind))[c.kind(kind)]; tk != 0 {
+		t.Fatalf("B's digest claims C's ticks below %d after an interrupted pass", tk)
+	}
+	res := catchUp(t, c, b, kind, 10, "c-to-b")
+	if len(res) != 1 || len(res[0].Diagnoses) != 1 || res[0].Diagnoses[0].ApplicationCode != "Skip" {
+		t.Fatalf("C's older version at B: %d results, want one skipped without a conflict: %+v", len(res), res)
+	}
+	for _, s := range b.resources(kind) {
+		if strings.Contains(s.payload, "Origin") {
+			t.Fatalf("B went back to C's version: %s", s.payload)
+		}
+	}
+	catchUp(t, a, b, kind, 10, "rerun")
+	catchUp(t, b, c, kind, 10, "b-to-c")
+	catchUp(t, c, a, kind, 10, "c-to-a-again")
+	assertConverged(t, a, b, kind)
+	assertConverged(t, b, c, kind)
+}

@@ -65,6 +65,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.sweepContexts(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.sweepRequestFiles(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -227,6 +231,14 @@ var migrations = []string{
 	// 5: big job requests (sync feed pages) live in files next to the
 	// database until the job is done; the column names the file.
 	`ALTER TABLE sync_jobs ADD COLUMN request_file TEXT NOT NULL DEFAULT '';`,
+	// 6: causal contexts of resources applied without an end-of-feed merge
+	// (see context.go). No foreign key: unreferenced rows are swept at open,
+	// and a key would make each of those deletes scan the resources.
+	`CREATE TABLE sync_contexts (
+		id    INTEGER PRIMARY KEY,
+		ticks TEXT NOT NULL UNIQUE
+	);
+	ALTER TABLE resources ADD COLUMN sync_context INTEGER;`,
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -538,7 +550,7 @@ func recordLocal(ctx context.Context, tx *sql.Tx, ep Endpoint, r *Resource, chan
 	r.State = digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: user}
 	r.Updated = now
 	r.ETag = etag(r.Payload, r.Deleted, r.State)
-	return updateResource(ctx, tx, ep, nid, r)
+	return updateResource(ctx, tx, ep, nid, r, keepCtx)
 }
 
 func isUnique(err error) bool {
@@ -565,7 +577,7 @@ func (s *SQLite) Create(ctx context.Context, ep Endpoint, w Write) (Resource, er
 		r := Resource{Key: key, UUID: strings.ToLower(w.UUID), Payload: w.Payload, Props: props(w.Props), Title: w.Title,
 			Change: Created, State: digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: w.User}, Created: now, Updated: now}
 		r.ETag = etag(r.Payload, false, r.State)
-		if err := insertResource(ctx, tx, ep, nid, &r); err != nil {
+		if err := insertResource(ctx, tx, ep, nid, &r, noCtx); err != nil {
 			return err
 		}
 		out = r
@@ -605,11 +617,11 @@ func nullUUID(u string) any {
 	return u
 }
 
-func insertResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64, r *Resource) error {
+func insertResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64, r *Resource, sc syncCtx) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO resources (endpoint_id, key, uuid, etag, payload, props, title, deleted, change,
-		sync_node, sync_tick, sync_stamp, sync_user, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		sync_node, sync_tick, sync_stamp, sync_user, created, updated, sync_context) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		ep.ID, r.Key, nullUUID(r.UUID), r.ETag, r.Payload, string(r.Props), r.Title, r.Deleted, string(r.Change),
-		syncNode, r.State.Tick, fmtStamp(r.State.Stamp), r.State.User, fmtStamp(r.Created), fmtStamp(r.Updated))
+		syncNode, r.State.Tick, fmtStamp(r.State.Stamp), r.State.User, fmtStamp(r.Created), fmtStamp(r.Updated), sc.id)
 	if isUnique(err) {
 		return fmt.Errorf("%w: %s with key %q or uuid %q exists", ErrConflict, ep.Kind, r.Key, r.UUID)
 	}
@@ -619,11 +631,12 @@ func insertResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64
 	return nil
 }
 
-func updateResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64, r *Resource) error {
+func updateResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64, r *Resource, sc syncCtx) error {
 	_, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = ?, etag = ?, payload = ?, props = ?, title = ?, deleted = ?, change = ?,
-		sync_node = ?, sync_tick = ?, sync_stamp = ?, sync_user = ?, updated = ? WHERE endpoint_id = ? AND key = ?`,
+		sync_node = ?, sync_tick = ?, sync_stamp = ?, sync_user = ?, updated = ?,
+		sync_context = CASE WHEN ? THEN ? ELSE sync_context END WHERE endpoint_id = ? AND key = ?`,
 		nullUUID(r.UUID), r.ETag, r.Payload, string(r.Props), r.Title, r.Deleted, string(r.Change),
-		syncNode, r.State.Tick, fmtStamp(r.State.Stamp), r.State.User, fmtStamp(r.Updated), ep.ID, r.Key)
+		syncNode, r.State.Tick, fmtStamp(r.State.Stamp), r.State.User, fmtStamp(r.Updated), sc.set, sc.id, ep.ID, r.Key)
 	if isUnique(err) {
 		return fmt.Errorf("%w: %s uuid %q is taken", ErrConflict, ep.Kind, r.UUID)
 	}

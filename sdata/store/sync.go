@@ -443,7 +443,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 	obs, _ := in.(ResultObserver)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		results = make([]Result, 0, n)
-		pc := &pageCache{nodes: map[string]int64{}}
+		pc := &pageCache{nodes: map[string]int64{}, endsFeed: last && !immediate}
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM uuid_aliases WHERE endpoint_id = ?)`, ep.ID).Scan(&pc.aliases); err != nil {
 			return err
 		}
@@ -451,6 +451,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		if err != nil {
 			return err
 		}
+		pc.feedContext = digest.ContextOf(feedDigest).Beyond(tgt)
 		if immediate {
 			states := make([]digest.SyncState, n)
 			for i := range n {
@@ -517,6 +518,14 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 type pageCache struct {
 	nodes   map[string]int64
 	aliases bool
+
+	// endsFeed: the page ends with the end-of-feed merge, which claims the
+	// feed's digest, so what it applies needs no context. Otherwise
+	// feedContext is the part of the feed's digest the target does not
+	// claim, stored (row feedCtx, once set) with what the page applies.
+	endsFeed    bool
+	feedContext digest.Context
+	feedCtx     *syncCtx
 
 	// Keys for new resources are reserved in one block per page:
 	// [keyNext, keyEnd), minus the ones clients chose already (keyTaken).
@@ -646,7 +655,38 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		res.TargetState = ts
 	}
 	out := digest.Decide(feedDigest, *tgt, e.State, ts)
+	var held digest.Context
+	if out.Conflict() {
+		// The target's version may include the source's beyond what the
+		// digest claims (digest.Context): then it is no conflict.
+		if held, err = resourceContext(ctx, tx, curID); err != nil {
+			return res, err
+		}
+		if len(held) > 0 {
+			out = digest.Decide(feedDigest, tgt.Including(held), e.State, ts)
+		}
+	}
 	res.Outcome = out.String()
+	// What the version the target holds after the entry includes beyond its
+	// digest: a merge includes both sides.
+	sc := keepCtx
+	switch {
+	case out.Conflict() && !pc.endsFeed:
+		if sc, err = contextID(ctx, tx, held.Union(pc.feedContext).Beyond(*tgt)); err != nil {
+			return res, err
+		}
+	case out == digest.Apply && pc.endsFeed:
+		sc = noCtx
+	case out == digest.Apply:
+		if pc.feedCtx == nil {
+			c, err := contextID(ctx, tx, pc.feedContext)
+			if err != nil {
+				return res, err
+			}
+			pc.feedCtx = &c
+		}
+		sc = *pc.feedCtx
+	}
 	if !out.Applies() {
 		res.Key, res.ETag, res.Payload, res.Title, res.Deleted = cur.Key, cur.ETag, cur.Payload, cur.Title, cur.Deleted
 		if out == digest.ConflictTarget {
@@ -655,7 +695,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 				ts.Endpoint, ts.Tick, e.State.Endpoint, e.State.Tick)
 			// The winning version becomes a merge of both (digest.Merge):
 			// a change of this endpoint that every other node takes in.
-			if err := recordMerge(ctx, tx, ep, tgt, &cur); err != nil {
+			if err := recordMerge(ctx, tx, ep, tgt, &cur, sc); err != nil {
 				return res, err
 			}
 			res.ETag = cur.ETag
@@ -709,7 +749,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		if err := setPrimaryUUID(ctx, tx, ep, curID, cur.UUID, res.UUID, now); err != nil {
 			return res, err
 		}
-		if err := updateResource(ctx, tx, ep, nid, &r); err != nil {
+		if err := updateResource(ctx, tx, ep, nid, &r, sc); err != nil {
 			return res, err
 		}
 		res.Status = 200
@@ -719,7 +759,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 			return res, err
 		}
 		r.Key, r.Created = key, now
-		if err := insertResource(ctx, tx, ep, nid, &r); err != nil {
+		if err := insertResource(ctx, tx, ep, nid, &r, sc); err != nil {
 			return res, err
 		}
 
@@ -1047,14 +1087,14 @@ func (s *SQLite) AssignUUIDs(ctx context.Context, ep Endpoint, keys []string) (m
 // recordMerge records the target's version, which won a conflict, as a merge
 // (digest.Merge): its content and stamp stay, its sync state becomes a fresh
 // tick of this endpoint, taken from the in-transaction digest tgt.
-func recordMerge(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, cur *Resource) error {
+func recordMerge(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, cur *Resource, sc syncCtx) error {
 	nid, err := nodeID(ctx, tx, ep.URL)
 	if err != nil {
 		return err
 	}
 	cur.State = digest.Merge(tgt, ep.URL, ep.Priority, cur.State)
 	cur.ETag = etag(cur.Payload, cur.Deleted, cur.State)
-	return updateResource(ctx, tx, ep, nid, cur)
+	return updateResource(ctx, tx, ep, nid, cur, sc)
 }
 
 // resourceByUUID reads the resource answering to u (its primary UUID or an
