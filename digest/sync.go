@@ -159,7 +159,9 @@ func (o Outcome) String() string {
 // resource that no further pass exchanges (A beats B, B beats C, C's version
 // descends from A's). With equal priorities (last writer wins) passes
 // converge. See TestPriorityCycleLeavesNodesDivergent. Recording every
-// conflict's result as a merge (see Merge) restores convergence.
+// conflict's result as a merge (see Merge) restores convergence. A target
+// that keeps a Context with a version decides a conflict again with
+// targetDigest.Including(context).
 func Decide(sourceDigest, targetDigest Digest, source SyncState, target *SyncState) Outcome {
 	switch {
 	case target == nil:
