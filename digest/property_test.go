@@ -120,6 +120,8 @@ type sim struct {
 	// feeds; partial is set once either happened (claims without an
 	// end-of-feed merge).
 	interrupts, partial bool
+	// targetOnly merges target wins only (this provider's former rule).
+	targetOnly bool
 	// contexts keeps a Context with each copy that arrived without an
 	// end-of-feed merge and decides with it, as the provider does.
 	contexts bool
@@ -280,7 +282,7 @@ func (s *sim) deliverPrefix(f feed, n int, catchUp bool) {
 				s.discarded[e] = true
 			}
 		}
-		if s.merge && out.Conflict() {
+		if s.merge && (out == ConflictTarget || out == ConflictSource && !s.targetOnly) {
 			// The merge version includes both sides' edits (the loser's are
 			// discarded all the same) and one edit of its own.
 			win := tgt.res[it.id]
@@ -307,7 +309,7 @@ func (s *sim) deliverPrefix(f feed, n int, catchUp bool) {
 		return
 	}
 	EndOfFeed(&tgt.digest, f.digest)
-	if s.merge && !s.partial {
+	if s.merge && !s.targetOnly && !s.partial {
 		s.checkDominance(tgt)
 	}
 	for id, v := range f.all {
@@ -563,7 +565,7 @@ func (s *sim) quiesce() {
 			s.fatalf("digests not converged:\n%s: %s\n%s: %s", first.name, a, n.name, b)
 		}
 		if a, b := first.snapshot(), n.snapshot(); a != b {
-			if s.lww || s.merge {
+			if s.lww || s.merge && !s.targetOnly {
 				s.fatalf("not converged:\n%s: %s\n%s: %s", first.name, a, n.name, b)
 			}
 			for id, v := range n.res {
@@ -840,4 +842,29 @@ func TestMergeConvergesPriorityCycle(t *testing.T) {
 	if !want.hist[edit{b.name, FirstTick}] || !want.hist[edit{a.name, FirstTick}] {
 		t.Errorf("the final version %v does not include both first edits: %v", want.state, want.hist)
 	}
+}
+
+// TestTargetOnlyMergeDiverges keeps the evidence for merging both conflict
+// outcomes: the former rule, which re-stamped only a target win, leaves
+// nodes with equal digests and different versions in some of the random
+// histories (as the soak found once: seed 20261131, mesh5), where merging
+// both outcomes never does (TestPropertyRandomHistories).
+func TestTargetOnlyMergeDiverges(t *testing.T) {
+	histories, divergent := 0, 0
+	for seed := range uint64(300) {
+		s := newSim(t, rand.New(rand.NewPCG(seed, 0x5da7a)), 3+int(seed%3), 2+int(seed%4), false)
+		s.merge, s.targetOnly = true, true
+		for range 150 {
+			s.step()
+		}
+		s.quiesce()
+		histories++
+		if s.stats.divergent > 0 {
+			divergent++
+		}
+	}
+	if divergent == 0 {
+		t.Fatalf("no divergence in %d histories under target-only merges", histories)
+	}
+	t.Logf("target-only merges: %d of %d histories end divergent", divergent, histories)
 }
