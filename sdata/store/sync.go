@@ -539,6 +539,18 @@ type pageCache struct {
 	absent map[string]bool
 }
 
+// nodeID returns the id of the node with URL u, interned once per page.
+func (pc *pageCache) nodeID(ctx context.Context, tx *sql.Tx, u string) (int64, error) {
+	if id, ok := pc.nodes[u]; ok {
+		return id, nil
+	}
+	id, err := nodeID(ctx, tx, u)
+	if err == nil {
+		pc.nodes[u] = id
+	}
+	return id, err
+}
+
 // lookAhead is how many entries' UUIDs are looked up in one query.
 const lookAhead = 64
 
@@ -695,7 +707,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 				ts.Endpoint, ts.Tick, e.State.Endpoint, e.State.Tick)
 			// The winning version becomes a merge of both (digest.Merge):
 			// a change of this endpoint that every other node takes in.
-			if err := recordMerge(ctx, tx, ep, tgt, &cur, sc); err != nil {
+			if err := recordMerge(ctx, tx, ep, tgt, &cur, sc, pc); err != nil {
 				return res, err
 			}
 			res.ETag = cur.ETag
@@ -705,13 +717,6 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		}
 		return res, nil
 	}
-	nid, ok := pc.nodes[e.State.Endpoint]
-	if !ok {
-		if nid, err = nodeID(ctx, tx, e.State.Endpoint); err != nil {
-			return res, err
-		}
-		pc.nodes[e.State.Endpoint] = nid
-	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := Resource{UUID: res.UUID, Payload: e.Payload, Props: props(e.Props), Title: e.Title, Deleted: e.Deleted,
 		State: e.State, Updated: now}
@@ -719,9 +724,10 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		// The source's version wins and is recorded as a merge of both
 		// (digest.Merge), like a target win.
 		r.State = digest.Merge(tgt, ep.URL, ep.Priority, e.State)
-		if nid, err = nodeID(ctx, tx, ep.URL); err != nil {
-			return res, err
-		}
+	}
+	nid, err := pc.nodeID(ctx, tx, r.State.Endpoint)
+	if err != nil {
+		return res, err
 	}
 	if r.Payload == nil {
 		r.Payload = []byte{}
@@ -1087,8 +1093,8 @@ func (s *SQLite) AssignUUIDs(ctx context.Context, ep Endpoint, keys []string) (m
 // recordMerge records the target's version, which won a conflict, as a merge
 // (digest.Merge): its content and stamp stay, its sync state becomes a fresh
 // tick of this endpoint, taken from the in-transaction digest tgt.
-func recordMerge(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, cur *Resource, sc syncCtx) error {
-	nid, err := nodeID(ctx, tx, ep.URL)
+func recordMerge(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, cur *Resource, sc syncCtx, pc *pageCache) error {
+	nid, err := pc.nodeID(ctx, tx, ep.URL)
 	if err != nil {
 		return err
 	}
