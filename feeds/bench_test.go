@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/tools/blog/atom"
-
 	"sdatasync/digest"
 )
 
@@ -43,7 +41,7 @@ func benchEntry(b testing.TB, i int) *Entry {
 	url := fmt.Sprintf("http://erp.example.com/sdata/erp/crmErp/-/tradingAccounts('ACC-%d')", i)
 	return &Entry{
 		ID: url, Title: "Abbey Kitchens & Baths", Updated: stamp,
-		Links:      []atom.Link{{Rel: "edit", Type: "application/atom+xml; type=entry", Href: url}},
+		Links:      []Link{{Rel: "edit", Type: "application/atom+xml; type=entry", Href: url}},
 		HTTPMethod: "PUT",
 		SyncState:  &digest.SyncState{Endpoint: "http://erp.example.com/sdata/erp/crmErp/-/tradingAccounts", Tick: int64(i + 1), Stamp: stamp},
 		Payload:    p,

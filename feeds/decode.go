@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/digest"
 )
@@ -243,7 +242,7 @@ func (p *parser) feedChild(f *Feed, t xml.StartElement) error {
 		case "updated":
 			f.Updated, err = p.timeVal("updated")
 		case "link":
-			var l atom.Link
+			var l Link
 			l, err = p.link(t)
 			f.Links = append(f.Links, l)
 		case "entry":
@@ -308,7 +307,7 @@ func (p *parser) entryChild(e *Entry, t xml.StartElement) error {
 		case "updated":
 			e.Updated, err = p.timeVal("updated")
 		case "link":
-			var l atom.Link
+			var l Link
 			l, err = p.link(t)
 			e.Links = append(e.Links, l)
 		default:
@@ -359,8 +358,8 @@ func (p *parser) entryChild(e *Entry, t xml.StartElement) error {
 }
 
 // link reads an atom:link element.
-func (p *parser) link(t xml.StartElement) (atom.Link, error) {
-	var l atom.Link
+func (p *parser) link(t xml.StartElement) (Link, error) {
+	var l Link
 	for _, a := range t.Attr {
 		if a.Name.Space != "" {
 			continue

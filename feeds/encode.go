@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/digest"
 )
@@ -276,7 +275,7 @@ func (x *xmlWriter) attr(name, value string) {
 	x.raw(`"`)
 }
 
-func (x *xmlWriter) links(depth int, links []atom.Link) {
+func (x *xmlWriter) links(depth int, links []Link) {
 	for _, l := range links {
 		x.indent(depth)
 		x.raw("<link")

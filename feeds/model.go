@@ -62,11 +62,16 @@ type Tracking struct {
 	PollingMillis      int
 }
 
+// Link is one atom:link. It has exactly the fields of the Atom link of
+// golang.org/x/tools/blog/atom (a Link converts to an atom.Link and back),
+// so callers build links without importing that package.
+type Link atom.Link
+
 // Entry is one Atom entry with its SData, HTTP and sync extensions.
 type Entry struct {
 	ID, Title, Content string
 	Updated            time.Time
-	Links              []atom.Link
+	Links              []Link
 	HTTPMethod         string // http:httpMethod
 	HTTPStatus         int    // http:httpStatus, 0 = absent
 	HTTPMessage        string
@@ -92,7 +97,7 @@ type Entry struct {
 type Feed struct {
 	ID, Title    string
 	Updated      time.Time
-	Links        []atom.Link
+	Links        []Link
 	SyncMode     string         // sync:syncMode (catchUp|immediate), "" if absent
 	Digest       *digest.Digest // sync:digest of the feed, nil if absent
 	TotalResults int            // opensearch:totalResults, -1 if absent
@@ -102,22 +107,22 @@ type Feed struct {
 }
 
 // Link returns the first link of the feed with relation rel.
-func (f *Feed) Link(rel string) (atom.Link, bool) {
+func (f *Feed) Link(rel string) (Link, bool) {
 	return findLink(f.Links, rel)
 }
 
 // Link returns the first link of the entry with relation rel.
-func (e *Entry) Link(rel string) (atom.Link, bool) {
+func (e *Entry) Link(rel string) (Link, bool) {
 	return findLink(e.Links, rel)
 }
 
-func findLink(links []atom.Link, rel string) (atom.Link, bool) {
+func findLink(links []Link, rel string) (Link, bool) {
 	for _, l := range links {
 		if l.Rel == rel {
 			return l, true
 		}
 	}
-	return atom.Link{}, false
+	return Link{}, false
 }
 
 // PayloadUUID returns the sdata:uuid attribute of a normalized payload

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/digest"
 )
@@ -149,7 +148,7 @@ func (w *errWriter) Write(p []byte) (int, error) {
 
 func TestFeedWriterStreams(t *testing.T) {
 	var b bytes.Buffer
-	head := &Feed{ID: "urn:f", Title: "stream", TotalResults: -1, Links: []atom.Link{{Rel: "self", Href: "urn:f"}},
+	head := &Feed{ID: "urn:f", Title: "stream", TotalResults: -1, Links: []Link{{Rel: "self", Href: "urn:f"}},
 		Entries: []*Entry{{ID: "ignored"}}}
 	fw, err := NewFeedWriter(&b, head)
 	if err != nil {

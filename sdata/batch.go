@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/feeds"
 	"sdatasync/sdata/store"
@@ -494,7 +493,7 @@ func diagOutcome(d feeds.Diagnosis) string {
 // writeBatchFeed writes the result feed of a batch.
 func (s *Server) writeBatchFeed(ctx context.Context, w http.ResponseWriter, sc scope, id string, results []store.Result) error {
 	head := &feeds.Feed{ID: id, Title: labelOf(sc.kind) + " batch", Updated: nowUTC(), TotalResults: len(results),
-		StartIndex: 1, ItemsPerPage: len(results), Links: []atom.Link{{Rel: "self", Type: typeFeed, Href: id}}}
+		StartIndex: 1, ItemsPerPage: len(results), Links: []feeds.Link{{Rel: "self", Type: typeFeed, Href: id}}}
 	w.Header().Set("Content-Type", typeFeed)
 	fw, err := feeds.NewFeedWriter(w, head)
 	if err != nil {
@@ -530,7 +529,7 @@ func (s *Server) batchEntry(sc scope, feedID string, rr store.Result) (*feeds.En
 		u := s.resourceURL(sc.dataset, sc.kind, rr.Key)
 		e.ID = u
 		if rr.Status < 300 && !rr.Deleted {
-			e.Links = []atom.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}, {Rel: "edit", Type: typeEntry, Title: "Edit", Href: u}}
+			e.Links = []feeds.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}, {Rel: "edit", Type: typeEntry, Title: "Edit", Href: u}}
 		}
 		if rr.Status == http.StatusCreated {
 			e.Location = u

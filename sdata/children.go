@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/contracts"
 	"sdatasync/feeds"
@@ -120,7 +119,7 @@ func (s *Server) childEntry(ctx context.Context, sc scope, cl childLink, ci chil
 	}
 	title := titleOf(sc.kind, el, u)
 	return &feeds.Entry{ID: self, Title: title, Content: title, Updated: ci.parent.Updated, ETag: ci.parent.ETag, Payload: el,
-		Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: self}, {Rel: "edit", Type: typeEntry, Href: self},
+		Links: []feeds.Link{{Rel: "self", Type: typeEntry, Href: self}, {Rel: "edit", Type: typeEntry, Href: self},
 			{Rel: "related", Type: typeEntry, Title: ps.kind.PluralName, Href: s.resourceURL(sc.dataset, ps.kind, ci.parent.Key)}}}, nil
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/feeds"
 	"sdatasync/sdata/store"
@@ -281,7 +280,7 @@ func (s *Server) syncLog(w http.ResponseWriter, r *http.Request, dataset, kind s
 		id := self + "('" + strconv.FormatInt(a.ID, 10) + "')"
 		title := a.Operation + " " + a.Kind
 		e := &feeds.Entry{ID: id, Title: title, Content: title, Updated: a.Time, Payload: el,
-			Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: id}}}
+			Links: []feeds.Link{{Rel: "self", Type: typeEntry, Href: id}}}
 		if err := fw.WriteEntry(e); err != nil {
 			return err
 		}

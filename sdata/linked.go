@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/feeds"
 	"sdatasync/sdata/store"
@@ -92,7 +91,7 @@ func (s *Server) linkEntry(sc scope, res store.Resource) *feeds.Entry {
 	el.CreateAttr("sdata:key", res.Key)
 	el.CreateAttr("sdata:url", s.resourceURL(sc.dataset, sc.kind, res.Key))
 	return &feeds.Entry{ID: u, Title: res.Title, Content: res.Title, Updated: res.Updated, Payload: el,
-		Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: u}, {Rel: "related", Type: typeEntry, Href: s.resourceURL(sc.dataset, sc.kind, res.Key)}}}
+		Links: []feeds.Link{{Rel: "self", Type: typeEntry, Href: u}, {Rel: "related", Type: typeEntry, Href: s.resourceURL(sc.dataset, sc.kind, res.Key)}}}
 }
 
 func (s *Server) linkedFeed(w http.ResponseWriter, r *http.Request, sc scope) error {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/feeds"
 )
@@ -23,7 +22,7 @@ func writeFeed(w http.ResponseWriter, f *feeds.Feed) error {
 
 func linkEntry(id, title string) *feeds.Entry {
 	return &feeds.Entry{ID: id, Title: title, Content: title, Updated: nowUTC(),
-		Links: []atom.Link{{Rel: "alternate", Type: typeFeed, Title: title, Href: id}}}
+		Links: []feeds.Link{{Rel: "alternate", Type: typeFeed, Title: title, Href: id}}}
 }
 
 // listApps serves /sdata: the applications of this provider (one).

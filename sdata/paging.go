@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/tools/blog/atom"
+	"sdatasync/feeds"
 )
 
 // paging is a validated startIndex/count pair; start is 1-based.
@@ -36,7 +36,7 @@ func parsePaging(q url.Values) (paging, error) {
 
 // pageLinks builds the self, first, last, previous and next links of a page
 // of a collection of total entries. Other query parameters are kept.
-func pageLinks(base string, q url.Values, pg paging, total int) []atom.Link {
+func pageLinks(base string, q url.Values, pg paging, total int) []feeds.Link {
 	at := func(start int) string {
 		v := url.Values{}
 		for k, vs := range q {
@@ -49,7 +49,7 @@ func pageLinks(base string, q url.Values, pg paging, total int) []atom.Link {
 		v.Set("count", strconv.Itoa(pg.count))
 		return base + "?" + v.Encode()
 	}
-	links := []atom.Link{
+	links := []feeds.Link{
 		{Rel: "self", Type: typeFeed, Title: "Refresh", Href: at(pg.start)},
 		{Rel: "first", Type: typeFeed, Title: "First Page", Href: at(1)},
 	}
@@ -60,16 +60,16 @@ func pageLinks(base string, q url.Values, pg paging, total int) []atom.Link {
 	if total > 0 {
 		last = (total-1)/pg.count*pg.count + 1
 	}
-	links = append(links, atom.Link{Rel: "last", Type: typeFeed, Title: "Last Page", Href: at(last)})
+	links = append(links, feeds.Link{Rel: "last", Type: typeFeed, Title: "Last Page", Href: at(last)})
 	if pg.start > 1 {
 		prev := max(1, pg.start-pg.count)
 		if pg.start > total {
 			prev = last
 		}
-		links = append(links, atom.Link{Rel: "previous", Type: typeFeed, Title: "Previous Page", Href: at(prev)})
+		links = append(links, feeds.Link{Rel: "previous", Type: typeFeed, Title: "Previous Page", Href: at(prev)})
 	}
 	if pg.start+pg.count <= total {
-		links = append(links, atom.Link{Rel: "next", Type: typeFeed, Title: "Next Page", Href: at(pg.start + pg.count)})
+		links = append(links, feeds.Link{Rel: "next", Type: typeFeed, Title: "Next Page", Href: at(pg.start + pg.count)})
 	}
 	return links
 }

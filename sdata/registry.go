@@ -46,7 +46,6 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/feeds"
 	"sdatasync/sdata/query"
@@ -492,9 +491,9 @@ func (s *Server) registryEntry(e store.RegistryEntry) (*feeds.Entry, error) {
 	}
 	el.CreateAttr("sdata:key", e.Key)
 	el.CreateAttr("sdata:url", u)
-	links := []atom.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}}
+	links := []feeds.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}}
 	if !e.BuiltIn {
-		links = append(links, atom.Link{Rel: "edit", Type: typeEntry, Title: "Edit", Href: u})
+		links = append(links, feeds.Link{Rel: "edit", Type: typeEntry, Title: "Edit", Href: u})
 	}
 	content := e.Title
 	if d := el.SelectElement("description"); d != nil && d.Text() != "" {

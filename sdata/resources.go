@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/contracts"
 	"sdatasync/feeds"
@@ -138,7 +137,7 @@ func (s *Server) entryFor(sc scope, res store.Resource, sel []string) (*feeds.En
 	selectProps(el, sel)
 	return &feeds.Entry{
 		ID: u, Title: res.Title, Updated: res.Updated, Content: res.Title,
-		Links: []atom.Link{
+		Links: []feeds.Link{
 			{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u},
 			{Rel: "edit", Type: typeEntry, Title: "Edit", Href: u},
 		},
@@ -408,7 +407,7 @@ func (s *Server) template(w http.ResponseWriter, sc scope) error {
 	}
 	u := s.kindURL(sc.dataset, sc.kind) + "/$template"
 	e := &feeds.Entry{ID: u, Title: "Template for " + sc.kind.PluralName, Payload: el,
-		Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: u}}}
+		Links: []feeds.Link{{Rel: "self", Type: typeEntry, Href: u}}}
 	return s.writeEntry(w, http.StatusOK, e, "")
 }
 

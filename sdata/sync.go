@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-	"golang.org/x/tools/blog/atom"
 
 	"sdatasync/contracts"
 	"sdatasync/digest"
@@ -140,7 +139,7 @@ func (s *Server) audit(ctx context.Context, recs ...store.AuditRecord) {
 func (s *Server) digestEntry(sc scope, d digest.Digest) *feeds.Entry {
 	u := s.kindURL(sc.dataset, sc.kind) + "/$syncDigest"
 	return &feeds.Entry{ID: u, Title: "Synchronization digest", Updated: nowUTC(), Digest: &d,
-		Links: []atom.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}}}
+		Links: []feeds.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}}}
 }
 
 func (s *Server) syncDigest(w http.ResponseWriter, r *http.Request, sc scope) error {
@@ -375,7 +374,7 @@ func (s *Server) syncEntry(sc scope, res store.Resource) (*feeds.Entry, error) {
 	u := s.resourceURL(sc.dataset, sc.kind, res.Key)
 	st := res.State
 	e := &feeds.Entry{ID: u, Title: res.Title, Content: res.Title, Updated: res.Updated, SyncState: &st,
-		HTTPMethod: string(res.Change), Links: []atom.Link{{Rel: "self", Type: typeEntry, Href: u}}}
+		HTTPMethod: string(res.Change), Links: []feeds.Link{{Rel: "self", Type: typeEntry, Href: u}}}
 	if !hasChildLists(sc.kind) {
 		// The common case needs no tree: attributes go into the stored form.
 		attrs := [][2]string{{"sdata:uuid", res.UUID}}
@@ -769,7 +768,7 @@ func (s *Server) resultEntry(sc scope, rr store.Result) (*feeds.Entry, error) {
 	if rr.Key != "" {
 		u := s.resourceURL(sc.dataset, sc.kind, rr.Key)
 		e.ID = u
-		e.Links = []atom.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}}
+		e.Links = []feeds.Link{{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u}}
 		if rr.Status == http.StatusCreated {
 			e.Location = u
 		}
