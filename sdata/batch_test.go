@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/batch"
+	"sdatasync/sdata/diag"
 	"sdatasync/sdata/store"
 )
 
@@ -184,15 +186,15 @@ func TestBatchFailingEntriesDoNotStopOthers(t *testing.T) {
 	}
 	wantEntry(t, f.Entries[0], "POST", http.StatusCreated)
 	wantEntry(t, f.Entries[1], "POST", http.StatusBadRequest)
-	if d := f.Entries[1].Diagnoses[0]; d.PayloadPath != "feed/entry[2]/payload/tradingAccount/bogus" || d.ApplicationCode != CodeInvalidPayload {
+	if d := f.Entries[1].Diagnoses[0]; d.PayloadPath != "feed/entry[2]/payload/tradingAccount/bogus" || d.ApplicationCode != diag.CodeInvalidPayload {
 		t.Errorf("invalid payload diagnosis: %+v", d)
 	}
 	wantEntry(t, f.Entries[2], "PUT", http.StatusPreconditionFailed)
-	if d := f.Entries[2].Diagnoses[0]; d.SDataCode != CodePreconditionFailed || f.Entries[2].ID != a.kind(batchKind)+"('"+k1+"')" {
+	if d := f.Entries[2].Diagnoses[0]; d.SDataCode != diag.CodePreconditionFailed || f.Entries[2].ID != a.kind(batchKind)+"('"+k1+"')" {
 		t.Errorf("stale ifMatch: id %q diagnosis %+v", f.Entries[2].ID, d)
 	}
 	wantEntry(t, f.Entries[3], "DELETE", http.StatusNotFound)
-	if d := f.Entries[3].Diagnoses[0]; d.SDataCode != CodeResourceNotFound {
+	if d := f.Entries[3].Diagnoses[0]; d.SDataCode != diag.CodeResourceNotFound {
 		t.Errorf("unknown resource diagnosis: %+v", d)
 	}
 	wantEntry(t, f.Entries[4], "", http.StatusBadRequest)
@@ -311,18 +313,18 @@ func TestBatchMalformedWritesNothing(t *testing.T) {
 	}
 }
 
-// TestBatchTooManyEntries: over MaxBatchEntries the batch is refused (413)
+// TestBatchTooManyEntries: over batch.MaxEntries the batch is refused (413)
 // before any entry runs.
 func TestBatchTooManyEntries(t *testing.T) {
 	a := newProvider(t, 5)
 	before := a.ownTick(batchKind)
-	entries := make([]string, MaxBatchEntries+1)
+	entries := make([]string, batch.MaxEntries+1)
 	for i := range entries {
 		entries[i] = batchReq("POST", "", "", ta(fmt.Sprintf("N%d", i), fmt.Sprintf("R%d", i)))
 	}
 	st, _, b := do(t, http.MethodPost, a.kind(batchKind)+"/$batch", batchFeed(entries...))
 	mustStatus(t, http.StatusRequestEntityTooLarge, st, b)
-	if ds := diagnosesOf(t, b); len(ds) != 1 || ds[0].SDataCode != CodeRequestEntityTooLarge {
+	if ds := diagnosesOf(t, b); len(ds) != 1 || ds[0].SDataCode != diag.CodeRequestEntityTooLarge {
 		t.Errorf("diagnoses %+v", ds)
 	}
 	if a.ownTick(batchKind) != before || a.countLive(batchKind) != 0 {

@@ -216,7 +216,7 @@ func TestSeedDemo(t *testing.T) {
 	if sz.TradingAccounts < 50 || sz.Contacts < 150 || sz.Commodities < 40 || sz.SalesOrders < 30 {
 		t.Errorf("DefaultSizes too small: %+v", sz)
 	}
-	ok, err := e.srv.SeedDemo(e.ctx, "-", sz)
+	ok, err := demo.SeedDataset(e.ctx, e.srv, "-", sz)
 	if err != nil || !ok {
 		t.Fatalf("SeedDemo: %v %v", ok, err)
 	}
@@ -273,7 +273,7 @@ func TestSeedDemo(t *testing.T) {
 	}
 
 	// Second call: the dataset is not empty, nothing happens.
-	ok, err = e.srv.SeedDemo(e.ctx, "-", sz)
+	ok, err = demo.SeedDataset(e.ctx, e.srv, "-", sz)
 	if err != nil || ok {
 		t.Errorf("second SeedDemo: %v %v", ok, err)
 	}
@@ -292,13 +292,13 @@ func TestSeedDemoSkipsNonEmptyAndSeedsOtherDatasets(t *testing.T) {
 		t.Fatal(r)
 	}
 	small := demo.Sizes{TradingAccounts: 3, Contacts: 4, Commodities: 2, SalesOrders: 2}
-	if ok, err := e.srv.SeedDemo(e.ctx, "-", small); ok || err != nil {
+	if ok, err := demo.SeedDataset(e.ctx, e.srv, "-", small); ok || err != nil {
 		t.Errorf("seeded a non-empty dataset: %v %v", ok, err)
 	}
 	if n := e.count("tradingAccounts"); n != 0 {
 		t.Errorf("- has %d trading accounts", n)
 	}
-	if ok, err := e.srv.SeedDemo(e.ctx, "other", small); !ok || err != nil {
+	if ok, err := demo.SeedDataset(e.ctx, e.srv, "other", small); !ok || err != nil {
 		t.Fatalf("seed other: %v %v", ok, err)
 	}
 	ep, _ := e.srv.Endpoint("other", "salesOrders")

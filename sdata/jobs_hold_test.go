@@ -1,45 +1,11 @@
 package sdata
 
 import (
-	"context"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 )
-
-// TestRunningJobsWait: a wait ends when the job ends, when the hold passes
-// or at once for a job this process does not run.
-func TestRunningJobsWait(t *testing.T) {
-	var rj runningJobs
-	ctx := context.Background()
-
-	ended := make(chan struct{})
-	ch := rj.add(7)
-	go func() { rj.wait(ctx, 7, time.Hour); close(ended) }()
-	rj.finish(7, ch)
-	select {
-	case <-ended:
-	case <-time.After(time.Minute):
-		t.Fatal("a wait on a finished job did not return")
-	}
-	if len(rj.done) != 0 {
-		t.Fatalf("finished job still registered: %v", rj.done)
-	}
-
-	// Unknown job: no wait at all (a day-long hold would hang the test).
-	rj.wait(ctx, 8, 24*time.Hour)
-
-	// A job still running: the hold bounds the wait.
-	ch = rj.add(9)
-	rj.wait(ctx, 9, time.Millisecond)
-	// A cancelled request stops waiting too.
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	rj.wait(cctx, 9, 24*time.Hour)
-	rj.finish(9, ch)
-}
 
 // TestPollHeldUntilDone: one GET on the Location right after the POST
 // answers with the finished job (no 202 round trips for a short job).

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/demo"
+	"sdatasync/sdata/payload"
 	"sdatasync/sdata/store"
 )
 
@@ -22,13 +24,13 @@ func linkBody(elem, attrs string) []byte {
 // every linkable kind of the built-in contract.
 func TestLinkingComplianceFlow(t *testing.T) {
 	p := newProvider(t, 5)
-	if _, err := p.srv.SeedDemo(context.Background(), "-", demoSmall()); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), p.srv, "-", demoSmall()); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range p.cfg.Contract.Kinds {
 		// Child kinds (salesOrderLines) are identified by their UUID inside
 		// their parent: they are not linked or unlinked on their own.
-		if _, child := p.srv.children[k.PluralName]; !k.HasUUID || child {
+		if _, child := p.srv.site.Child(k.PluralName); !k.HasUUID || child {
 			continue
 		}
 		t.Run(k.PluralName, func(t *testing.T) {
@@ -50,7 +52,7 @@ func TestLinkingComplianceFlow(t *testing.T) {
 			st, _, b = do(t, http.MethodGet, base+"/$linked", nil)
 			mustStatus(t, 200, st, b)
 			f := parseFeed(t, b)
-			if len(f.Entries) == 0 || f.Entries[0].Payload == nil || !validUUID(feeds.PayloadUUID(f.Entries[0].Payload)) {
+			if len(f.Entries) == 0 || f.Entries[0].Payload == nil || !payload.ValidUUID(feeds.PayloadUUID(f.Entries[0].Payload)) {
 				t.Fatalf("$linked feed: %s", b)
 			}
 			first := feeds.PayloadUUID(f.Entries[0].Payload)
@@ -344,11 +346,11 @@ func TestAliasesRetire(t *testing.T) {
 	if r, err := p.st.GetByUUID(context.Background(), ep, u1); err != nil || r.Key != k {
 		t.Fatalf("alias before retirement: %+v %v", r, err)
 	}
-	p.srv.sweepOnce(time.Now()) // default retention: nothing to retire yet
+	p.srv.retire(context.Background(), time.Now()) // default retention: nothing to retire yet
 	if _, err := p.st.GetByUUID(context.Background(), ep, u1); err != nil {
 		t.Fatalf("alias retired too early: %v", err)
 	}
-	p.srv.sweepOnce(time.Now().Add(DefaultAliasTTL + time.Hour))
+	p.srv.retire(context.Background(), time.Now().Add(DefaultAliasTTL+time.Hour))
 	if _, err := p.st.GetByUUID(context.Background(), ep, u1); err == nil {
 		t.Fatal("alias still resolves after its retention")
 	}

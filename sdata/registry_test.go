@@ -11,9 +11,12 @@ import (
 	"testing"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/diag"
+	"sdatasync/sdata/registry"
+	"sdatasync/sdata/wire"
 )
 
-func (p *provider) registry() string { return p.ts.URL + RegistryPath }
+func (p *provider) registry() string { return p.ts.URL + registry.Path }
 
 func (p *provider) registryEntry(key string) string {
 	return p.registry() + "('" + key + "')"
@@ -21,7 +24,7 @@ func (p *provider) registryEntry(key string) string {
 
 // regPayload is a registry endpoint payload with the given child elements.
 func regPayload(children string) []byte {
-	return []byte(`<endpoint xmlns="` + RegistryNS + `" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">` + children + `</endpoint>`)
+	return []byte(`<endpoint xmlns="` + registry.NS + `" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">` + children + `</endpoint>`)
 }
 
 // regEntryBody wraps a payload in an Atom entry, as the spec's example does.
@@ -43,7 +46,7 @@ func (p *provider) register(t *testing.T, children string) (key, loc, etag strin
 	if h.Get("Location") != p.registryEntry(key) {
 		t.Fatalf("Location %q, want %q", h.Get("Location"), p.registryEntry(key))
 	}
-	if h.Get("ETag") == "" || h.Get("ETag") != quoteETag(e.ETag) {
+	if h.Get("ETag") == "" || h.Get("ETag") != wire.QuoteETag(e.ETag) {
 		t.Fatalf("ETag header %q, entry %q", h.Get("ETag"), e.ETag)
 	}
 	return key, h.Get("Location"), h.Get("ETag")
@@ -87,9 +90,9 @@ func TestRegistryOwnEndpoints(t *testing.T) {
 	f := p.regList(t, "")
 	base := p.ts.URL + "/sdata/sdatasync"
 	want := []struct{ typ, url, ds string }{
-		{EndpointTypeApplication, base, ""},
-		{EndpointTypeContract, base + "/gcrm", ""},
-		{EndpointTypeDataSet, base + "/gcrm/-", "-"},
+		{registry.EndpointTypeApplication, base, ""},
+		{registry.EndpointTypeContract, base + "/gcrm", ""},
+		{registry.EndpointTypeDataSet, base + "/gcrm/-", "-"},
 	}
 	if f.TotalResults != len(want) || len(f.Entries) != len(want) {
 		t.Fatalf("total %d, %d entries; want %d", f.TotalResults, len(f.Entries), len(want))
@@ -100,7 +103,7 @@ func TestRegistryOwnEndpoints(t *testing.T) {
 	for i, w := range want {
 		e := f.Entries[i]
 		pl := e.Payload
-		if pl.Tag != "endpoint" || pl.SelectAttrValue("xmlns", "") != RegistryNS {
+		if pl.Tag != "endpoint" || pl.SelectAttrValue("xmlns", "") != registry.NS {
 			t.Fatalf("entry %d payload %s xmlns=%q", i, pl.Tag, pl.SelectAttrValue("xmlns", ""))
 		}
 		if got := child(pl, "url"); got != w.url {
@@ -113,7 +116,7 @@ func TestRegistryOwnEndpoints(t *testing.T) {
 			t.Errorf("entry %d payload incomplete: title %q app %q browsable %q alive %q", i,
 				child(pl, "title"), child(pl, "applicationName"), child(pl, "isBrowsable"), child(pl, "aliveStamp"))
 		}
-		if w.typ != EndpointTypeApplication && child(pl, "contractName") != "gcrm" {
+		if w.typ != registry.EndpointTypeApplication && child(pl, "contractName") != "gcrm" {
 			t.Errorf("entry %d contractName %q", i, child(pl, "contractName"))
 		}
 		if child(pl, "dataSetName") != w.ds {
@@ -129,7 +132,7 @@ func TestRegistryOwnEndpoints(t *testing.T) {
 		st, _, b = do(t, http.MethodGet, w.url, nil)
 		mustStatus(t, http.StatusOK, st, b)
 	}
-	if ds := f.Entries[2].Payload.FindElement("properties/property[@name='syncRole']"); ds == nil || ds.Text() != SyncRoleBoth {
+	if ds := f.Entries[2].Payload.FindElement("properties/property[@name='syncRole']"); ds == nil || ds.Text() != registry.SyncRoleBoth {
 		t.Errorf("own dataset has no syncRole both")
 	}
 }
@@ -139,7 +142,7 @@ func TestRegistryReadOnlyOwnEntries(t *testing.T) {
 	for _, key := range []string{"self.application", "self.contract", "self.dataSet.-"} {
 		st, h, b := do(t, http.MethodPut, p.registryEntry(key), regPayload(`<title>x</title>`))
 		mustStatus(t, http.StatusMethodNotAllowed, st, b)
-		if ds := diagnosesOf(t, b); len(ds) != 1 || ds[0].SDataCode != CodeMethodNotAllowed || !strings.Contains(ds[0].Message, "read-only") {
+		if ds := diagnosesOf(t, b); len(ds) != 1 || ds[0].SDataCode != diag.CodeMethodNotAllowed || !strings.Contains(ds[0].Message, "read-only") {
 			t.Fatalf("PUT %s diagnoses %+v", key, ds)
 		}
 		if h.Get("Allow") != http.MethodGet {
@@ -176,7 +179,7 @@ func TestRegistryCRUD(t *testing.T) {
 		child(e.Payload, "host") != "crm.example.com" || child(e.Payload, "port") != "80" {
 		t.Fatalf("payload %+v", e.Payload)
 	}
-	if r := e.Payload.FindElement("properties/property[@name='syncRole']"); r == nil || r.Text() != SyncRoleBoth || r.SelectAttrValue("ns", "") != RegistryExtNS {
+	if r := e.Payload.FindElement("properties/property[@name='syncRole']"); r == nil || r.Text() != registry.SyncRoleBoth || r.SelectAttrValue("ns", "") != registry.ExtNS {
 		t.Fatalf("default syncRole missing")
 	}
 	if e.Title != "CRM A" {
@@ -203,7 +206,7 @@ func TestRegistryCRUD(t *testing.T) {
 	}
 	st, _, b = put(etag, regPayload(`<title>stale</title>`))
 	mustStatus(t, http.StatusPreconditionFailed, st, b)
-	if ds := diagnosesOf(t, b); ds[0].SDataCode != CodePreconditionFailed {
+	if ds := diagnosesOf(t, b); ds[0].SDataCode != diag.CodePreconditionFailed {
 		t.Fatalf("412 diagnoses %+v", ds)
 	}
 	st, h, b = do(t, http.MethodGet, loc, nil)
@@ -245,7 +248,7 @@ func TestRegistryCRUD(t *testing.T) {
 		}
 		st, _, b = do(t, m, loc, body)
 		mustStatus(t, http.StatusNotFound, st, b)
-		if ds := diagnosesOf(t, b); ds[0].SDataCode != CodeResourceNotFound {
+		if ds := diagnosesOf(t, b); ds[0].SDataCode != diag.CodeResourceNotFound {
 			t.Fatalf("%s after delete: %+v", m, ds)
 		}
 	}
@@ -394,7 +397,7 @@ func TestRegistryValidation(t *testing.T) {
 		}
 	}
 	// Wrong root element, malformed XML, wrong media type.
-	st, _, b := do(t, http.MethodPost, p.registry(), []byte(`<contact xmlns="`+RegistryNS+`"/>`))
+	st, _, b := do(t, http.MethodPost, p.registry(), []byte(`<contact xmlns="`+registry.NS+`"/>`))
 	mustStatus(t, http.StatusBadRequest, st, b)
 	st, _, b = do(t, http.MethodPost, p.registry(), []byte(`<endpoint`))
 	mustStatus(t, http.StatusBadRequest, st, b)
@@ -429,7 +432,7 @@ func TestRegistryDuplicateURL(t *testing.T) {
 	// The same URL, spelled differently (host case, trailing slash).
 	st, _, b := do(t, http.MethodPost, p.registry(), regPayload(`<title>again</title><url>HTTP://CRM.example.com/sdata/crm/gcrm/a/</url>`))
 	mustStatus(t, http.StatusConflict, st, b)
-	if ds := diagnosesOf(t, b); ds[0].SDataCode != CodeConflict {
+	if ds := diagnosesOf(t, b); ds[0].SDataCode != diag.CodeConflict {
 		t.Fatalf("diagnoses %+v", ds)
 	}
 	// PUT moving another endpoint onto it: 409 too.

@@ -2,469 +2,43 @@ package sdata
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/beevik/etree"
 
 	"sdatasync/contracts"
 	"sdatasync/feeds"
+	"sdatasync/sdata/diag"
+	"sdatasync/sdata/payload"
 	"sdatasync/sdata/query"
-	"sdatasync/sdata/store"
+	"sdatasync/sdata/resources"
+	"sdatasync/sdata/site"
+	"sdatasync/sdata/wire"
 )
 
-const (
-	typeFeed  = "application/atom+xml; type=feed"
-	typeEntry = "application/atom+xml; type=entry"
-)
-
-// kindLevel serves /sdata/{app}/{contract}/{dataset}/{kind} and {kind}('key').
-func (s *Server) kindLevel(w http.ResponseWriter, r *http.Request) error {
-	if muxVar(r, "kind") == "$syncLog" {
-		if err := s.checkApp(r); err != nil {
-			return err
-		}
-		return s.syncLog(w, r, muxVar(r, "dataset"), "")
-	}
-	sc, err := s.resolve(r)
+// readResource reads a request body holding a resource payload (a bare
+// element or an atom:entry; the entry is nil for a bare payload).
+func (s *Server) readResource(w http.ResponseWriter, r *http.Request) (*etree.Element, *feeds.Entry, error) {
+	body, err := wire.ReadBody(w, r, s.cfg.MaxBody)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if cl, ok := s.children[sc.kind.PluralName]; ok {
-		return s.serveChild(w, r, sc, cl)
-	}
-	if sc.single {
-		methods := kindMethods(sc.kind, false)
-		if err := allow(r, methods...); err != nil {
-			return err
-		}
-		switch r.Method {
-		case http.MethodPut:
-			return s.updateResource(w, r, sc)
-		case http.MethodDelete:
-			return s.deleteResource(w, r, sc)
-		}
-		return s.getResource(w, r, sc)
-	}
-	if err := allow(r, kindMethods(sc.kind, true)...); err != nil {
-		return err
-	}
-	if r.Method == http.MethodPost {
-		return s.createResource(w, r, sc)
-	}
-	return s.listResources(w, r, sc)
+	return wire.DecodeResource(body, s.limits)
 }
 
-// kindMethods lists the methods the contract allows on a kind's collection
-// or on one of its resources.
-func kindMethods(k *contracts.ResourceKind, collection bool) []string {
-	var m []string
-	if k.CanGet {
-		m = append(m, http.MethodGet)
+// list serves GET {kind}: a paged, filtered, ordered collection feed.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, t site.Target) error {
+	if cl, ok := s.site.Child(t.Kind.PluralName); ok {
+		return s.listChildren(w, r, t.Scope, cl)
 	}
-	if collection {
-		if k.CanPost {
-			m = append(m, http.MethodPost)
-		}
-		return m
-	}
-	if k.CanPut {
-		m = append(m, http.MethodPut)
-	}
-	if k.CanDelete {
-		m = append(m, http.MethodDelete)
-	}
-	return m
-}
-
-// kindOp serves /sdata/{app}/{contract}/{dataset}/{kind}/{op}.
-func (s *Server) kindOp(w http.ResponseWriter, r *http.Request) error {
-	sc, err := s.resolve(r)
-	if err != nil {
-		return err
-	}
-	op := muxVar(r, "op")
-	if !sc.single {
-		if handled, err := s.serveSync(w, r, sc, op); handled {
-			return err
-		}
-	}
-	if sc.single {
-		return errorf(http.StatusNotFound, CodeBadURLSyntax, "%q is not available on a single resource", op)
-	}
-	if isBatchOp(op) {
-		return s.batch(w, r, sc, op)
-	}
-	switch op {
-	case "$schema":
-		if err := allow(r, http.MethodGet); err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		if err := s.cfg.Contract.WriteKindSchema(&buf, sc.kind); err != nil {
-			return err
-		}
-		return writeBytes(w, "application/xml; charset=utf-8", http.StatusOK, buf.Bytes())
-	case "$template":
-		if err := allow(r, http.MethodGet); err != nil {
-			return err
-		}
-		return s.template(w, sc)
-	}
-	return errorf(http.StatusNotFound, CodeBadURLSyntax, "unknown service %q on resource kind %s", op, sc.kind.PluralName)
-}
-
-func writeBytes(w http.ResponseWriter, contentType string, status int, b []byte) error {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, err := w.Write(b)
-	return err
-}
-
-// entryFor renders a stored resource as an Atom entry.
-func (s *Server) entryFor(sc scope, res store.Resource, sel []string) (*feeds.Entry, error) {
-	u := s.resourceURL(sc.dataset, sc.kind, res.Key)
-	el, err := storedPayload(res.Payload, res.Key, u, res.UUID, res.Deleted)
-	if err != nil {
-		return nil, err
-	}
-	selectProps(el, sel)
-	return &feeds.Entry{
-		ID: u, Title: res.Title, Updated: res.Updated, Content: res.Title,
-		Links: []feeds.Link{
-			{Rel: "self", Type: typeEntry, Title: "Refresh", Href: u},
-			{Rel: "edit", Type: typeEntry, Title: "Edit", Href: u},
-		},
-		ETag:    res.ETag,
-		Payload: el,
-	}, nil
-}
-
-// storedPayload parses a stored payload and adds the attributes a read
-// shows: sdata:key and sdata:url (when key is set), sdata:uuid (when set) and
-// sdata:isDeleted.
-func storedPayload(b []byte, key, u, uuid string, deleted bool) (*etree.Element, error) {
-	el, err := parseStored(b)
-	if err != nil {
-		return nil, err
-	}
-	if key != "" {
-		el.CreateAttr("sdata:key", key)
-		el.CreateAttr("sdata:url", u)
-	}
-	if uuid != "" {
-		el.CreateAttr("sdata:uuid", uuid)
-	}
-	if deleted {
-		el.CreateAttr("sdata:isDeleted", "true")
-	}
-	return el, nil
-}
-
-// readEntry is entryFor with the references of the payload resolved to
-// local keys and URLs, for reads.
-func (s *Server) readEntry(ctx context.Context, sc scope, res store.Resource, sel []string) (*feeds.Entry, error) {
-	e, err := s.entryFor(sc, res, sel)
-	if err != nil {
-		return nil, err
-	}
-	if e.Payload != nil {
-		if err := s.decorateRefs(ctx, sc, e.Payload); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
-}
-
-func quoteETag(e string) string { return `"` + e + `"` }
-
-// matchETag checks an If-Match value (a list of quoted or bare tags, or *)
-// against the current ETag. Our ETags are base64, so one may itself begin
-// with "W/": a tag is compared as given first, and only then as a weak tag
-// (W/ and its quotes taken off).
-func matchETag(h, cur string) error {
-	for _, t := range strings.Split(h, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.Trim(t, `"`) == cur {
-			return nil
-		}
-		if w, ok := strings.CutPrefix(t, "W/"); ok && strings.Trim(w, `"`) == cur {
-			return nil
-		}
-	}
-	return errorf(http.StatusPreconditionFailed, CodePreconditionFailed,
-		"the resource has changed: If-Match %s does not match its current ETag \"%s\"", h, cur)
-}
-
-func (s *Server) writeEntry(w http.ResponseWriter, status int, e *feeds.Entry, location string) error {
-	var buf bytes.Buffer
-	if err := feeds.WriteEntry(&buf, e); err != nil {
-		return err
-	}
-	if e.ETag != "" {
-		w.Header().Set("ETag", quoteETag(e.ETag))
-	}
-	if location != "" {
-		w.Header().Set("Location", location)
-	}
-	return writeBytes(w, typeEntry, status, buf.Bytes())
-}
-
-func (s *Server) getResource(w http.ResponseWriter, r *http.Request, sc scope) error {
-	sel, err := selectParam(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.st.Get(r.Context(), sc.ep, sc.key)
-	if err != nil || res.Deleted {
-		return s.notFound(sc, err)
-	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Trim(inm, `"`) == res.ETag {
-		w.Header().Set("ETag", quoteETag(res.ETag))
-		w.WriteHeader(http.StatusNotModified)
-		return nil
-	}
-	e, err := s.readEntry(r.Context(), sc, res, sel)
-	if err != nil {
-		return err
-	}
-	return s.writeEntry(w, http.StatusOK, e, "")
-}
-
-func (s *Server) notFound(sc scope, err error) error {
-	if err == nil || errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, CodeResourceNotFound, "%s('%s') not found", sc.kind.PluralName, sc.key)
-	}
-	return err
-}
-
-func user(r *http.Request) string {
-	if u, _, ok := r.BasicAuth(); ok {
-		return u
-	}
-	return ""
-}
-
-func (s *Server) createResource(w http.ResponseWriter, r *http.Request, sc scope) error {
-	el, _, err := s.readResource(w, r)
-	if err != nil {
-		return err
-	}
-	res, err := s.createCore(r.Context(), sc, el, user(r))
-	if err != nil {
-		return err
-	}
-	e, err := s.readEntry(r.Context(), sc, res, nil)
-	if err != nil {
-		return err
-	}
-	return s.writeEntry(w, http.StatusCreated, e, e.ID)
-}
-
-// createCore is the one path of a local create (POST, $batch, demo data):
-// validation against the contract, canonical form, the write with its tick.
-func (s *Server) createCore(ctx context.Context, sc scope, el *etree.Element, usr string) (store.Resource, error) {
-	if err := validate(s.cfg.Contract, sc.kind, el, false); err != nil {
-		return store.Resource{}, err
-	}
-	if err := s.prepareLocal(ctx, sc, el); err != nil {
-		return store.Resource{}, err
-	}
-	key := feeds.PayloadKey(el)
-	if key != "" && !validKey(key) {
-		return store.Resource{}, payloadError(sc.kind.Name+"/@sdata:key", "invalid key %q", key)
-	}
-	uuid, err := payloadUUID(el)
-	if err != nil {
-		return store.Resource{}, err
-	}
-	payload, props, title, err := canonical(s.cfg.Contract, sc.kind, el, key)
-	if err != nil {
-		return store.Resource{}, err
-	}
-	res, err := s.st.Create(ctx, sc.ep, store.Write{Key: key, UUID: uuid, Payload: payload, Props: props, Title: title, User: usr})
-	if err == nil {
-		s.changed(sc, res)
-	}
-	return res, err
-}
-
-func (s *Server) updateResource(w http.ResponseWriter, r *http.Request, sc scope) error {
-	patch, entry, err := s.readResource(w, r)
-	if err != nil {
-		return err
-	}
-	var tags []string
-	if h := r.Header.Get("If-Match"); h != "" {
-		tags = append(tags, h)
-	}
-	if entry != nil && entry.IfMatch != "" {
-		tags = append(tags, entry.IfMatch)
-	}
-	res, err := s.updateCore(r.Context(), sc, patch, tags, user(r))
-	if err != nil {
-		return err
-	}
-	e, err := s.readEntry(r.Context(), sc, res, nil)
-	if err != nil {
-		return err
-	}
-	return s.writeEntry(w, http.StatusOK, e, "")
-}
-
-// updateCore is the one path of a local update: every ifMatch value must
-// match the current ETag; the patch is merged into the current payload.
-func (s *Server) updateCore(ctx context.Context, sc scope, patch *etree.Element, ifMatch []string, usr string) (store.Resource, error) {
-	if err := validate(s.cfg.Contract, sc.kind, patch, true); err != nil {
-		return store.Resource{}, err
-	}
-	uuid, err := payloadUUID(patch)
-	if err != nil {
-		return store.Resource{}, err
-	}
-	// References resolve and new child items get UUIDs before the write
-	// transaction: resolving may give a referenced resource its UUID.
-	if err := s.prepareLocal(ctx, sc, patch); err != nil {
-		return store.Resource{}, err
-	}
-	res, err := s.st.Update(ctx, sc.ep, sc.key, func(cur store.Resource) (store.Write, error) {
-		for _, m := range ifMatch {
-			if err := matchETag(m, cur.ETag); err != nil {
-				return store.Write{}, err
-			}
-		}
-		if uuid != "" && cur.UUID != "" && uuid != cur.UUID {
-			return store.Write{}, payloadError(sc.kind.Name+"/@sdata:uuid", "the resource is linked to UUID %s; relink it through $linked to change it", cur.UUID)
-		}
-		curEl, err := parseStored(cur.Payload)
-		if err != nil {
-			return store.Write{}, err
-		}
-		merged := mergeChildren(sc.kind, curEl, patch, false)
-		if err := validate(s.cfg.Contract, sc.kind, merged, false); err != nil {
-			return store.Write{}, err
-		}
-		payload, props, title, err := canonical(s.cfg.Contract, sc.kind, merged, cur.Key)
-		if err != nil {
-			return store.Write{}, err
-		}
-		return store.Write{UUID: uuid, Payload: payload, Props: props, Title: title, User: usr}, nil
-	})
-	if err != nil {
-		return res, s.notFound(sc, err)
-	}
-	s.changed(sc, res)
-	return res, nil
-}
-
-func (s *Server) deleteResource(w http.ResponseWriter, r *http.Request, sc scope) error {
-	var tags []string
-	if h := r.Header.Get("If-Match"); h != "" {
-		tags = append(tags, h)
-	}
-	if _, err := s.deleteCore(r.Context(), sc, tags, user(r)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
-}
-
-// deleteCore is the one path of a local delete: the resource becomes a
-// tombstone with a fresh tick.
-func (s *Server) deleteCore(ctx context.Context, sc scope, ifMatch []string, usr string) (store.Resource, error) {
-	res, err := s.st.Delete(ctx, sc.ep, sc.key, usr, func(cur store.Resource) error {
-		for _, m := range ifMatch {
-			if err := matchETag(m, cur.ETag); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return res, s.notFound(sc, err)
-	}
-	s.changed(sc, res)
-	return res, nil
-}
-
-// template answers $template: an entry with a default payload.
-func (s *Server) template(w http.ResponseWriter, sc scope) error {
-	el := etree.NewElement(sc.kind.Name)
-	el.CreateAttr("xmlns", s.cfg.Contract.TargetNamespace)
-	for _, p := range sc.kind.Type.Properties {
-		if p.Kind == contracts.KindComplex {
-			continue
-		}
-		if v, ok := defaultValue(p); ok {
-			el.CreateElement(p.Name).SetText(v)
-		}
-	}
-	u := s.kindURL(sc.dataset, sc.kind) + "/$template"
-	e := &feeds.Entry{ID: u, Title: "Template for " + sc.kind.PluralName, Payload: el,
-		Links: []feeds.Link{{Rel: "self", Type: typeEntry, Href: u}}}
-	return s.writeEntry(w, http.StatusOK, e, "")
-}
-
-func defaultValue(p *contracts.Property) (string, bool) {
-	if len(p.Enum) > 0 {
-		return p.Enum[0], true
-	}
-	switch p.Kind {
-	case contracts.KindString:
-		return "", true
-	case contracts.KindBoolean:
-		return "false", true
-	case contracts.KindInteger, contracts.KindDecimal:
-		return "0", true
-	}
-	return "", false
-}
-
-func selectParam(r *http.Request) ([]string, error) {
-	v := queryParam(r.URL.Query(), "select")
-	if v == "" {
-		return nil, nil
-	}
-	return query.ParseSelect(v)
-}
-
-// queryParam returns a query parameter matched case-insensitively, as real
-// SData engines spell parameter names loosely.
-func queryParam(q url.Values, name string) string {
-	if v, ok := q[name]; ok && len(v) > 0 {
-		return v[0]
-	}
-	for k, v := range q {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
-}
-
-func hasParam(q url.Values, name string) bool {
-	for k := range q {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
-}
-
-// listResources serves a paged, filtered, ordered collection feed.
-func (s *Server) listResources(w http.ResponseWriter, r *http.Request, sc scope) error {
 	q := r.URL.Query()
-	pg, err := parsePaging(q)
+	pg, err := wire.ParsePaging(q)
 	if err != nil {
 		return err
 	}
-	lq, err := listQuery(q, pg, s.resolver(sc.kind))
+	lq, err := wire.ListQuery(q, pg, s.resolver(t.Kind))
 	if err != nil {
 		return err
 	}
@@ -472,26 +46,25 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request, sc scope)
 	if err != nil {
 		return err
 	}
-	res, total, err := s.st.List(r.Context(), sc.ep, lq)
+	res, total, err := s.st.List(r.Context(), t.Endpoint, lq)
 	if err != nil {
 		return err
 	}
-	if pg.count == 0 {
+	if pg.Count == 0 {
 		res = nil // count=0 asks for the totals only
 	}
-	self := s.kindURL(sc.dataset, sc.kind)
+	self := s.site.ScopeURL(t.Scope)
 	head := &feeds.Feed{
-		ID: self, Title: labelOf(sc.kind), Updated: nowUTC(),
-		TotalResults: total, StartIndex: pg.start, ItemsPerPage: pg.count,
-		Links: pageLinks(self, q, pg, total),
+		ID: self, Title: payload.Label(t.Kind), Updated: wire.NowUTC(),
+		TotalResults: total, StartIndex: pg.Start, ItemsPerPage: pg.Count,
+		Links: pg.Links(self, q, total),
 	}
-	w.Header().Set("Content-Type", typeFeed)
-	fw, err := feeds.NewFeedWriter(w, head)
+	fw, err := wire.StreamFeed(w, head)
 	if err != nil {
 		return err
 	}
 	for _, rr := range res {
-		e, err := s.readEntry(r.Context(), sc, rr, sel)
+		e, err := s.resources.Entry(r.Context(), t.Scope, rr, sel)
 		if err != nil {
 			return err
 		}
@@ -502,36 +75,130 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request, sc scope)
 	return fw.Close()
 }
 
-// listQuery builds the store query of a collection page from the where and
-// orderBy parameters, compiled against resolve.
-func listQuery(q url.Values, pg paging, resolve query.Resolver) (store.ListQuery, error) {
-	lq := store.ListQuery{Offset: pg.start - 1, Limit: max(pg.count, 1)}
-	if where := queryParam(q, "where"); where != "" {
-		expr, err := query.ParseWhere(where)
-		if err != nil {
-			return lq, err
-		}
-		if lq.Where, lq.Args, err = query.CompileWhere(expr, resolve); err != nil {
-			return lq, err
-		}
+// get serves GET {kind}('key') (304 when If-None-Match names its ETag).
+func (s *Server) get(w http.ResponseWriter, r *http.Request, t site.Target) error {
+	if cl, ok := s.site.Child(t.Kind.PluralName); ok {
+		return s.getChild(w, r, t.Scope, cl)
 	}
-	if ob := queryParam(q, "orderBy"); ob != "" {
-		terms, err := query.ParseOrderBy(ob)
-		if err != nil {
-			return lq, err
-		}
-		if lq.OrderBy, err = query.CompileOrderBy(terms, resolve); err != nil {
-			return lq, err
-		}
+	sel, err := selectParam(r)
+	if err != nil {
+		return err
 	}
-	return lq, nil
+	res, err := s.resources.Get(r.Context(), t.Scope)
+	if err != nil {
+		return err
+	}
+	if wire.NotModified(w, r, res.ETag) {
+		return nil
+	}
+	e, err := s.resources.Entry(r.Context(), t.Scope, res, sel)
+	if err != nil {
+		return err
+	}
+	return wire.WriteEntry(w, http.StatusOK, e, "")
 }
 
-func labelOf(k *contracts.ResourceKind) string {
-	if k.Label != "" {
-		return k.Label
+// create serves POST {kind}: 201 with Location and ETag.
+func (s *Server) create(w http.ResponseWriter, r *http.Request, t site.Target) error {
+	if cl, ok := s.site.Child(t.Kind.PluralName); ok {
+		return s.writeChild(w, r, t.Scope, cl, resources.ChildItem{})
 	}
-	return k.PluralName
+	el, _, err := s.readResource(w, r)
+	if err != nil {
+		return err
+	}
+	res, err := s.resources.Create(r.Context(), t.Scope, el, wire.User(r))
+	if err != nil {
+		return err
+	}
+	e, err := s.resources.Entry(r.Context(), t.Scope, res, nil)
+	if err != nil {
+		return err
+	}
+	return wire.WriteEntry(w, http.StatusCreated, e, e.ID)
+}
+
+// update serves PUT {kind}('key'): a partial payload changes only what it
+// names; a stale If-Match is 412.
+func (s *Server) update(w http.ResponseWriter, r *http.Request, t site.Target) error {
+	if cl, ok := s.site.Child(t.Kind.PluralName); ok {
+		return s.writeOneChild(w, r, t.Scope, cl)
+	}
+	patch, entry, err := s.readResource(w, r)
+	if err != nil {
+		return err
+	}
+	res, err := s.resources.Update(r.Context(), t.Scope, patch, wire.IfMatch(r, entry), wire.User(r))
+	if err != nil {
+		return err
+	}
+	e, err := s.resources.Entry(r.Context(), t.Scope, res, nil)
+	if err != nil {
+		return err
+	}
+	return wire.WriteEntry(w, http.StatusOK, e, "")
+}
+
+// delete serves DELETE {kind}('key'): the resource becomes a tombstone.
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, t site.Target) error {
+	if cl, ok := s.site.Child(t.Kind.PluralName); ok {
+		return s.writeOneChild(w, r, t.Scope, cl)
+	}
+	if _, err := s.resources.Delete(r.Context(), t.Scope, wire.IfMatch(r, nil), wire.User(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// kindSchema serves {kind}/$schema: the kind's XSD with sme: metadata.
+func (s *Server) kindSchema(w http.ResponseWriter, r *http.Request, t site.Target) error {
+	var buf bytes.Buffer
+	if err := s.site.Contract.WriteKindSchema(&buf, t.Kind); err != nil {
+		return err
+	}
+	return wire.WriteBytes(w, wire.TypeXML, http.StatusOK, buf.Bytes())
+}
+
+// template serves {kind}/$template: an entry with a default payload.
+func (s *Server) template(w http.ResponseWriter, r *http.Request, t site.Target) error {
+	el := etree.NewElement(t.Kind.Name)
+	el.CreateAttr("xmlns", s.site.Contract.TargetNamespace)
+	for _, p := range t.Kind.Type.Properties {
+		if p.Kind == contracts.KindComplex {
+			continue
+		}
+		if v, ok := payload.DefaultValue(p); ok {
+			el.CreateElement(p.Name).SetText(v)
+		}
+	}
+	u := s.site.ScopeURL(t.Scope) + "/$template"
+	e := &feeds.Entry{ID: u, Title: "Template for " + t.Kind.PluralName, Payload: el,
+		Links: []feeds.Link{{Rel: "self", Type: wire.TypeEntry, Href: u}}}
+	return wire.WriteEntry(w, http.StatusOK, e, "")
+}
+
+// unknownService answers {kind}/{op} for an op the provider does not have
+// (a malformed selector is a 400).
+func (s *Server) unknownService(w http.ResponseWriter, r *http.Request, t site.Target) error {
+	op := muxVar(r, "op")
+	if i := strings.IndexByte(op, '('); i >= 0 {
+		if !strings.HasSuffix(op, ")") {
+			return diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed selector %q", op)
+		}
+		if _, err := site.ParseKey(op[i+1 : len(op)-1]); err != nil {
+			return diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed selector %q: %v", op, err)
+		}
+	}
+	return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "unknown service %q on resource kind %s", op, t.Kind.PluralName)
+}
+
+func selectParam(r *http.Request) ([]string, error) {
+	v := wire.QueryParam(r.URL.Query(), "select")
+	if v == "" {
+		return nil, nil
+	}
+	return query.ParseSelect(v)
 }
 
 // resolver maps where/orderBy property names of a kind to the JSON props.
@@ -556,39 +223,4 @@ func (s *Server) resolver(k *contracts.ResourceKind) query.Resolver {
 		}
 		return `json_extract(r.props, '$."` + p.Name + `"')`, t, nil
 	}
-}
-
-func validKey(k string) bool {
-	return k != "" && len(k) <= 200 && !strings.ContainsAny(k, "/\\?#")
-}
-
-// payloadUUID returns the payload's sdata:uuid, checked and lower-cased.
-func payloadUUID(el *etree.Element) (string, error) {
-	u := feeds.PayloadUUID(el)
-	if u == "" {
-		return "", nil
-	}
-	if !validUUID(u) {
-		return "", payloadError(el.Tag+"/@sdata:uuid", "%q is not a valid UUID", u)
-	}
-	return strings.ToLower(u), nil
-}
-
-func validUUID(u string) bool {
-	if len(u) != 36 {
-		return false
-	}
-	for i, c := range u {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -31,7 +31,7 @@ func ta(name, ref string) string { return fmt.Sprintf(taXML, name, ref) }
 // every sync-enabled kind of the built-in contract against a real server.
 func TestComplianceFlow(t *testing.T) {
 	p := newProvider(t, 5)
-	if _, err := p.srv.SeedDemo(context.Background(), "-", demoSmall()); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), p.srv, "-", demoSmall()); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range p.cfg.Contract.SyncKinds() {

@@ -228,7 +228,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	defer srv.Close()
 	if c.demo {
 		for _, ds := range srv.Datasets() {
-			seeded, err := srv.SeedDemo(ctx, ds, demo.DefaultSizes())
+			seeded, err := demo.SeedDataset(ctx, srv, ds, demo.DefaultSizes())
 			if err != nil {
 				return fmt.Errorf("demo data for dataset %q: %w", ds, err)
 			}

@@ -117,7 +117,7 @@ func TestPassUsageErrors(t *testing.T) {
 
 func TestPassJSONAndExitZero(t *testing.T) {
 	a, b := newPassProvider(t, nil), newPassProvider(t, nil)
-	if _, err := a.srv.SeedDemo(context.Background(), "-", demo.Sizes{TradingAccounts: 5, Contacts: 4, Commodities: 3, SalesOrders: 2}); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), a.srv, "-", demo.Sizes{TradingAccounts: 5, Contacts: 4, Commodities: 3, SalesOrders: 2}); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runPass("--source", a.dataset(), "--target", b.dataset(), "--both", "--json",
@@ -165,7 +165,7 @@ func TestPassExitOneOnFailedEntry(t *testing.T) {
 		})
 	}
 	a, b := newPassProvider(t, nil), newPassProvider(t, corrupt)
-	if _, err := a.srv.SeedDemo(context.Background(), "-", demo.Sizes{TradingAccounts: 3}); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), a.srv, "-", demo.Sizes{TradingAccounts: 3}); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runPass("--source", a.dataset(), "--target", b.dataset(), "--kinds", "tradingAccounts", "--json")
@@ -203,7 +203,7 @@ func TestPassExitOneOnFailedPass(t *testing.T) {
 // endpoints in a registry.
 func TestPassByRegisteredTitle(t *testing.T) {
 	a, b := newPassProvider(t, nil), newPassProvider(t, nil)
-	if _, err := a.srv.SeedDemo(context.Background(), "-", demo.Sizes{TradingAccounts: 3, Contacts: 1, Commodities: 1, SalesOrders: 1}); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), a.srv, "-", demo.Sizes{TradingAccounts: 3, Contacts: 1, Commodities: 1, SalesOrders: 1}); err != nil {
 		t.Fatal(err)
 	}
 	// B's dataset registered at A's registry under the title "ERP".

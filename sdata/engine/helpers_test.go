@@ -92,7 +92,7 @@ func (n *node) dataset() string { return n.ts.URL + "/sdata/sdatasync/gcrm/-" }
 
 func (n *node) seed(sz demo.Sizes) {
 	n.t.Helper()
-	ok, err := n.srv.SeedDemo(n.ctx, "-", sz)
+	ok, err := demo.SeedDataset(n.ctx, n.srv, "-", sz)
 	if err != nil || !ok {
 		n.t.Fatalf("seed: %v %v", ok, err)
 	}

@@ -1,7 +1,8 @@
-package sdata
+package wire
 
 import (
 	"net/http"
+	"sdatasync/sdata/diag"
 	"testing"
 )
 
@@ -29,12 +30,12 @@ func TestMatchETag(t *testing.T) {
 		{`"W/x"`, "y", false},
 		{``, plain, false},
 	} {
-		err := matchETag(tc.ifMatch, tc.cur)
+		err := MatchETag(tc.ifMatch, tc.cur)
 		if (err == nil) != tc.ok {
 			t.Errorf("If-Match %s against %s: %v, want match %v", tc.ifMatch, tc.cur, err, tc.ok)
 		}
 		if err != nil {
-			if he, ok := err.(*Error); !ok || he.Status != http.StatusPreconditionFailed {
+			if he, ok := err.(*diag.Error); !ok || he.Status != http.StatusPreconditionFailed {
 				t.Errorf("If-Match %s: %v, want a 412 diagnosis", tc.ifMatch, err)
 			}
 		}

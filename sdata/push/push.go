@@ -1,10 +1,14 @@
-package sdata
+// Package push sends a provider's local changes at once to other providers
+// as immediate-mode sync feeds (SData sync 3.4, 5.8): best effort, with the
+// next catch-up pass as the safety net.
+package push
 
 import (
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,7 +18,11 @@ import (
 
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata/payload"
+	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
+	"sdatasync/sdata/syncurls"
+	"sdatasync/sdata/wire"
 )
 
 // pushBatch is the most entries one immediate push carries; pushQueue the
@@ -25,19 +33,36 @@ const (
 	pushQueue = 1000
 )
 
-// pusher sends local changes at once to the configured targets as
+// Pusher sends local changes at once to the configured targets as
 // immediate-mode sync feeds (spec 3.4, 5.8). It is best effort: a push
 // refused for a tick gap, or failing, is logged and left to the next
 // catch-up pass. Notifications coalesce per kind, so the queue is bounded by
 // the number of kinds and the local write path never waits for it.
-type pusher struct {
-	s       *Server
+type Pusher struct {
+	site    *site.Site
+	st      store.Store
+	log     *slog.Logger
+	maxBody int64
+	limits  feeds.Limits
 	targets []pushTarget
 	client  *http.Client
 
 	mu     sync.Mutex
 	queued map[epKey][]store.Resource // changes as they were committed, in tick order
 	wake   chan struct{}
+}
+
+type epKey struct{ dataset, kind string }
+
+// Config configures a Pusher.
+type Config struct {
+	Site    *site.Site
+	Store   store.Store
+	Log     *slog.Logger
+	Targets []string     // dataset or resource-kind URLs of other providers
+	Client  *http.Client // nil: a default with a 30 s timeout
+	MaxBody int64        // the most bytes of an answer read
+	Limits  feeds.Limits // XML limits of answers
 }
 
 // pushTarget is one --push-to URL: a dataset URL (every kind) or the URL of
@@ -47,19 +72,21 @@ type pushTarget struct {
 	kind string // "" for every kind
 }
 
-func newPusher(s *Server, urls []string, client *http.Client) (*pusher, error) {
-	p := &pusher{s: s, client: client, queued: map[epKey][]store.Resource{}, wake: make(chan struct{}, 1)}
+// New checks the push targets and builds the pusher; Run pushes.
+func New(cfg Config) (*Pusher, error) {
+	p := &Pusher{site: cfg.Site, st: cfg.Store, log: cfg.Log, maxBody: cfg.MaxBody, limits: cfg.Limits, client: cfg.Client,
+		queued: map[epKey][]store.Resource{}, wake: make(chan struct{}, 1)}
 	if p.client == nil {
 		p.client = &http.Client{Timeout: 30 * time.Second}
 	}
-	for _, raw := range urls {
+	for _, raw := range cfg.Targets {
 		u, err := url.Parse(strings.TrimRight(raw, "/"))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("sdata: push target %q is not an http(s) URL", raw)
 		}
 		t := pushTarget{base: u.String()}
 		if i := strings.LastIndexByte(t.base, '/'); i > 0 {
-			if k := s.cfg.Contract.Kind(t.base[i+1:]); k != nil && k.PluralName == t.base[i+1:] {
+			if k := cfg.Site.Contract.Kind(t.base[i+1:]); k != nil && k.PluralName == t.base[i+1:] {
 				t = pushTarget{base: t.base[:i], kind: k.PluralName}
 			}
 		}
@@ -68,14 +95,14 @@ func newPusher(s *Server, urls []string, client *http.Client) (*pusher, error) {
 	return p, nil
 }
 
-// notify queues a committed change of a kind; it never blocks. Keeping the
+// Notify queues a committed change of a kind; it never blocks. Keeping the
 // change as committed (not re-reading it later) keeps the pushed ticks
 // contiguous when the same resource changes again before the push.
-func (p *pusher) notify(sc scope, res store.Resource) {
-	if !sc.kind.IsSyncSource {
+func (p *Pusher) Notify(sc site.Scope, res store.Resource) {
+	if !sc.Kind.IsSyncSource {
 		return
 	}
-	k := epKey{sc.dataset, sc.kind.PluralName}
+	k := epKey{sc.Dataset, sc.Kind.PluralName}
 	p.mu.Lock()
 	q := p.queued[k]
 	if len(q) >= pushQueue {
@@ -89,8 +116,8 @@ func (p *pusher) notify(sc scope, res store.Resource) {
 	}
 }
 
-// run pushes dirty kinds until ctx ends.
-func (p *pusher) run(ctx context.Context) {
+// Run pushes dirty kinds until ctx ends.
+func (p *Pusher) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -102,7 +129,7 @@ func (p *pusher) run(ctx context.Context) {
 		p.queued = map[epKey][]store.Resource{}
 		p.mu.Unlock()
 		for k, queued := range dirty {
-			sc, ok := p.s.scopeOf(p.s.eps[k].ID)
+			sc, ok := p.site.Scope(k.dataset, k.kind)
 			if !ok {
 				continue
 			}
@@ -111,7 +138,7 @@ func (p *pusher) run(ctx context.Context) {
 					continue
 				}
 				if err := p.pushKind(ctx, sc, t.base+"/"+k.kind, queued); err != nil && ctx.Err() == nil {
-					p.s.log.Warn("immediate push not applied; the next catch-up pass will carry the change",
+					p.log.Warn("immediate push not applied; the next catch-up pass will carry the change",
 						"kind", k.kind, "target", t.base, "err", err)
 				}
 			}
@@ -124,18 +151,18 @@ func (p *pusher) run(ctx context.Context) {
 // queued changes as they were committed when they start right there, else
 // the current state of every change from that tick on (which the target
 // refuses as a gap when some of those changes were superseded).
-func (p *pusher) pushKind(ctx context.Context, sc scope, target string, queued []store.Resource) error {
+func (p *Pusher) pushKind(ctx context.Context, sc site.Scope, target string, queued []store.Resource) error {
 	stamp := time.Now().UTC().Format(time.RFC3339)
 	q := "?runName=immediate-push&runStamp=" + url.QueryEscape(stamp)
 	body, err := p.do(ctx, http.MethodGet, target+"/$syncDigest"+q, nil)
 	if err != nil {
 		return err
 	}
-	td, err := feeds.ParseDigest(bytes.NewReader(body), p.s.limits)
+	td, err := feeds.ParseDigest(bytes.NewReader(body), p.limits)
 	if err != nil {
 		return fmt.Errorf("target digest: %w", err)
 	}
-	from := max(td.Tick(sc.ep.URL), 1)
+	from := max(td.Tick(sc.Endpoint.URL), 1)
 	if i := slices.IndexFunc(queued, func(c store.Resource) bool { return c.State.Tick >= from }); i >= 0 {
 		queued = queued[i:] // what the target holds already is not sent again
 	} else {
@@ -152,20 +179,20 @@ func (p *pusher) pushKind(ctx context.Context, sc scope, target string, queued [
 			if own, err = p.withUUIDs(ctx, sc, changes); err != nil {
 				return err
 			}
-		} else if changes, own, err = p.s.st.OwnChanges(ctx, sc.ep, from, pushBatch); err != nil {
+		} else if changes, own, err = p.st.OwnChanges(ctx, sc.Endpoint, from, pushBatch); err != nil {
 			return err
 		}
 		if len(changes) == 0 {
 			return nil
 		}
 		var buf bytes.Buffer
-		fw, err := feeds.NewFeedWriter(&buf, &feeds.Feed{ID: sc.ep.URL + "/$syncSource", Title: labelOf(sc.kind) + " immediate synchronization",
-			Updated: nowUTC(), SyncMode: "immediate", Digest: &own, TotalResults: -1})
+		fw, err := feeds.NewFeedWriter(&buf, &feeds.Feed{ID: sc.Endpoint.URL + "/$syncSource", Title: payload.Label(sc.Kind) + " immediate synchronization",
+			Updated: wire.NowUTC(), SyncMode: "immediate", Digest: &own, TotalResults: -1})
 		if err != nil {
 			return err
 		}
 		for _, c := range changes {
-			e, err := p.s.syncEntry(sc, c)
+			e, err := syncurls.Entry(p.site, sc, c)
 			if err != nil {
 				return err
 			}
@@ -179,7 +206,7 @@ func (p *pusher) pushKind(ctx context.Context, sc scope, target string, queued [
 		if _, err := p.do(ctx, http.MethodPost, target+"/$syncTarget"+q, buf.Bytes()); err != nil {
 			return err
 		}
-		p.s.log.Info("immediate push applied", "kind", sc.kind.PluralName, "target", target, "entries", len(changes),
+		p.log.Info("immediate push applied", "kind", sc.Kind.PluralName, "target", target, "entries", len(changes),
 			"runName", "immediate-push", "runStamp", stamp)
 		if useQueue && len(queued) == 0 || !useQueue && len(changes) < pushBatch {
 			return nil
@@ -191,7 +218,7 @@ func (p *pusher) pushKind(ctx context.Context, sc scope, target string, queued [
 // withUUIDs gives queued changes their UUIDs (a resource gets one when it
 // first travels) and returns the digest to send with them: the current one,
 // whose own tick covers every queued change.
-func (p *pusher) withUUIDs(ctx context.Context, sc scope, changes []store.Resource) (digest.Digest, error) {
+func (p *Pusher) withUUIDs(ctx context.Context, sc site.Scope, changes []store.Resource) (digest.Digest, error) {
 	var keys []string
 	for _, c := range changes {
 		if c.UUID == "" {
@@ -199,7 +226,7 @@ func (p *pusher) withUUIDs(ctx context.Context, sc scope, changes []store.Resour
 		}
 	}
 	if len(keys) > 0 {
-		ids, err := p.s.st.AssignUUIDs(ctx, sc.ep, keys)
+		ids, err := p.st.AssignUUIDs(ctx, sc.Endpoint, keys)
 		if err != nil {
 			return digest.Digest{}, err
 		}
@@ -209,10 +236,10 @@ func (p *pusher) withUUIDs(ctx context.Context, sc scope, changes []store.Resour
 			}
 		}
 	}
-	return p.s.st.Digest(ctx, sc.ep)
+	return p.st.Digest(ctx, sc.Endpoint)
 }
 
-func (p *pusher) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
+func (p *Pusher) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -229,13 +256,13 @@ func (p *pusher) do(ctx context.Context, method, u string, body []byte) ([]byte,
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, p.s.cfg.MaxBody))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBody))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := strings.TrimSpace(string(b))
-		if ds, err := feeds.ParseDiagnoses(bytes.NewReader(b), p.s.limits); err == nil && len(ds) > 0 {
+		if ds, err := feeds.ParseDiagnoses(bytes.NewReader(b), p.limits); err == nil && len(ds) > 0 {
 			msg = ds[0].Message
 		}
 		return nil, fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, msg)

@@ -1,14 +1,10 @@
-package sdata
+package payload
 
 import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,185 +16,33 @@ import (
 	"sdatasync/feeds"
 )
 
-// readBody reads a request body within the configured limit, after checking
-// its media type. An empty Content-Type is taken as XML.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !xmlMediaType(mt) {
-			return nil, errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
-				"unsupported media type %q: send application/atom+xml or application/xml", ct)
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, errorf(http.StatusRequestEntityTooLarge, CodeRequestEntityTooLarge, "request body over the limit of %d bytes", s.cfg.MaxBody)
-	}
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "reading the request body: %v", err)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "the request body is empty: an XML document was expected")
-	}
-	return body, nil
-}
-
-func xmlMediaType(mt string) bool {
-	switch mt {
-	case "application/atom+xml", "application/xml", "text/xml":
-		return true
-	}
-	return strings.HasSuffix(mt, "+xml")
-}
-
-// rootName returns the namespace and local name of a document's root element.
-func rootName(body []byte) (xml.Name, error) {
-	d := xml.NewDecoder(bytes.NewReader(body))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return xml.Name{}, errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "malformed XML: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			return se.Name, nil
-		}
-	}
-}
-
-// readResource reads the request body as decodeResource does.
-func (s *Server) readResource(w http.ResponseWriter, r *http.Request) (*etree.Element, *feeds.Entry, error) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s.decodeResource(body)
-}
-
-// decodeResource reads a resource payload from a body that is either an
-// atom:entry with sdata:payload or the bare resource element. It returns the
-// normalized payload element and the entry (nil for a bare payload).
-func (s *Server) decodeResource(body []byte) (*etree.Element, *feeds.Entry, error) {
-	name, err := rootName(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if name.Space == feeds.AtomNS && name.Local == "entry" {
-		e, err := feeds.ParseEntry(bytes.NewReader(body), s.limits)
-		if err != nil {
-			return nil, nil, err
-		}
-		if e.Payload == nil {
-			return nil, nil, payloadError("entry/payload", "the entry has no sdata:payload holding a resource")
-		}
-		return e.Payload, e, nil
-	}
-	p, err := feeds.ParsePayload(bytes.NewReader(body), s.limits)
-	return p, nil, err
-}
-
-// validate checks a payload element against the kind's type. partial allows
-// missing required properties (a PUT that names only what it changes).
-func validate(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Element, partial bool) error {
-	if el.Tag != k.Name || el.Space != "" {
-		return payloadError(el.Tag, "the payload element is %q; a %s resource must be a <%s> element", el.FullTag(), k.PluralName, k.Name)
-	}
-	if ns := el.SelectAttrValue("xmlns", ""); ns != "" && ns != c.TargetNamespace {
-		return payloadError(k.Name, "the payload namespace %q is not the contract's (%s)", ns, c.TargetNamespace)
-	}
-	return validateType(k.Type, el, k.Name, partial)
-}
-
-func validateType(t *contracts.ComplexType, el *etree.Element, path string, partial bool) error {
-	if t == nil {
-		return nil
-	}
-	seen := map[string]int{}
-	for _, c := range el.ChildElements() {
-		cpath := path + "/" + c.FullTag()
-		p := t.Property(c.Tag)
-		if c.Space != "" || p == nil {
-			return payloadError(cpath, "%s has no property %q", t.Name, c.FullTag())
-		}
-		seen[c.Tag]++
-		if p.MaxOccurs == 1 && seen[c.Tag] > 1 {
-			return payloadError(cpath, "property %q appears more than once", c.Tag)
-		}
-		if err := validateProperty(p, c, cpath, partial); err != nil {
-			return err
-		}
-	}
-	if !partial {
-		for _, p := range t.Properties {
-			if p.MinOccurs > 0 && !p.Nillable && seen[p.Name] == 0 && p.Relationship == contracts.RelNone {
-				return payloadError(path+"/"+p.Name, "required property %q is missing", p.Name)
-			}
-		}
-	}
-	return nil
-}
-
-func validateProperty(p *contracts.Property, c *etree.Element, path string, partial bool) error {
-	if feeds.IsNil(c) {
-		if !p.Nillable {
-			return payloadError(path, "property %q is not nillable", p.Name)
-		}
-		return nil
-	}
-	if p.Kind != contracts.KindComplex {
-		if len(c.ChildElements()) > 0 {
-			return payloadError(path, "property %q takes a simple value, not elements", p.Name)
-		}
-		v := c.Text()
-		if p.Kind != contracts.KindString {
-			v = strings.TrimSpace(v)
-		}
-		if err := p.CheckValue(v); err != nil {
-			return payloadError(path, "property %q: %v", p.Name, err)
-		}
-		return nil
-	}
-	if p.IsCollection && p.ItemName != "" {
-		for i, item := range c.ChildElements() {
-			ipath := fmt.Sprintf("%s/%s[%d]", path, item.FullTag(), i+1)
-			if item.Space != "" || item.Tag != p.ItemName {
-				return payloadError(ipath, "collection %q holds <%s> elements, not %q", p.Name, p.ItemName, item.FullTag())
-			}
-			// Items of a child collection are complete resources of their
-			// own; references and associations may carry only a key.
-			itemPartial := partial || p.Relationship != contracts.RelChild
-			if err := validateType(p.Complex, item, ipath, itemPartial); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	// A single reference, parent or nested structure: its sub-elements must be
-	// properties of its type, none of them required.
-	return validateType(p.Complex, c, path, p.Relationship != contracts.RelNone || partial)
-}
-
 // stripAttrs are the resource-level attributes that are not content: they are
 // derived on every read.
 var stripAttrs = []string{"key", "url", "uuid", "lookup", "descriptor", "isDeleted"}
 
-// canonical prepares a validated payload for storage: the root carries the
+// StripDerived removes the resource-level sdata attributes reads derive
+// (key, url, uuid, lookup, descriptor, isDeleted) from el.
+func StripDerived(el *etree.Element) {
+	for _, a := range stripAttrs {
+		el.RemoveAttr("sdata:" + a)
+	}
+}
+
+// Canonical prepares a validated payload for storage: the root carries the
 // contract namespace, not its key/url/uuid attributes, and its properties
 // in contract order. It returns the stored bytes, the JSON props used by
-// queries, and the entry title.
-func canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Element, key string) (payload, props []byte, title string, err error) {
+// queries, and the entry title (key names a resource without a better title).
+func Canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Element, key string) (stored, props []byte, title string, err error) {
 	root := el.Copy()
 	root.Space, root.Tag = "", k.Name
 	dropDeletedChildren(k, root)
-	for _, a := range stripAttrs {
-		root.RemoveAttr("sdata:" + a)
-	}
+	StripDerived(root)
 	for p := range prefixNS {
 		root.RemoveAttr("xmlns:" + p) // declared again below only if still used
 	}
 	root.CreateAttr("xmlns", c.TargetNamespace)
 	dropNestedDecls(root, c.TargetNamespace)
-	declarePrefixes(root)
+	DeclarePrefixes(root)
 	kids := root.ChildElements()
 	slices.SortStableFunc(kids, func(a, b *etree.Element) int { return k.Type.Index(a.Tag) - k.Type.Index(b.Tag) })
 	for _, ch := range root.ChildElements() {
@@ -210,7 +54,7 @@ func canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Eleme
 	doc := etree.NewDocument()
 	doc.SetRoot(root)
 	doc.WriteSettings.CanonicalEndTags = false
-	payload, err = doc.WriteToBytes()
+	stored, err = doc.WriteToBytes()
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -225,7 +69,7 @@ func canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Eleme
 	if props, err = appendProps(nil, fields); err != nil {
 		return nil, nil, "", err
 	}
-	return payload, props, titleOf(k, root, key), nil
+	return stored, props, Title(k, root, key), nil
 }
 
 // propValue is one simple property in the JSON props of a resource.
@@ -318,7 +162,9 @@ func jsonValue(p *contracts.Property, el *etree.Element) any {
 
 var titleProps = []string{"name", "fullName", "description", "text", "reference", "number"}
 
-func titleOf(k *contracts.ResourceKind, root *etree.Element, key string) string {
+// Title is the entry title of a resource element: its first non-blank
+// name-like property, else the kind's label with key.
+func Title(k *contracts.ResourceKind, root *etree.Element, key string) string {
 	for _, n := range titleProps {
 		if e := root.SelectElement(n); e != nil {
 			if t := strings.TrimSpace(e.Text()); t != "" {
@@ -336,9 +182,9 @@ func titleOf(k *contracts.ResourceKind, root *etree.Element, key string) string 
 	return label + " " + key
 }
 
-// merge applies a partial payload to the current one: every property the
+// Merge applies a partial payload to the current one: every property the
 // patch names replaces the current property of that name (all occurrences).
-func merge(cur, patch *etree.Element) *etree.Element {
+func Merge(cur, patch *etree.Element) *etree.Element {
 	out := cur.Copy()
 	for _, a := range patch.Attr {
 		if a.Space == "sdata" || a.Space == "xsi" {
@@ -359,8 +205,8 @@ func merge(cur, patch *etree.Element) *etree.Element {
 	return out
 }
 
-// parseStored parses a stored payload back into its element.
-func parseStored(b []byte) (*etree.Element, error) {
+// ParseStored parses a stored payload back into its element.
+func ParseStored(b []byte) (*etree.Element, error) {
 	// The codec's parser: several times faster than etree's own reader, and
 	// the stored form is already its normal form.
 	el, err := feeds.ParsePayload(bytes.NewReader(b), feeds.Limits{MaxBytes: int64(len(b)) + 1})
@@ -370,8 +216,17 @@ func parseStored(b []byte) (*etree.Element, error) {
 	return el, nil
 }
 
-// selectProps keeps only the named top-level properties (nil keeps all).
-func selectProps(el *etree.Element, names []string) {
+// Render writes a payload element as a self-contained document, the way
+// stored payloads are written.
+func Render(root *etree.Element) ([]byte, error) {
+	doc := etree.NewDocument()
+	doc.SetRoot(root)
+	doc.WriteSettings.CanonicalEndTags = false
+	return doc.WriteToBytes()
+}
+
+// SelectProps keeps only the named top-level properties (nil keeps all).
+func SelectProps(el *etree.Element, names []string) {
 	if len(names) == 0 || slices.Contains(names, "*") {
 		return
 	}
@@ -404,9 +259,9 @@ func dropNestedDecls(root *etree.Element, ns string) {
 // prefixNS are the namespaces a stored payload may use by prefix.
 var prefixNS = map[string]string{"sdata": feeds.SDataNS, "xsi": feeds.XSINS}
 
-// declarePrefixes declares on root the sdata and xsi prefixes used anywhere
+// DeclarePrefixes declares on root the sdata and xsi prefixes used anywhere
 // in its tree, so that the stored payload is a self-contained document.
-func declarePrefixes(root *etree.Element) {
+func DeclarePrefixes(root *etree.Element) {
 	used := map[string]bool{}
 	var walk func(e *etree.Element)
 	walk = func(e *etree.Element) {
@@ -427,12 +282,12 @@ func declarePrefixes(root *etree.Element) {
 	}
 }
 
-// rawWithAttrs returns a stored payload with attributes added to its root
+// WithAttrs returns a stored payload with attributes added to its root
 // start tag, without building a tree: the stored form is written by etree,
 // which escapes '>' in attribute values, so the first '>' ends the start
 // tag. The sdata prefix is declared when an added attribute uses it and the
 // root does not declare it yet. ok is false for a payload not in that form.
-func rawWithAttrs(stored []byte, attrs ...[2]string) (out []byte, ok bool) {
+func WithAttrs(stored []byte, attrs ...[2]string) (out []byte, ok bool) {
 	end := bytes.IndexByte(stored, '>')
 	if len(stored) == 0 || stored[0] != '<' || end < 0 {
 		return nil, false
@@ -458,4 +313,25 @@ func rawWithAttrs(stored []byte, attrs ...[2]string) (out []byte, ok bool) {
 	}
 	b.Write(stored[end:])
 	return b.Bytes(), true
+}
+
+// WithReadAttrs parses a stored payload and adds the attributes a read
+// shows: sdata:key and sdata:url (when key is set), sdata:uuid (when set)
+// and sdata:isDeleted.
+func WithReadAttrs(stored []byte, key, u, uuid string, deleted bool) (*etree.Element, error) {
+	el, err := ParseStored(stored)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		el.CreateAttr("sdata:key", key)
+		el.CreateAttr("sdata:url", u)
+	}
+	if uuid != "" {
+		el.CreateAttr("sdata:uuid", uuid)
+	}
+	if deleted {
+		el.CreateAttr("sdata:isDeleted", "true")
+	}
+	return el, nil
 }

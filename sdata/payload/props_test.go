@@ -1,4 +1,4 @@
-package sdata
+package payload
 
 import (
 	"encoding/json"

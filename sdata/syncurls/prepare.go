@@ -1,11 +1,13 @@
-package sdata
+package syncurls
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync/atomic"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
 )
 
@@ -13,9 +15,9 @@ import (
 const prepareChunk = 32
 
 // preparedPage is the entries of a sync feed page being prepared
-// (validated, made canonical) by a few goroutines, chunk by chunk in feed
-// order, while the store already applies the first ones: it is the
-// store.IncomingPage of a target job.
+// (validated, made canonical) by a few goroutines of the jobs runtime,
+// chunk by chunk in feed order, while the store already applies the first
+// ones: it is the store.IncomingPage of a target job.
 type preparedPage struct {
 	entries []store.Incoming
 	ready   []chan struct{} // per chunk: closed once its entries are prepared
@@ -40,27 +42,32 @@ func (p *preparedPage) Applied(i int, r store.Result) {
 	}
 }
 
-// encodeResults starts encoding the results the store reports.
-func (p *preparedPage) encodeResults(s *Server, sc scope) {
-	p.applied = make(chan appliedResult, len(p.entries))
-	p.encoded = make([][]byte, len(p.entries))
-	p.done = make(chan struct{})
-	go func() {
-		defer close(p.done)
-		for a := range p.applied {
+// encodeResults starts encoding the results the store reports, on a
+// goroutine of the jobs runtime (none once it is closed: the results are
+// then encoded when read).
+func (p *preparedPage) encodeResults(s *Service, sc site.Scope) {
+	applied := make(chan appliedResult, len(p.entries))
+	encoded := make([][]byte, len(p.entries))
+	done := make(chan struct{})
+	if !s.jobs.Go(func(context.Context) {
+		defer close(done)
+		for a := range applied {
 			e, err := s.resultEntry(sc, a.r)
 			if err != nil {
 				continue // left to resultPage, which reports it
 			}
 			if b, err := feeds.EncodeEntry(e); err == nil {
-				p.encoded[a.i] = b
+				encoded[a.i] = b
 			}
 		}
-	}()
+	}) {
+		return
+	}
+	p.applied, p.encoded, p.done = applied, encoded, done
 }
 
 // encodedResults ends the encoding and returns the entries encoded, nil
-// when the page failed (its results do not count).
+// when the page failed (its results do not count) or nothing was encoded.
 func (p *preparedPage) encodedResults(ok bool) [][]byte {
 	if p.applied == nil {
 		return nil
@@ -75,37 +82,61 @@ func (p *preparedPage) encodedResults(ok bool) [][]byte {
 }
 
 // preparePage starts preparing the entries of a parsed page, on as many
-// goroutines as the process may run at once.
-func (s *Server) preparePage(sc scope, feed []*feeds.Entry) *preparedPage {
+// goroutines of the jobs runtime as the process may run at once. Once the
+// runtime is closed (shutdown), chunks not prepared yet are marked invalid
+// at once, so that nothing waits for them.
+func (s *Service) preparePage(sc site.Scope, feed []*feeds.Entry) *preparedPage {
 	n := len(feed)
 	p := &preparedPage{entries: make([]store.Incoming, n), ready: make([]chan struct{}, (n+prepareChunk-1)/prepareChunk)}
 	for c := range p.ready {
 		p.ready[c] = make(chan struct{})
 	}
 	var next atomic.Int64
-	for range min(runtime.GOMAXPROCS(0), len(p.ready)) {
-		go func() {
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= len(p.ready) {
-					return
-				}
-				for i := c * prepareChunk; i < min(n, (c+1)*prepareChunk); i++ {
-					p.entries[i] = s.prepareOne(sc, i, feed[i])
-				}
-				close(p.ready[c])
+	work := func(ctx context.Context) {
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= len(p.ready) {
+				return
 			}
-		}()
+			for i := c * prepareChunk; i < min(n, (c+1)*prepareChunk); i++ {
+				if ctx.Err() != nil {
+					p.entries[i] = cancelled(i, feed[i], ctx.Err())
+					continue
+				}
+				p.entries[i] = s.prepareOne(sc, i, feed[i])
+			}
+			close(p.ready[c])
+		}
+	}
+	started := 0
+	for range min(runtime.GOMAXPROCS(0), len(p.ready)) {
+		if s.jobs.Go(work) {
+			started++
+		}
+	}
+	if started == 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		work(ctx)
 	}
 	return p
 }
 
+// cancelled is an entry left unprepared by a shutdown.
+func cancelled(i int, e *feeds.Entry, err error) store.Incoming {
+	in := store.Incoming{Invalid: fmt.Errorf("not prepared: %w", err), PayloadPath: fmt.Sprintf("feed/entry[%d]", i+1)}
+	if e.SyncState != nil {
+		in.State = *e.SyncState
+	}
+	return in
+}
+
 // prepareOne prepares one entry; a panic (a bug) makes the entry invalid
 // instead of taking the process down.
-func (s *Server) prepareOne(sc scope, i int, e *feeds.Entry) (in store.Incoming) {
+func (s *Service) prepareOne(sc site.Scope, i int, e *feeds.Entry) (in store.Incoming) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("preparing a sync entry panicked", "kind", sc.kind.PluralName, "entry", i+1, "panic", v)
+			s.log.Error("preparing a sync entry panicked", "kind", sc.Kind.PluralName, "entry", i+1, "panic", v)
 			in = store.Incoming{Invalid: fmt.Errorf("internal error preparing the entry: %v", v), PayloadPath: fmt.Sprintf("feed/entry[%d]", i+1)}
 			if e.SyncState != nil {
 				in.State = *e.SyncState

@@ -1,0 +1,243 @@
+package sdata
+
+import (
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"log/slog"
+
+	"github.com/gorilla/mux"
+
+	"sdatasync/contracts"
+	"sdatasync/sdata/diag"
+	"sdatasync/sdata/site"
+	"sdatasync/sdata/wire"
+)
+
+// route is one row of the route table: a URL pattern, a method and the
+// handler that serves it.
+//
+// A pattern is a path whose segments are literals or variables:
+// {app}, {contract}, {dataset} are checked against what the provider
+// serves; {kind} names a resource kind (plural or singular name) and
+// {kind}('{key}') one of its resources; '{id}' in a service selector such as
+// $syncSource('{id}') is a quoted or bare key; other variables ({op},
+// {seg}, {rest}) are free text for the handlers of unknown URLs. HEAD goes
+// where GET goes.
+type route struct {
+	pattern string
+	method  string
+	handle  site.Handler
+	// byContract: the method is served only where the contract allows it
+	// on the kind (sme:canGet, canPost, canPut, canDelete); the Allow
+	// header of a 405 lists what the contract allows.
+	byContract bool
+	// check, when set, runs before the method is looked at (a sync URL on
+	// a kind that does not synchronize is a 404 whatever the method).
+	check func(r *http.Request, t site.Target) error
+}
+
+// anyMethod is the method of a row that serves every method (the handlers
+// of URLs that name nothing the provider serves).
+const anyMethod = "*"
+
+// group is the rows of the route table that share a path: a collection
+// pattern and its single-resource form ({kind}('{key}')) share one path.
+type group struct {
+	template           string // the gorilla/mux path template
+	collection, single []route
+	hasKind, hasID     bool
+}
+
+// muxTemplate translates a table pattern to a gorilla/mux template and
+// says whether it names a single resource.
+func muxTemplate(p string) (tpl string, single bool) {
+	if strings.Contains(p, "{kind}('{key}')") {
+		p, single = strings.Replace(p, "{kind}('{key}')", "{kind}", 1), true
+	}
+	p = strings.Replace(p, "('{id}')", "({id})", 1)
+	p = strings.Replace(p, "{rest}", "{rest:.*}", 1)
+	return p, single
+}
+
+// router builds the handler of the route table: one gorilla/mux route per
+// path, in table order (the first match wins), dispatching on the method.
+func (s *Server) router(table []route) http.Handler {
+	var groups []*group
+	byTemplate := map[string]*group{}
+	for _, rt := range table {
+		tpl, single := muxTemplate(rt.pattern)
+		g := byTemplate[tpl]
+		if g == nil {
+			g = &group{template: tpl, hasKind: strings.Contains(tpl, "{kind}"), hasID: strings.Contains(tpl, "{id}")}
+			byTemplate[tpl] = g
+			groups = append(groups, g)
+		}
+		if single {
+			g.single = append(g.single, rt)
+		} else {
+			g.collection = append(g.collection, rt)
+		}
+	}
+	m := mux.NewRouter()
+	m.StrictSlash(false)
+	m.Use(s.logRequests)
+	for _, g := range groups {
+		m.Handle(g.template, s.serveGroup(g))
+	}
+	m.NotFoundHandler = s.errors(func(w http.ResponseWriter, r *http.Request) error {
+		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "no SData resource at %s: URLs have the form /sdata/{application}/{contract}/{dataset}/{resourceKind}", r.URL.Path)
+	})
+	return m
+}
+
+// errors writes the error a handler returns as a diagnosis.
+func (s *Server) errors(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			diag.Write(w, diag.As(r.Context(), s.log, err))
+		}
+	})
+}
+
+// serveGroup resolves what the URL names, then the method, then calls the
+// row's handler.
+func (s *Server) serveGroup(g *group) http.Handler {
+	return s.errors(func(w http.ResponseWriter, r *http.Request) error {
+		t, err := s.target(r, g)
+		if err != nil {
+			return err
+		}
+		rows := g.collection
+		if t.Single {
+			rows = g.single
+		}
+		if len(rows) == 0 {
+			return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "%q is not available on a single resource", path.Base(r.URL.Path))
+		}
+		if chk := rows[0].check; chk != nil {
+			if err := chk(r, t); err != nil {
+				return err
+			}
+		}
+		var allowed []string
+		for _, rt := range rows {
+			if rt.method == anyMethod || rt.byContract && !kindAllows(t.Kind, rt.method) || slices.Contains(allowed, rt.method) {
+				continue
+			}
+			allowed = append(allowed, rt.method)
+		}
+		method := r.Method
+		if method == http.MethodHead && !slices.Contains(allowed, http.MethodHead) {
+			method = http.MethodGet
+		}
+		for _, rt := range rows {
+			if rt.method == anyMethod || rt.method == method && slices.Contains(allowed, method) {
+				return rt.handle(w, r, t)
+			}
+		}
+		return diag.MethodNotAllowed(r.Method, allowed...)
+	})
+}
+
+// kindAllows reports whether the contract allows method on kind k.
+func kindAllows(k *contracts.ResourceKind, method string) bool {
+	switch method {
+	case http.MethodGet:
+		return k.CanGet
+	case http.MethodPost:
+		return k.CanPost
+	case http.MethodPut:
+		return k.CanPut
+	case http.MethodDelete:
+		return k.CanDelete
+	}
+	return true
+}
+
+// target resolves the variables of a matched path: the application,
+// contract and dataset must be the ones served, {kind} must name a resource
+// kind (with a well-formed key selector), a service selector must be a
+// well-formed key.
+func (s *Server) target(r *http.Request, g *group) (site.Target, error) {
+	v := mux.Vars(r)
+	var t site.Target
+	if app, ok := v["app"]; ok && app != s.site.App {
+		return t, diag.Errorf(http.StatusNotFound, diag.CodeApplicationNotFound, "application %q not found (this provider serves %q)", app, s.site.App)
+	}
+	if c, ok := v["contract"]; ok && c != s.site.Contract.Name {
+		return t, diag.Errorf(http.StatusNotFound, diag.CodeContractNotFound, "contract %q not found (this provider serves %q)", c, s.site.Contract.Name)
+	}
+	if ds, ok := v["dataset"]; ok {
+		if !s.site.HasDataset(ds) {
+			return t, diag.Errorf(http.StatusNotFound, diag.CodeDatasetNotFound, "dataset %q not found; datasets: %s", ds, strings.Join(s.site.Datasets(), ", "))
+		}
+		t.Dataset = ds
+	}
+	if g.hasKind {
+		sc, err := s.resolveKind(t.Dataset, v["kind"])
+		if err != nil {
+			return t, err
+		}
+		t.Scope = sc
+	}
+	if g.hasID {
+		sel := v["id"]
+		id, err := site.ParseKey(sel)
+		if err != nil {
+			return t, diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed selector %q: %v", path.Base(r.URL.Path), err)
+		}
+		t.ID = id
+	}
+	return t, nil
+}
+
+// resolveKind parses a {kind} segment: `kinds`, `kinds('key')` or
+// `kinds(key)`, the kind by plural or singular name.
+func (s *Server) resolveKind(dataset, seg string) (site.Scope, error) {
+	name := seg
+	var key string
+	single := false
+	if i := strings.IndexByte(seg, '('); i >= 0 {
+		if !strings.HasSuffix(seg, ")") {
+			return site.Scope{}, diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed resource selector %q: expected %s('key')", seg, seg[:i])
+		}
+		name = seg[:i]
+		k, err := site.ParseKey(seg[i+1 : len(seg)-1])
+		if err != nil {
+			return site.Scope{}, diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed resource selector %q: %v", seg, err)
+		}
+		key, single = k, true
+	}
+	if strings.HasPrefix(name, "$") {
+		return site.Scope{}, diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "%q is not a resource kind or a service of the dataset", name)
+	}
+	k := s.site.Contract.Kind(name)
+	if k == nil || k.PluralName != name && k.Name != name {
+		return site.Scope{}, diag.Errorf(http.StatusNotFound, diag.CodeResourceKindNotFound, "resource kind %q not found in contract %q", name, s.site.Contract.Name)
+	}
+	sc, _ := s.site.Scope(dataset, k.PluralName)
+	sc.Key, sc.Single = key, single
+	return sc, nil
+}
+
+// logRequests logs every request; sync and batch requests are tagged with
+// their run, for auditors reading logs.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &wire.StatusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("uri", r.URL.RequestURI()),
+			slog.Int("status", sw.Status), slog.Duration("duration", time.Since(start)), slog.String("client", r.RemoteAddr)}
+		if strings.Contains(r.URL.Path, "/$sync") || strings.Contains(r.URL.Path, "/$batch") {
+			ru := wire.RunOf(r)
+			attrs = append(attrs, slog.String("runName", ru.Name), slog.String("runStamp", ru.Stamp), slog.String("trackingID", ru.Tracking),
+				slog.String("kind", mux.Vars(r)["kind"]))
+		}
+		s.log.LogAttrs(r.Context(), diag.Level(sw.Status), "request", attrs...)
+	})
+}

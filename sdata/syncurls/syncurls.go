@@ -1,0 +1,173 @@
+// Package syncurls serves the four synchronization URLs of a resource kind
+// (SData sync 3): $syncDigest, $syncSource, $syncTarget and $syncResults,
+// and the run-tagged audit log $syncLog. Handlers decode the request, call
+// the store (which executes the protocol decisions of package digest) and
+// encode the answer; source and target jobs run on the jobs runtime.
+//
+// The flow of one target page, from request to result feed:
+//
+//	StartTarget          reads the body, prepareTarget parses the feed and
+//	                     starts preparePage (validation, canonical payloads)
+//	jobs.Create          persists the job (and the body, to resume it)
+//	applyTarget          store.RunTarget applies the prepared entries in one
+//	                     transaction (digest.Arrive decides each entry) while
+//	                     the result entries are encoded (preparedPage.Applied)
+//	jobs.KeepResults     keeps results and encoded entries for the GET
+//	PollTarget           resultPage writes the result feed
+package syncurls
+
+import (
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"sdatasync/feeds"
+	"sdatasync/sdata/diag"
+	"sdatasync/sdata/jobs"
+	"sdatasync/sdata/site"
+	"sdatasync/sdata/store"
+	"sdatasync/sdata/wire"
+)
+
+// The sync ops of a resource kind.
+const (
+	OpDigest  = "$syncDigest"
+	OpSource  = "$syncSource"
+	OpTarget  = "$syncTarget"
+	OpResults = "$syncResults"
+	OpLog     = "$syncLog"
+)
+
+// Config configures a Service.
+type Config struct {
+	Site    *site.Site
+	Store   store.Store
+	Jobs    *jobs.Runtime
+	Log     *slog.Logger
+	MaxBody int64        // request body limit
+	Limits  feeds.Limits // XML limits of request bodies
+}
+
+// Service serves the sync URLs of every kind of one provider.
+type Service struct {
+	site    *site.Site
+	st      store.Store
+	jobs    *jobs.Runtime
+	log     *slog.Logger
+	maxBody int64
+	limits  feeds.Limits
+}
+
+// New builds the service and registers the resumers of source and target
+// jobs with the runtime.
+func New(cfg Config) *Service {
+	s := &Service{site: cfg.Site, st: cfg.Store, jobs: cfg.Jobs, log: cfg.Log, maxBody: cfg.MaxBody, limits: cfg.Limits}
+	s.jobs.Handle(store.JobSource, s.resumeSource)
+	s.jobs.Handle(store.JobTarget, s.resumeTarget)
+	return s
+}
+
+var trackingRE = regexp.MustCompile(`^[A-Za-z0-9._~{}-]{1,128}$`)
+
+// runOf is the run of a sync request; a tracking id in the URL wins over
+// the trackingID parameter.
+func runOf(r *http.Request, t site.Target) wire.Run {
+	ru := wire.RunOf(r)
+	if t.ID != "" {
+		ru.Tracking = t.ID
+	}
+	return ru
+}
+
+// Check is the route check of a sync op, before its methods: the kind must
+// synchronize (and be a source for $syncSource, a target for $syncTarget)
+// and a tracking id must be well-formed.
+func (s *Service) Check(op string) func(r *http.Request, t site.Target) error {
+	return func(r *http.Request, t site.Target) error {
+		k := t.Kind
+		if !k.IsSyncSource && !k.IsSyncTarget {
+			return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "resource kind %s is not synchronized (neither sme:isSyncSource nor sme:isSyncTarget)", k.PluralName)
+		}
+		return checkRun(r, t, op)
+	}
+}
+
+// checkRun validates the tracking id and the kind's role for op.
+func checkRun(r *http.Request, t site.Target, op string) error {
+	if ru := runOf(r, t); ru.Tracking != "" && !trackingRE.MatchString(ru.Tracking) {
+		return diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "invalid trackingID %q", ru.Tracking)
+	}
+	switch {
+	case op == OpSource && !t.Kind.IsSyncSource:
+		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "resource kind %s is not a sync source", t.Kind.PluralName)
+	case op == OpTarget && !t.Kind.IsSyncTarget:
+		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "resource kind %s is not a sync target", t.Kind.PluralName)
+	}
+	return nil
+}
+
+// CheckTracking is the route check of a URL that takes a tracking id
+// ($batch): a tracking id must be well-formed.
+func CheckTracking(r *http.Request, t site.Target) error {
+	if ru := runOf(r, t); ru.Tracking != "" && !trackingRE.MatchString(ru.Tracking) {
+		return diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "invalid trackingID %q", ru.Tracking)
+	}
+	return nil
+}
+
+// opHandler serves one method of a sync op; it returns how many entries
+// the request carried or answered.
+type opHandler func(w http.ResponseWriter, r *http.Request, t site.Target, ru wire.Run) (int, error)
+
+// audited runs h and writes one audit record and one log line for the
+// request, tagged with its run.
+func (s *Service) audited(op string, h opHandler) site.Handler {
+	return func(w http.ResponseWriter, r *http.Request, t site.Target) error {
+		ru := runOf(r, t)
+		start := time.Now()
+		sw := &wire.StatusWriter{ResponseWriter: w}
+		count, err := h(sw, r, t, ru)
+		status := sw.Status
+		if err != nil {
+			status = diag.As(r.Context(), s.log, err).Status
+		}
+		name := strings.TrimPrefix(op, "$sync")
+		s.jobs.Audit(r.Context(), store.AuditRecord{Dataset: t.Dataset, Kind: t.Kind.PluralName, Operation: strings.ToLower(name) + "." + strings.ToLower(r.Method),
+			TrackingID: ru.Tracking, RunName: ru.Name, RunStamp: ru.Stamp, RunTime: ru.StampTime, Client: r.RemoteAddr,
+			Status: status, Count: count, Duration: time.Since(start)})
+		s.log.LogAttrs(r.Context(), diag.Level(status), "sync request", LogAttrs(ru, t.Kind.PluralName, op, r.Method, status, count)...)
+		return err
+	}
+}
+
+// LogAttrs are the attributes of the log line of a sync or batch request.
+func LogAttrs(ru wire.Run, kind, op, method string, status, count int) []slog.Attr {
+	return []slog.Attr{slog.String("runName", ru.Name), slog.String("runStamp", ru.Stamp), slog.String("trackingID", ru.Tracking),
+		slog.String("kind", kind), slog.String("op", op), slog.String("method", method), slog.Int("status", status), slog.Int("count", count)}
+}
+
+// Digest serves $syncDigest: GET answers the kind's digest; PUT and POST
+// replace it (re-seeding an endpoint) and answer the result.
+func (s *Service) Digest() site.Handler {
+	return s.audited(OpDigest, func(w http.ResponseWriter, r *http.Request, t site.Target, ru wire.Run) (int, error) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			d, err := s.readDigest(w, r)
+			if err != nil {
+				return 0, err
+			}
+			if err := s.st.ReplaceDigest(r.Context(), t.Endpoint, *d); err != nil {
+				return 0, err
+			}
+		}
+		d, err := s.st.Digest(r.Context(), t.Endpoint)
+		if err != nil {
+			return 0, err
+		}
+		u := s.site.OpURL(t.Scope, OpDigest, "")
+		e := &feeds.Entry{ID: u, Title: "Synchronization digest", Updated: wire.NowUTC(), Digest: &d,
+			Links: []feeds.Link{{Rel: "self", Type: wire.TypeEntry, Title: "Refresh", Href: u}}}
+		return 0, wire.WriteEntry(w, http.StatusOK, e, "")
+	})
+}
