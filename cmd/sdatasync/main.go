@@ -252,8 +252,12 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 		defer ps.Close()
 		log.Info("profiling endpoints", "url", "http://"+c.pprofAddr+"/debug/pprof/")
 	}
+	// Requests do not inherit the signal context: a SIGTERM stops taking
+	// new requests and lets the ones in flight finish (Shutdown below)
+	// before the jobs stop and the store closes (the defers above).
+	reqCtx := context.WithoutCancel(ctx)
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	example := base + "/sdata/" + c.app + "/" + contract.Name + "/-/"
@@ -269,11 +273,19 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	log.Info("shutting down: finishing the requests in flight", "grace", shutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
+		log.Warn("requests still running after the grace period are cut", "err", err)
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
+
+// shutdownGrace is how long a stopping server waits for the requests in
+// flight before it cuts them.
+const shutdownGrace = 15 * time.Second
