@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,7 +43,7 @@ func (p *Problems) Err() error {
 // number of resources created per kind over all nodes.
 //
 // With views set, CheckLineViews runs first (the nodes must be serving).
-func CheckAll(ctx context.Context, nodes []*Node, created map[string]int, views, strict bool) (Report, error) {
+func CheckAll(ctx context.Context, nodes []*Node, created map[string]int, views bool) (Report, error) {
 	var rep Report
 	var p Problems
 	if views {
@@ -62,7 +61,7 @@ func CheckAll(ctx context.Context, nodes []*Node, created map[string]int, views,
 			return rep, fmt.Errorf("snapshot of %s: %w", n.Name, err)
 		}
 	}
-	rep.Tolerated = CheckConverged(snaps, strict, &p)
+	CheckConverged(snaps, &p)
 	CheckCounts(snaps, created, &p)
 	CheckIntegrity(snaps, c, &p)
 	rep.Conflicts, rep.ByStamp = CheckConflicts(snaps, nodes, &p)
@@ -84,25 +83,14 @@ type Report struct {
 	Tombstones int
 	Conflicts  int // recorded over all nodes
 	ByStamp    int // of which decided between equal priorities
-	// Tolerated counts payload differences let pass (see CheckConverged).
-	Tolerated Tolerated
 }
 
 // CheckConverged asserts that every snapshot equals the first: the same
-// resources by UUID (payload bytes, tombstone flag, sync state endpoint,
-// tick and stamp) and the same digests.
-//
-// Unless strict is set, it tolerates two known provider bugs, counting
-// them in tol: payloads that differ only by namespace declarations repeated
-// on nested elements (TestBugChildViewPostStoresNamespaceDecl: a line
-// created through the salesOrderLines view keeps an xmlns:sdata of its own
-// at its origin only) and payloads that differ only in the order of child
-// items, lists whose items all carry sdata:uuid
-// (TestBugChildOrderDivergesAfterConflict: a sync-applied child list keeps
-// the target's item order instead of the source's).
-func CheckConverged(snaps []*Snapshot, strict bool, p *Problems) (tol Tolerated) {
+// resources by UUID (payload bytes of the stored form, tombstone flag, sync
+// state endpoint, tick and stamp) and the same digests.
+func CheckConverged(snaps []*Snapshot, p *Problems) {
 	if len(snaps) == 0 {
-		return tol
+		return
 	}
 	ref := snaps[0]
 	for _, s := range snaps[1:] {
@@ -114,17 +102,6 @@ func CheckConverged(snaps []*Snapshot, strict bool, p *Problems) (tol Tolerated)
 				if !ok {
 					p.Addf("%s %s: at %s, missing at %s", k, id, ref.Node, s.Node)
 					continue
-				}
-				if ra.Payload != rb.Payload && !strict {
-					na, nb := Normalize(ra.Payload, false), Normalize(rb.Payload, false)
-					switch {
-					case na == nb:
-						tol.NamespaceOnly++
-						rb.Payload = ra.Payload
-					case Normalize(ra.Payload, true) == Normalize(rb.Payload, true):
-						tol.OrderOnly++
-						rb.Payload = ra.Payload
-					}
 				}
 				if ra.Payload != rb.Payload || ra.Deleted != rb.Deleted || ra.Endpoint != rb.Endpoint || ra.Tick != rb.Tick || !ra.Stamp.Equal(rb.Stamp) {
 					p.Addf("%s %s differs:\n    %s: deleted=%v %s@%d %s %s\n    %s: deleted=%v %s@%d %s %s", k, id,
@@ -142,62 +119,6 @@ func CheckConverged(snaps []*Snapshot, strict bool, p *Problems) (tol Tolerated)
 			}
 		}
 	}
-	return tol
-}
-
-// Tolerated counts payload differences CheckConverged let pass.
-type Tolerated struct {
-	NamespaceOnly int // nested namespace declarations only
-	OrderOnly     int // child item order (and possibly declarations) only
-}
-
-// Normalize returns the payload without namespace declarations on nested
-// elements that repeat the root's and, with sortItems, with the items of
-// every child list (an element of two or more child elements that all
-// carry sdata:uuid) sorted by UUID. Payloads that do not parse are
-// returned as they are.
-func Normalize(payload string, sortItems bool) string {
-	d := etree.NewDocument()
-	if err := d.ReadFromString(payload); err != nil || d.Root() == nil {
-		return payload
-	}
-	root := d.Root()
-	var walk func(e *etree.Element)
-	walk = func(e *etree.Element) {
-		if e != root {
-			for _, a := range slices.Clone(e.Attr) {
-				if a.Space == "xmlns" && root.SelectAttrValue("xmlns:"+a.Key, "") == a.Value {
-					e.RemoveAttr(a.FullKey())
-				}
-			}
-		}
-		kids := e.ChildElements()
-		list := sortItems && len(kids) > 1
-		for _, k := range kids {
-			walk(k)
-			if k.SelectAttrValue("sdata:uuid", "") == "" {
-				list = false
-			}
-		}
-		if !list {
-			return
-		}
-		sort.SliceStable(kids, func(i, j int) bool {
-			return kids[i].SelectAttrValue("sdata:uuid", "") < kids[j].SelectAttrValue("sdata:uuid", "")
-		})
-		for _, k := range kids {
-			e.RemoveChild(k)
-		}
-		for _, k := range kids {
-			e.AddChild(k)
-		}
-	}
-	walk(root)
-	out, err := d.WriteToString()
-	if err != nil {
-		return payload
-	}
-	return out
 }
 
 // CheckCounts asserts that every node stores exactly want[kind] resources of

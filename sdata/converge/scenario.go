@@ -26,10 +26,7 @@ type Scenario struct {
 	PageSize         int // engine page size (0: the providers')
 	MaxRounds        int // bound of the settling rounds (0: 3*Nodes+3)
 	Dir              string
-	// Strict compares payloads byte for byte, without the tolerances of
-	// CheckConverged for known provider bugs.
-	Strict bool
-	Logf   func(format string, args ...any)
+	Logf             func(format string, args ...any)
 }
 
 // Result is what a scenario did.
@@ -45,10 +42,10 @@ type Result struct {
 
 func (r Result) String() string {
 	return fmt.Sprintf("priorities %v; %d writes (creates %v, %d updates, %d deletes, line changes/deletes/adds %d/%d/%d, %d shared edits, %d stale); "+
-		"%d passes moved %d entries; settled in %d rounds; %d resources (%d tombstones) per node; %d conflicts checked (%d by stamp); tolerated differences: %d namespace-only, %d line-order-only; %s",
+		"%d passes moved %d entries; settled in %d rounds; %d resources (%d tombstones) per node; %d conflicts checked (%d by stamp); %s",
 		r.Priorities, r.Stats.Ops(), r.Stats.Creates, r.Stats.Updates, r.Stats.Deletes, r.Stats.LineChanges, r.Stats.LineDeletes,
 		r.Stats.LineAdds, r.Stats.SharedEdits, r.Stats.Stale, r.Passes, r.Moved, r.Rounds, r.Report.Resources, r.Report.Tombstones,
-		r.Report.Conflicts, r.Report.ByStamp, r.Report.Tolerated.NamespaceOnly, r.Report.Tolerated.OrderOnly, r.Elapsed.Round(time.Millisecond))
+		r.Report.Conflicts, r.Report.ByStamp, r.Elapsed.Round(time.Millisecond))
 }
 
 // Priorities returns n distinct conflict priorities from 1..9 drawn with rnd.
@@ -149,11 +146,11 @@ func (sc Scenario) Run(ctx context.Context) (res Result, err error) {
 	res.Rounds, err = d.Settle(ctx, rnd, sc.MaxRounds)
 	res.Passes, res.Moved = d.Passes()
 	if err != nil {
-		if _, cerr := CheckAll(ctx, nodes, res.Stats.Creates, true, sc.Strict); cerr != nil {
+		if _, cerr := CheckAll(ctx, nodes, res.Stats.Creates, true); cerr != nil {
 			err = fmt.Errorf("%w; state: %v", err, cerr)
 		}
 		return res, err
 	}
-	res.Report, err = CheckAll(ctx, nodes, res.Stats.Creates, true, sc.Strict)
+	res.Report, err = CheckAll(ctx, nodes, res.Stats.Creates, true)
 	return res, err
 }
