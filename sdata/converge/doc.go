@@ -1,5 +1,5 @@
 // Package converge is the convergence harness of sdatasync: it starts
-// several real providers (in-process servers behind httptest, or
+// several real providers (in-process ones started by sdata/sdatatest, or
 // `sdatasync serve` child processes), applies a random, seeded workload to
 // them over HTTP (creates, updates and deletes of trading accounts,
 // commodities, contacts and sales orders with lines, including concurrent

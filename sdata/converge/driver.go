@@ -154,10 +154,11 @@ func (d *Driver) RandomPass(ctx context.Context, rnd *rand.Rand) error {
 // still running would be writing behind the workload's back.
 func (d *Driver) noJobsRunning(ctx context.Context, run string) error {
 	for _, n := range d.Nodes {
-		if n.st == nil {
+		st := n.openStore()
+		if st == nil {
 			continue
 		}
-		jobs, err := n.st.RunningJobs(ctx)
+		jobs, err := st.RunningJobs(ctx)
 		if err != nil {
 			return err
 		}

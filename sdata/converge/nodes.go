@@ -1,4 +1,4 @@
-// The providers under test: in-process behind httptest, or `sdatasync serve`
+// The providers under test: in-process (sdatatest), or `sdatasync serve`
 // child processes that can be killed and restarted.
 
 package converge
@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,13 +19,13 @@ import (
 	"syscall"
 	"time"
 
-	"sdatasync/contracts"
 	"sdatasync/sdata"
+	"sdatasync/sdata/sdatatest"
 	"sdatasync/sdata/store"
 )
 
-// Node is one provider under test: an in-process server behind an
-// httptest.Server, or a `sdatasync serve` child process.
+// Node is one provider under test: an in-process provider started by
+// sdatatest, or a `sdatasync serve` child process.
 type Node struct {
 	Name     string
 	Priority int    // conflict priority of every kind of the node
@@ -35,9 +33,7 @@ type Node struct {
 	BaseURL  string // http://127.0.0.1:port
 
 	// in-process
-	st  *store.SQLite
-	srv *sdata.Server
-	ts  *httptest.Server
+	p *sdatatest.Provider
 
 	// child process
 	bin     string
@@ -57,41 +53,19 @@ func (n *Node) KindURL(kind string) string { return n.DatasetURL() + "/" + kind 
 // StartInProcess starts a provider in this process on a fresh httptest
 // server (127.0.0.1, a free port) over the SQLite file db.
 func StartInProcess(ctx context.Context, name, db string, priority int) (*Node, error) {
-	n := &Node{Name: name, Priority: priority, DB: db}
-	var cur sync.Mutex
-	n.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cur.Lock()
-		srv := n.srv
-		cur.Unlock()
-		if srv == nil {
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-			return
-		}
-		srv.ServeHTTP(w, r)
-	}))
-	n.BaseURL = n.ts.URL
-	st, err := store.OpenSQLite(ctx, db)
+	p, err := sdatatest.New(ctx, sdatatest.Options{DB: db, Config: func(c *sdata.Config) { c.ConflictPriority = priority }})
 	if err != nil {
-		n.ts.Close()
 		return nil, err
 	}
-	c, err := contracts.Builtin("gcrm")
-	if err != nil {
-		n.ts.Close()
-		st.Close()
-		return nil, err
+	return &Node{Name: name, Priority: priority, DB: db, BaseURL: p.URL, p: p}, nil
+}
+
+// openStore is the open store of an in-process node, nil for a child node.
+func (n *Node) openStore() *store.SQLite {
+	if n.p == nil {
+		return nil
 	}
-	srv, err := sdata.New(ctx, sdata.Config{App: "sdatasync", Contract: c, BaseURL: n.BaseURL, ConflictPriority: priority,
-		Logger: slog.New(slog.DiscardHandler)}, st)
-	if err != nil {
-		n.ts.Close()
-		st.Close()
-		return nil, err
-	}
-	cur.Lock()
-	n.st, n.srv = st, srv
-	cur.Unlock()
-	return n, nil
+	return n.p.Store
 }
 
 // FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
@@ -208,12 +182,8 @@ func (n *Node) Close() {
 		n.Kill()
 		return
 	}
-	if n.ts != nil {
-		n.ts.Close()
-	}
-	if n.srv != nil {
-		n.srv.Close()
-		n.st.Close()
+	if n.p != nil {
+		n.p.Close()
 	}
 }
 

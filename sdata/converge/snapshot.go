@@ -57,7 +57,7 @@ type Snapshot struct {
 // in-process node, from the database file of a child node (which should be
 // stopped).
 func (n *Node) Snapshot(ctx context.Context) (*Snapshot, error) {
-	st := n.st
+	st := n.openStore()
 	if st == nil {
 		var err error
 		if st, err = store.OpenSQLite(ctx, n.DB); err != nil {
