@@ -5,62 +5,29 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"sdatasync/contracts"
-	"sdatasync/sdata"
 	"sdatasync/sdata/demo"
+	"sdatasync/sdata/sdatatest"
 	"sdatasync/sdata/store"
 )
 
 // passProvider is a provider behind a real HTTP server; mw, when set, sits
 // in front of it.
-type passProvider struct {
-	srv *sdata.Server
-	ts  *httptest.Server
-	st  *store.SQLite
-}
+type passProvider struct{ *sdatatest.Provider }
 
 func newPassProvider(t *testing.T, mw func(http.Handler) http.Handler) *passProvider {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c, err := contracts.Builtin("gcrm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cur atomic.Pointer[sdata.Server]
-	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cur.Load().ServeHTTP(w, r) })
-	if mw != nil {
-		h = mw(h)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	srv, err := sdata.New(ctx, sdata.Config{App: "sdatasync", Contract: c, BaseURL: ts.URL, Logger: slog.New(slog.DiscardHandler)}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	cur.Store(srv)
-	return &passProvider{srv: srv, ts: ts, st: st}
+	return &passProvider{sdatatest.Start(t, sdatatest.Options{Wrap: mw})}
 }
-
-func (p *passProvider) dataset() string { return p.ts.URL + "/sdata/sdatasync/gcrm/-" }
 
 func (p *passProvider) count(t *testing.T, kind string) int {
 	t.Helper()
-	ep, _ := p.srv.Endpoint("-", kind)
-	_, n, err := p.st.List(context.Background(), ep, store.ListQuery{Limit: 1})
+	ep, _ := p.Server.Endpoint("-", kind)
+	_, n, err := p.Store.List(context.Background(), ep, store.ListQuery{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +59,14 @@ func TestPassUsageErrors(t *testing.T) {
 	p := newPassProvider(t, nil)
 	for _, args := range [][]string{
 		{},
-		{"--source", p.dataset()},
-		{"--target", p.dataset()},
-		{"--source", p.dataset(), "--target", p.dataset(), "extra"},
-		{"--source", p.dataset(), "--target", p.dataset(), "--nosuchflag"},
-		{"--source", p.dataset(), "--target", p.dataset(), "--page-size", "-1"},
-		{"--source", "ftp://x/y", "--target", p.dataset()},
-		{"--source", p.ts.URL + "/not/sdata", "--target", p.dataset()},
-		{"--source", p.dataset(), "--target", p.dataset(), "--kinds", "nosuchkind"},
+		{"--source", p.DatasetURL()},
+		{"--target", p.DatasetURL()},
+		{"--source", p.DatasetURL(), "--target", p.DatasetURL(), "extra"},
+		{"--source", p.DatasetURL(), "--target", p.DatasetURL(), "--nosuchflag"},
+		{"--source", p.DatasetURL(), "--target", p.DatasetURL(), "--page-size", "-1"},
+		{"--source", "ftp://x/y", "--target", p.DatasetURL()},
+		{"--source", p.URL + "/not/sdata", "--target", p.DatasetURL()},
+		{"--source", p.DatasetURL(), "--target", p.DatasetURL(), "--kinds", "nosuchkind"},
 	} {
 		if code, _, stderr := runPass(args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2; stderr:\n%s", args, code, stderr)
@@ -117,10 +84,10 @@ func TestPassUsageErrors(t *testing.T) {
 
 func TestPassJSONAndExitZero(t *testing.T) {
 	a, b := newPassProvider(t, nil), newPassProvider(t, nil)
-	if _, err := demo.SeedDataset(context.Background(), a.srv, "-", demo.Sizes{TradingAccounts: 5, Contacts: 4, Commodities: 3, SalesOrders: 2}); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), a.Server, "-", demo.Sizes{TradingAccounts: 5, Contacts: 4, Commodities: 3, SalesOrders: 2}); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runPass("--source", a.dataset(), "--target", b.dataset(), "--both", "--json",
+	code, stdout, stderr := runPass("--source", a.DatasetURL(), "--target", b.DatasetURL(), "--both", "--json",
 		"--page-size", "2", "--run-name", "cmdtest", "--run-stamp", "2024-05-01T10:00:00Z", "--timeout", "1m")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -133,7 +100,7 @@ func TestPassJSONAndExitZero(t *testing.T) {
 		t.Fatalf("summary: %+v", doc)
 	}
 	k := doc.Kinds[0]
-	if k.Kind != "tradingAccounts" || k.Selected != 5 || k.Applied != 5 || k.Pages != 3 || !strings.HasPrefix(k.Source, a.ts.URL) {
+	if k.Kind != "tradingAccounts" || k.Selected != 5 || k.Applied != 5 || k.Pages != 3 || !strings.HasPrefix(k.Source, a.URL) {
 		t.Errorf("tradingAccounts: %+v", k)
 	}
 	if got := b.count(t, "tradingAccounts"); got != 5 {
@@ -165,10 +132,10 @@ func TestPassExitOneOnFailedEntry(t *testing.T) {
 		})
 	}
 	a, b := newPassProvider(t, nil), newPassProvider(t, corrupt)
-	if _, err := demo.SeedDataset(context.Background(), a.srv, "-", demo.Sizes{TradingAccounts: 3}); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), a.Server, "-", demo.Sizes{TradingAccounts: 3}); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runPass("--source", a.dataset(), "--target", b.dataset(), "--kinds", "tradingAccounts", "--json")
+	code, stdout, stderr := runPass("--source", a.DatasetURL(), "--target", b.DatasetURL(), "--kinds", "tradingAccounts", "--json")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -186,7 +153,7 @@ func TestPassExitOneOnFailedEntry(t *testing.T) {
 
 func TestPassExitOneOnFailedPass(t *testing.T) {
 	a := newPassProvider(t, nil)
-	code, stdout, stderr := runPass("--source", a.ts.URL+"/sdata/sdatasync/nosuchcontract/-", "--target", a.dataset(), "--json")
+	code, stdout, stderr := runPass("--source", a.URL+"/sdata/sdatasync/nosuchcontract/-", "--target", a.DatasetURL(), "--json")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, stderr)
 	}
@@ -203,12 +170,12 @@ func TestPassExitOneOnFailedPass(t *testing.T) {
 // endpoints in a registry.
 func TestPassByRegisteredTitle(t *testing.T) {
 	a, b := newPassProvider(t, nil), newPassProvider(t, nil)
-	if _, err := demo.SeedDataset(context.Background(), a.srv, "-", demo.Sizes{TradingAccounts: 3, Contacts: 1, Commodities: 1, SalesOrders: 1}); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), a.Server, "-", demo.Sizes{TradingAccounts: 3, Contacts: 1, Commodities: 1, SalesOrders: 1}); err != nil {
 		t.Fatal(err)
 	}
 	// B's dataset registered at A's registry under the title "ERP".
-	body := `<endpoint xmlns="http://schemas.sage.com/sdata/registry/2009"><title>ERP</title><url>` + b.dataset() + `</url></endpoint>`
-	resp, err := http.Post(a.ts.URL+"/sdata/$system/registry/-/endpoints", "application/xml", strings.NewReader(body))
+	body := `<endpoint xmlns="http://schemas.sage.com/sdata/registry/2009"><title>ERP</title><url>` + b.DatasetURL() + `</url></endpoint>`
+	resp, err := http.Post(a.URL+"/sdata/$system/registry/-/endpoints", "application/xml", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,17 +183,17 @@ func TestPassByRegisteredTitle(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("registering: %d", resp.StatusCode)
 	}
-	code, _, stderr := runPass("--registry", a.ts.URL, "--source", "sdatasync gcrm dataset -", "--target", "ERP", "--kinds", "tradingAccounts")
+	code, _, stderr := runPass("--registry", a.URL, "--source", "sdatasync gcrm dataset -", "--target", "ERP", "--kinds", "tradingAccounts")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	if got := b.count(t, "tradingAccounts"); got != 3 {
 		t.Fatalf("B has %d trading accounts", got)
 	}
-	if code, _, stderr := runPass("--registry", a.ts.URL, "--source", "nobody", "--target", "ERP"); code != 1 || !strings.Contains(stderr, "nobody") {
+	if code, _, stderr := runPass("--registry", a.URL, "--source", "nobody", "--target", "ERP"); code != 1 || !strings.Contains(stderr, "nobody") {
 		t.Fatalf("unknown title: exit %d\n%s", code, stderr)
 	}
-	if code, _, _ := runPass("--source", "ERP", "--target", b.dataset()); code != 2 {
+	if code, _, _ := runPass("--source", "ERP", "--target", b.DatasetURL()); code != 2 {
 		t.Fatalf("a title without --registry: exit %d, want 2", code)
 	}
 }

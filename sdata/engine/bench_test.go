@@ -21,14 +21,14 @@ func BenchmarkFullPass10k(b *testing.B) {
 			if err := doc.ReadFromString(fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><active>true</active><reference>R%07d</reference><name>Company %d Ltd</name><type>On Account</type><currency>GBP</currency><financeBalance>%d.50</financeBalance><financeLimit>10000</financeLimit></tradingAccount>`, j, j, j)); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := src.srv.CreateLocal(src.ctx, "-", "tradingAccounts", doc.Root(), "bench"); err != nil {
+			if _, err := src.Server.CreateLocal(src.ctx, "-", "tradingAccounts", doc.Root(), "bench"); err != nil {
 				b.Fatal(err)
 			}
 		}
 		e := newEngine(b)
 		e.PageSize = 1000
 		b.StartTimer()
-		sum, err := e.Pass(src.ctx, engine.PassOptions{Source: src.dataset() + "/tradingAccounts", Target: dst.dataset() + "/tradingAccounts"})
+		sum, err := e.Pass(src.ctx, engine.PassOptions{Source: src.DatasetURL() + "/tradingAccounts", Target: dst.DatasetURL() + "/tradingAccounts"})
 		if err != nil || sum.Kinds[0].Applied != n {
 			b.Fatalf("pass: %v %+v", err, sum)
 		}

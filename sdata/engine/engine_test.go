@@ -23,7 +23,7 @@ func TestPassToEmptyAndIdempotent(t *testing.T) {
 	var progress atomic.Int64
 	e.Progress = func(engine.Progress) { progress.Add(1) }
 
-	sum := pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), RunName: "first"})
+	sum := pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), RunName: "first"})
 	if !sum.OK || sum.RunName != "first" || sum.RunStamp == "" {
 		t.Fatalf("summary: %+v", sum)
 	}
@@ -34,7 +34,7 @@ func TestPassToEmptyAndIdempotent(t *testing.T) {
 	if got := strings.Join(order, ","); got != strings.Join(syncKinds, ",") {
 		t.Errorf("kinds ran in order %s, want ascending syncOrder %s", got, strings.Join(syncKinds, ","))
 	}
-	tot := totals(sum, a.ts.URL)
+	tot := totals(sum, a.URL)
 	want := small.TradingAccounts + small.Contacts + small.Commodities + small.SalesOrders
 	if tot.Selected < want || tot.Applied != tot.Selected || tot.Errors != 0 || tot.Skipped != 0 {
 		t.Errorf("first pass totals %+v, want >= %d selected, all applied", tot, want)
@@ -45,14 +45,14 @@ func TestPassToEmptyAndIdempotent(t *testing.T) {
 	assertSame(t, a, b, false)
 
 	// The reverse pass moves nothing but brings the digests together.
-	sum = pass(t, e, engine.PassOptions{Source: b.dataset(), Target: a.dataset()})
-	if tot := totals(sum, b.ts.URL); tot.Selected != 0 {
+	sum = pass(t, e, engine.PassOptions{Source: b.DatasetURL(), Target: a.DatasetURL()})
+	if tot := totals(sum, b.URL); tot.Selected != 0 {
 		t.Errorf("reverse pass selected %d entries, want 0", tot.Selected)
 	}
 	assertSame(t, a, b, true)
 
 	// A second pass both ways moves nothing.
-	sum = pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Both: true})
+	sum = pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Both: true})
 	if len(sum.Kinds) != 2*len(syncKinds) {
 		t.Errorf("--both ran %d kind passes, want %d", len(sum.Kinds), 2*len(syncKinds))
 	}
@@ -68,7 +68,7 @@ func TestBothConvergesAfterEditsOnBothSides(t *testing.T) {
 	a, b := newNode(t, 5), newNode(t, 5)
 	a.seed(small)
 	e := newEngine(t)
-	pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Both: true})
+	pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Both: true})
 	assertSame(t, a, b, true)
 
 	accts := a.all("tradingAccounts")
@@ -79,14 +79,14 @@ func TestBothConvergesAfterEditsOnBothSides(t *testing.T) {
 	newA := a.createAccount("NEWA", "Created at A")
 	newB := b.createAccount("NEWB", "Created at B")
 
-	sum := pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Both: true, RunName: "edits"})
+	sum := pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Both: true, RunName: "edits"})
 	if !sum.OK {
 		t.Fatalf("summary not OK: %+v", sum)
 	}
-	if ta := kindSum(t, sum, a.ts.URL, "tradingAccounts"); ta.Applied != 2 {
+	if ta := kindSum(t, sum, a.URL, "tradingAccounts"); ta.Applied != 2 {
 		t.Errorf("A->B tradingAccounts applied %d, want 2 (edit + create): %+v", ta.Applied, ta)
 	}
-	if tb := kindSum(t, sum, b.ts.URL, "tradingAccounts"); tb.Applied != 3 {
+	if tb := kindSum(t, sum, b.URL, "tradingAccounts"); tb.Applied != 3 {
 		t.Errorf("B->A tradingAccounts applied %d, want 3 (edit + delete + create): %+v", tb.Applied, tb)
 	}
 	assertSame(t, a, b, true)
@@ -105,7 +105,7 @@ func TestBothConvergesAfterEditsOnBothSides(t *testing.T) {
 	_ = newB
 
 	// And then nothing moves.
-	sum = pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Both: true})
+	sum = pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Both: true})
 	for _, k := range sum.Kinds {
 		if k.Selected != 0 {
 			t.Errorf("third pass %s from %s selected %d", k.Kind, k.Source, k.Selected)
@@ -118,7 +118,7 @@ func TestSmallPagesAndKindURL(t *testing.T) {
 	a.seed(demo.Sizes{TradingAccounts: 7, Contacts: 3, Commodities: 2, SalesOrders: 1})
 	e := newEngine(t)
 	e.PageSize = 2
-	sum := pass(t, e, engine.PassOptions{Source: a.dataset() + "/tradingAccounts", Target: b.dataset()})
+	sum := pass(t, e, engine.PassOptions{Source: a.DatasetURL() + "/tradingAccounts", Target: b.DatasetURL()})
 	if len(sum.Kinds) != 1 {
 		t.Fatalf("a kind URL ran %d kinds", len(sum.Kinds))
 	}
@@ -135,14 +135,14 @@ func TestSmallPagesAndKindURL(t *testing.T) {
 	// Every job context of the pass was freed (DELETE) before it returned:
 	// the source's and one at the target per page.
 	for name, n := range map[string]*node{"source": a, "target": b} {
-		w, _ := n.st.DB()
+		w, _ := n.Store.DB()
 		var jobs int
 		if err := w.QueryRow(`SELECT count(*) FROM sync_jobs WHERE status <> ?`, store.JobDeleted).Scan(&jobs); err != nil || jobs != 0 {
 			t.Errorf("%s keeps %d sync jobs after the pass (%v)", name, jobs, err)
 		}
 	}
 	// --kinds selects among the shared kinds.
-	sum = pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Kinds: []string{"contact", "commodities"}})
+	sum = pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Kinds: []string{"contact", "commodities"}})
 	if len(sum.Kinds) != 2 || sum.Kinds[0].Kind != "contacts" || sum.Kinds[1].Kind != "commodities" {
 		t.Errorf("kinds %+v", sum.Kinds)
 	}
@@ -165,7 +165,7 @@ func TestConflictResolvedTheSameWayOnBothSides(t *testing.T) {
 			a, b := newNode(t, 3), newNode(t, 7)
 			a.seed(demo.Sizes{TradingAccounts: 3})
 			e := newEngine(t)
-			pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Both: true})
+			pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Both: true})
 			u := a.all("tradingAccounts")[1].UUID
 			b.setName(u, "B loses")
 			a.setName(u, "A wins")
@@ -174,17 +174,17 @@ func TestConflictResolvedTheSameWayOnBothSides(t *testing.T) {
 			if !tc.firstIsA {
 				src, tgt = b, a
 			}
-			sum := pass(t, e, engine.PassOptions{Source: src.dataset(), Target: tgt.dataset(), Both: true, Kinds: []string{"tradingAccounts"}})
+			sum := pass(t, e, engine.PassOptions{Source: src.DatasetURL(), Target: tgt.DatasetURL(), Both: true, Kinds: []string{"tradingAccounts"}})
 			if !sum.OK {
 				t.Errorf("conflicts resolved count as fine: %+v", sum)
 			}
-			k := kindSum(t, sum, src.ts.URL, "tradingAccounts")
+			k := kindSum(t, sum, src.URL, "tradingAccounts")
 			if k.ConflictsSource != tc.srcWins || k.ConflictsTarget != tc.targetWins || k.Errors != 0 {
 				t.Errorf("first direction %+v, want %d won by source, %d by target", k, tc.srcWins, tc.targetWins)
 			}
 			for _, n := range []*node{a, b} {
 				if got := nameOf(t, n.byUUID("tradingAccounts", u)); got != "A wins" {
-					t.Errorf("%s has %q, want the lower priority's version", n.ts.URL, got)
+					t.Errorf("%s has %q, want the lower priority's version", n.URL, got)
 				}
 			}
 			assertSame(t, a, b, true)
@@ -201,7 +201,7 @@ func TestRetriesThroughFlakyProvider(t *testing.T) {
 	a.loseEach.Store(11) // the source too
 	e := newEngine(t)
 	e.PageSize = 3
-	sum := pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Both: true})
+	sum := pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Both: true})
 	if !sum.OK {
 		t.Fatalf("summary: %+v", sum)
 	}
@@ -212,7 +212,7 @@ func TestRetriesThroughFlakyProvider(t *testing.T) {
 	b.loseEach.Store(0)
 	assertSame(t, a, b, true)
 	// Nothing was applied twice: a further pass moves nothing.
-	sum = pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Both: true})
+	sum = pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Both: true})
 	for _, k := range sum.Kinds {
 		if k.Selected != 0 {
 			t.Errorf("%s from %s selected %d after convergence", k.Kind, k.Source, k.Selected)
@@ -235,7 +235,7 @@ func TestInterruptedPassCanBeRerun(t *testing.T) {
 			}
 		}
 	}
-	_, err := e.Pass(ctx, engine.PassOptions{Source: a.dataset(), Target: b.dataset()})
+	_, err := e.Pass(ctx, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL()})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted pass: %v", err)
 	}
@@ -243,8 +243,8 @@ func TestInterruptedPassCanBeRerun(t *testing.T) {
 		t.Fatalf("B has %d trading accounts after an interrupted pass; want some", n)
 	}
 	e.Progress = nil
-	sum := pass(t, e, engine.PassOptions{Source: a.dataset(), Target: b.dataset(), Both: true})
-	if k := kindSum(t, sum, a.ts.URL, "tradingAccounts"); k.Applied != small.TradingAccounts-4 || k.Skipped != 0 {
+	sum := pass(t, e, engine.PassOptions{Source: a.DatasetURL(), Target: b.DatasetURL(), Both: true})
+	if k := kindSum(t, sum, a.URL, "tradingAccounts"); k.Applied != small.TradingAccounts-4 || k.Skipped != 0 {
 		t.Errorf("rerun: %+v, want the %d missing accounts applied and nothing twice", k, small.TradingAccounts-4)
 	}
 	assertSame(t, a, b, true)
@@ -254,18 +254,18 @@ func TestBadOptions(t *testing.T) {
 	a := newNode(t, 5)
 	e := newEngine(t)
 	for _, opts := range []engine.PassOptions{
-		{Source: "not a url", Target: a.dataset()},
-		{Source: a.ts.URL + "/elsewhere", Target: a.dataset()},
-		{Source: a.dataset(), Target: a.dataset() + "/tradingAccounts/x/y"},
-		{Source: a.dataset(), Target: a.dataset(), Kinds: []string{"nosuchkind"}},
-		{Source: a.dataset() + "/nosuchkind", Target: a.dataset()},
+		{Source: "not a url", Target: a.DatasetURL()},
+		{Source: a.URL + "/elsewhere", Target: a.DatasetURL()},
+		{Source: a.DatasetURL(), Target: a.DatasetURL() + "/tradingAccounts/x/y"},
+		{Source: a.DatasetURL(), Target: a.DatasetURL(), Kinds: []string{"nosuchkind"}},
+		{Source: a.DatasetURL() + "/nosuchkind", Target: a.DatasetURL()},
 	} {
 		if _, err := e.Pass(context.Background(), opts); !errors.Is(err, engine.ErrBadOptions) {
 			t.Errorf("%+v: %v, want ErrBadOptions", opts, err)
 		}
 	}
 	// A provider that does not serve the dataset is a failed pass, not a usage error.
-	_, err := e.Pass(context.Background(), engine.PassOptions{Source: a.ts.URL + "/sdata/sdatasync/nocontract/-", Target: a.dataset()})
+	_, err := e.Pass(context.Background(), engine.PassOptions{Source: a.URL + "/sdata/sdatasync/nocontract/-", Target: a.DatasetURL()})
 	var he *engine.HTTPError
 	if !errors.As(err, &he) || he.Status != http.StatusNotFound || errors.Is(err, engine.ErrBadOptions) {
 		t.Errorf("unknown contract: %v", err)
@@ -284,7 +284,7 @@ func TestSynchronousProvider(t *testing.T) {
 			q.Del("trackingID")
 			r.URL.RawQuery = q.Encode()
 			r.RequestURI = r.URL.RequestURI()
-			n.srv.ServeHTTP(w, r)
+			n.Server.ServeHTTP(w, r)
 		}))
 		t.Cleanup(ts.Close)
 		return ts

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -16,14 +15,13 @@ import (
 
 	"github.com/beevik/etree"
 
-	"sdatasync/contracts"
 	"sdatasync/sdata"
 	"sdatasync/sdata/demo"
 	"sdatasync/sdata/engine"
+	"sdatasync/sdata/sdatatest"
 	"sdatasync/sdata/store"
 )
 
-// syncKinds are the gcrm kinds the tests compare.
 // syncKinds are the kinds that synchronize on their own, in syncOrder
 // (salesOrderLines travel inside their sales orders).
 var syncKinds = []string{"tradingAccounts", "contacts", "commodities", "salesOrders"}
@@ -31,12 +29,9 @@ var syncKinds = []string{"tradingAccounts", "contacts", "commodities", "salesOrd
 // node is a provider behind a real HTTP server, with optional fault
 // injection in front of it.
 type node struct {
+	*sdatatest.Provider
 	t   testing.TB
 	ctx context.Context
-	st  *store.SQLite
-	srv *sdata.Server
-	ts  *httptest.Server
-	c   *contracts.Contract
 
 	failNext atomic.Int64 // answer 503 to that many upcoming requests
 	loseEach atomic.Int64 // when > 0: every n-th request is served, then its answer replaced by 503
@@ -46,60 +41,44 @@ type node struct {
 
 func newNode(t testing.TB, priority int) *node {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "node.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c, err := contracts.Builtin("gcrm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &node{t: t, ctx: ctx, st: st, c: c}
-	n.ts = httptest.NewServer(http.HandlerFunc(n.serve))
-	t.Cleanup(n.ts.Close)
-	srv, err := sdata.New(ctx, sdata.Config{App: "sdatasync", Contract: c, BaseURL: n.ts.URL, ConflictPriority: priority,
-		Logger: slog.New(slog.DiscardHandler)}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	n.srv = srv
+	n := &node{t: t, ctx: context.Background()}
+	n.Provider = sdatatest.Start(t, sdatatest.Options{
+		Config: func(c *sdata.Config) { c.ConflictPriority = priority },
+		Wrap:   n.faults,
+	})
 	return n
 }
 
-func (n *node) serve(w http.ResponseWriter, r *http.Request) {
-	seq := n.requests.Add(1)
-	if n.failNext.Load() > 0 && n.failNext.Add(-1) >= 0 {
-		n.injected.Add(1)
-		w.Header().Set("Retry-After", "0")
-		http.Error(w, "injected fault", http.StatusServiceUnavailable)
-		return
-	}
-	if k := n.loseEach.Load(); k > 0 && seq%k == 0 {
-		n.injected.Add(1)
-		rec := httptest.NewRecorder()
-		n.srv.ServeHTTP(rec, r)
-		http.Error(w, "injected lost answer", http.StatusBadGateway)
-		return
-	}
-	n.srv.ServeHTTP(w, r)
+// faults injects the faults the test asked for in front of the provider.
+func (n *node) faults(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seq := n.requests.Add(1)
+		if n.failNext.Load() > 0 && n.failNext.Add(-1) >= 0 {
+			n.injected.Add(1)
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "injected fault", http.StatusServiceUnavailable)
+			return
+		}
+		if k := n.loseEach.Load(); k > 0 && seq%k == 0 {
+			n.injected.Add(1)
+			next.ServeHTTP(httptest.NewRecorder(), r)
+			http.Error(w, "injected lost answer", http.StatusBadGateway)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
-
-// dataset is the URL of dataset "-".
-func (n *node) dataset() string { return n.ts.URL + "/sdata/sdatasync/gcrm/-" }
 
 func (n *node) seed(sz demo.Sizes) {
 	n.t.Helper()
-	ok, err := demo.SeedDataset(n.ctx, n.srv, "-", sz)
+	ok, err := demo.SeedDataset(n.ctx, n.Server, "-", sz)
 	if err != nil || !ok {
 		n.t.Fatalf("seed: %v %v", ok, err)
 	}
 }
 
 func (n *node) ep(kind string) store.Endpoint {
-	ep, ok := n.srv.Endpoint("-", kind)
+	ep, ok := n.Server.Endpoint("-", kind)
 	if !ok {
 		n.t.Fatalf("no endpoint %s", kind)
 	}
@@ -109,7 +88,7 @@ func (n *node) ep(kind string) store.Endpoint {
 // all lists a kind's resources, tombstones included.
 func (n *node) all(kind string) []store.Resource {
 	n.t.Helper()
-	rs, _, err := n.st.List(n.ctx, n.ep(kind), store.ListQuery{IncludeDeleted: true, Limit: 1 << 20})
+	rs, _, err := n.Store.List(n.ctx, n.ep(kind), store.ListQuery{IncludeDeleted: true, Limit: 1 << 20})
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -131,7 +110,7 @@ func (n *node) snapshot(kind string) map[string]string {
 // digestOf renders a kind's digest without its origin, sorted.
 func (n *node) digestOf(kind string) []string {
 	n.t.Helper()
-	d, err := n.st.Digest(n.ctx, n.ep(kind))
+	d, err := n.Store.Digest(n.ctx, n.ep(kind))
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -146,7 +125,7 @@ func (n *node) digestOf(kind string) []string {
 // byUUID returns the resource with that UUID.
 func (n *node) byUUID(kind, uuid string) store.Resource {
 	n.t.Helper()
-	r, err := n.st.GetByUUID(n.ctx, n.ep(kind), uuid)
+	r, err := n.Store.GetByUUID(n.ctx, n.ep(kind), uuid)
 	if err != nil {
 		n.t.Fatalf("%s %s: %v", kind, uuid, err)
 	}
@@ -167,7 +146,7 @@ func (n *node) do(method, u, body string, want int) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/xml")
 	}
-	res, err := n.ts.Client().Do(req)
+	res, err := n.HTTP.Client().Do(req)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -178,33 +157,29 @@ func (n *node) do(method, u, body string, want int) {
 	}
 }
 
-func (n *node) resURL(kind, key string) string {
-	return n.dataset() + "/" + kind + "('" + key + "')"
-}
-
 // setName changes a trading account's name through a PUT.
 func (n *node) setName(uuid, name string) {
 	n.t.Helper()
 	r := n.byUUID("tradingAccounts", uuid)
-	body := fmt.Sprintf(`<tradingAccount xmlns=%q><name>%s</name></tradingAccount>`, n.c.TargetNamespace, name)
-	n.do(http.MethodPut, n.resURL("tradingAccounts", r.Key), body, http.StatusOK)
+	body := fmt.Sprintf(`<tradingAccount xmlns=%q><name>%s</name></tradingAccount>`, n.Config.Contract.TargetNamespace, name)
+	n.do(http.MethodPut, n.ResourceURL("tradingAccounts", r.Key), body, http.StatusOK)
 }
 
 // remove deletes a resource through a DELETE.
 func (n *node) remove(kind, uuid string) {
 	n.t.Helper()
-	n.do(http.MethodDelete, n.resURL(kind, n.byUUID(kind, uuid).Key), "", http.StatusOK)
+	n.do(http.MethodDelete, n.ResourceURL(kind, n.byUUID(kind, uuid).Key), "", http.StatusOK)
 }
 
 // createAccount creates a trading account locally.
 func (n *node) createAccount(ref, name string) store.Resource {
 	n.t.Helper()
 	el := etree.NewElement("tradingAccount")
-	el.CreateAttr("xmlns", n.c.TargetNamespace)
+	el.CreateAttr("xmlns", n.Config.Contract.TargetNamespace)
 	el.CreateElement("reference").SetText(ref)
 	el.CreateElement("name").SetText(name)
 	el.CreateElement("active").SetText("true")
-	r, err := n.srv.CreateLocal(n.ctx, "-", "tradingAccounts", el, "test")
+	r, err := n.Server.CreateLocal(n.ctx, "-", "tradingAccounts", el, "test")
 	if err != nil {
 		n.t.Fatal(err)
 	}
