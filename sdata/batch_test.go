@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"context"
@@ -56,7 +56,7 @@ func (p *provider) ownTick(kind string) int64 {
 // etagOf reads a resource's current ETag from the store.
 func (p *provider) etagOf(kind, key string) string {
 	p.t.Helper()
-	r, err := p.st.Get(context.Background(), p.endpoint(kind), key)
+	r, err := p.Store.Get(context.Background(), p.endpoint(kind), key)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func (p *provider) etagOf(kind, key string) string {
 
 func (p *provider) countLive(kind string) int {
 	p.t.Helper()
-	_, n, err := p.st.List(context.Background(), p.endpoint(kind), store.ListQuery{Limit: 1})
+	_, n, err := p.Store.List(context.Background(), p.endpoint(kind), store.ListQuery{Limit: 1})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestBatchMixedMethods(t *testing.T) {
 	)
 	st, _, b := do(t, http.MethodPost, a.kind(batchKind)+"/$batch", body)
 	mustStatus(t, http.StatusOK, st, b)
-	f := parseFeed(t, b)
+	f := parseFeedBytes(t, b)
 	if len(f.Entries) != 4 {
 		t.Fatalf("%d result entries, want 4:\n%s", len(f.Entries), b)
 	}
@@ -148,7 +148,7 @@ func TestBatchMixedMethods(t *testing.T) {
 		t.Errorf("own tick %d after the batch, want %d (three writes, GET does not tick)", got, before+3)
 	}
 	// The writes are ordinary local changes: a source selection sees them.
-	changes, _, err := a.st.OwnChanges(context.Background(), a.endpoint(batchKind), before, 10)
+	changes, _, err := a.Store.OwnChanges(context.Background(), a.endpoint(batchKind), before, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestBatchFailingEntriesDoNotStopOthers(t *testing.T) {
 	)
 	st, _, b := do(t, http.MethodPost, a.kind(batchKind)+"/$batch", body)
 	mustStatus(t, http.StatusOK, st, b)
-	f := parseFeed(t, b)
+	f := parseFeedBytes(t, b)
 	if len(f.Entries) != 7 {
 		t.Fatalf("%d result entries, want 7", len(f.Entries))
 	}
@@ -210,7 +210,7 @@ func TestBatchFailingEntriesDoNotStopOthers(t *testing.T) {
 	if got := a.countLive(batchKind); got != n+2 {
 		t.Errorf("%d live resources, want %d", got, n+2)
 	}
-	r, err := a.st.Get(context.Background(), a.endpoint(batchKind), k1)
+	r, err := a.Store.Get(context.Background(), a.endpoint(batchKind), k1)
 	if err != nil || strings.Contains(string(r.Payload), "lost update") {
 		t.Errorf("the stale PUT applied: %s %v", r.Payload, err)
 	}
@@ -234,7 +234,7 @@ func TestBatchAsyncTrackingID(t *testing.T) {
 	}
 	st, rb := poll(t, loc)
 	mustStatus(t, http.StatusOK, st, rb)
-	f := parseFeed(t, rb)
+	f := parseFeedBytes(t, rb)
 	if len(f.Entries) != 2 {
 		t.Fatalf("%d results", len(f.Entries))
 	}
@@ -260,7 +260,7 @@ func TestBatchAsyncTrackingID(t *testing.T) {
 	// The result survives repeated GETs, by URL and by parameter.
 	st, rb2 := poll(t, a.kind(batchKind)+"/$batch?trackingID=batch-1")
 	mustStatus(t, http.StatusOK, st, rb2)
-	if g := parseFeed(t, rb2); len(g.Entries) != 2 || g.Entries[0].Location != f.Entries[0].Location {
+	if g := parseFeedBytes(t, rb2); len(g.Entries) != 2 || g.Entries[0].Location != f.Entries[0].Location {
 		t.Errorf("second GET differs:\n%s", rb2)
 	}
 	// POST on the job URL is not allowed; DELETE frees the job.
@@ -351,7 +351,7 @@ func TestBatchRestart(t *testing.T) {
 	a.restart() // graceful: stops the job between entries
 	st, rb := poll(t, loc)
 	mustStatus(t, http.StatusOK, st, rb)
-	f := parseFeed(t, rb)
+	f := parseFeedBytes(t, rb)
 	if len(f.Entries) != n {
 		t.Fatalf("%d results, want %d", len(f.Entries), n)
 	}
@@ -383,13 +383,13 @@ func TestBatchRestart(t *testing.T) {
 	a.restart()
 	st, rb2 := poll(t, loc)
 	mustStatus(t, http.StatusOK, st, rb2)
-	if g := parseFeed(t, rb2); len(g.Entries) != n {
+	if g := parseFeedBytes(t, rb2); len(g.Entries) != n {
 		t.Errorf("after a second restart: %d results", len(g.Entries))
 	}
 
 	// A crash: the job is still "running" in the store at the next start.
 	body := batchFeed(batchReq("POST", "", "", ta("Crash", "CR")))
-	if _, _, err := a.st.CreateJob(context.Background(), store.Job{EndpointID: a.endpoint(batchKind).ID, Type: store.JobBatch,
+	if _, _, err := a.Store.CreateJob(context.Background(), store.Job{EndpointID: a.endpoint(batchKind).ID, Type: store.JobBatch,
 		TrackingID: "crashed", Request: body, Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -416,26 +416,26 @@ func TestBatchRestart(t *testing.T) {
 func TestBatchStoreSaveResults(t *testing.T) {
 	a := newProvider(t, 5)
 	ctx := context.Background()
-	j, _, err := a.st.CreateJob(ctx, store.Job{EndpointID: a.endpoint(batchKind).ID, Type: store.JobBatch, TrackingID: "s1",
+	j, _, err := a.Store.CreateJob(ctx, store.Job{EndpointID: a.endpoint(batchKind).ID, Type: store.JobBatch, TrackingID: "s1",
 		Request: []byte("x"), Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := a.st.SaveResults(ctx, j, []store.Result{{Status: 201, Method: "POST", Key: "1"}, {Status: 404, Method: "GET", Severity: "error"}})
+	done, err := a.Store.SaveResults(ctx, j, []store.Result{{Status: 201, Method: "POST", Key: "1"}, {Status: 404, Method: "GET", Severity: "error"}})
 	if err != nil || done.Status != store.JobDone || done.Total != 2 {
 		t.Fatalf("save: %+v %v", done, err)
 	}
-	rs, err := a.st.TargetResults(ctx, done, 0, 10)
+	rs, err := a.Store.TargetResults(ctx, done, 0, 10)
 	if err != nil || len(rs) != 2 || rs[0].Seq != 1 || rs[1].Status != 404 {
 		t.Fatalf("results %+v %v", rs, err)
 	}
-	if _, err := a.st.SaveResults(ctx, j, nil); err == nil {
+	if _, err := a.Store.SaveResults(ctx, j, nil); err == nil {
 		t.Error("saved twice")
 	}
-	if err := a.st.DeleteJob(ctx, j.ID); err != nil {
+	if err := a.Store.DeleteJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.st.SaveResults(ctx, j, nil); err == nil {
+	if _, err := a.Store.SaveResults(ctx, j, nil); err == nil {
 		t.Error("saved a freed job")
 	}
 }

@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func seedBulk(b *testing.B, p *provider, n int) {
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		el := mustParse(b, fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><active>true</active><reference>R%07d</reference><name>Company %d Ltd</name><type>On Account</type><currency>GBP</currency><financeBalance>%d.50</financeBalance><financeLimit>10000</financeLimit><website>https://example.com/%d</website></tradingAccount>`, i, i, i%9000, i))
-		if _, err := p.srv.CreateLocal(ctx, "-", "tradingAccounts", el, "bench"); err != nil {
+		if _, err := p.Server.CreateLocal(ctx, "-", "tradingAccounts", el, "bench"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -97,7 +97,7 @@ func BenchmarkApplyPage1000(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
-	rs, _, _ := p.st.List(context.Background(), p.endpoint("tradingAccounts"), store.ListQuery{Limit: 1})
+	rs, _, _ := p.Store.List(context.Background(), p.endpoint("tradingAccounts"), store.ListQuery{Limit: 1})
 	if len(rs) == 0 {
 		b.Fatal("nothing applied")
 	}

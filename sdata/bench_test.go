@@ -20,7 +20,7 @@ func BenchmarkReadPage1000(b *testing.B) {
 			prop{"financeLimit", fmt.Sprint(i * 10)}, prop{"openedDate", "2020-01-01"}))
 	}
 	u := e.kindURL("tradingAccounts") + "?count=1000"
-	client := e.ts.Client()
+	client := e.HTTP.Client()
 	var bytesRead int64
 	for b.Loop() {
 		res, err := client.Get(u)
@@ -45,7 +45,7 @@ func BenchmarkReadPage1000(b *testing.B) {
 // BenchmarkCreate POSTs one trading account per iteration.
 func BenchmarkCreate(b *testing.B) {
 	e := newEnv(b)
-	client := e.ts.Client()
+	client := e.HTTP.Client()
 	u := e.kindURL("tradingAccounts")
 	i := 0
 	for b.Loop() {

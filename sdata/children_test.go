@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ func TestChildKindIsAViewOfItsParents(t *testing.T) {
 	lineURL := p.kind("salesOrderLines")
 	st, _, body := do(t, http.MethodGet, lineURL+"?count=2", nil)
 	mustStatus(t, 200, st, body)
-	f := parseFeed(t, body)
+	f := parseFeedBytes(t, body)
 	if f.TotalResults != 3 || len(f.Entries) != 2 {
 		t.Fatalf("view: total %d, %d entries", f.TotalResults, len(f.Entries))
 	}

@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"bytes"
@@ -41,8 +41,8 @@ func FuzzWriteBodies(f *testing.F) {
 		{http.MethodPut, p.kind("tradingAccounts") + "/$syncDigest"},
 	}
 	ownTick := func(t *testing.T, kind string) (int, int64) {
-		ep, _ := p.srv.Endpoint("-", kind)
-		d, err := p.st.Digest(context.Background(), ep)
+		ep, _ := p.Server.Endpoint("-", kind)
+		d, err := p.Store.Digest(context.Background(), ep)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func FuzzWriteBodies(f *testing.F) {
 		req := httptest.NewRequest(tg.method, tg.url, bytes.NewReader(body)).WithContext(context.Background())
 		req.Header.Set("Content-Type", "application/xml")
 		rec := httptest.NewRecorder()
-		p.srv.ServeHTTP(rec, req)
+		p.Server.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s: %d\n%s", tg.method, tg.url, rec.Code, rec.Body.Bytes())
 		}

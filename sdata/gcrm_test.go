@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func TestRealGCRMSalesOrdersEndToEnd(t *testing.T) {
 	acc := a.create("tradingAccounts", `<tradingAccount `+ns+`><active>true</active><reference>GC1</reference><name>Real GCRM Ltd</name><currency>EUR</currency></tradingAccount>`)
 	// GCRM commodities are read-only over HTTP and a sync source only: the
 	// ERP side owns them. A's application creates one directly.
-	comRes, err := a.srv.CreateLocal(context.Background(), "-", "commodities", mustParse(t, `<commodity `+ns+`><active>true</active><reference>C-1</reference><name>Widget</name><description>A widget</description></commodity>`), "erp")
+	comRes, err := a.Server.CreateLocal(context.Background(), "-", "commodities", mustParse(t, `<commodity `+ns+`><active>true</active><reference>C-1</reference><name>Widget</name><description>A widget</description></commodity>`), "erp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestRealGCRMSalesOrdersEndToEnd(t *testing.T) {
 	}
 	st, _, body = do(t, "GET", b.kind("salesOrders")+"('"+bSO+"')", nil)
 	mustStatus(t, 200, st, body)
-	comNow, err := a.st.Get(context.Background(), a.endpoint("commodities"), com)
+	comNow, err := a.Store.Get(context.Background(), a.endpoint("commodities"), com)
 	if err != nil || comNow.UUID == "" {
 		t.Fatalf("the referenced commodity got no UUID: %+v %v", comNow, err)
 	}

@@ -5,13 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -19,6 +15,7 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/feeds"
 	"sdatasync/sdata"
+	"sdatasync/sdata/sdatatest"
 	"sdatasync/sdata/store"
 )
 
@@ -28,48 +25,28 @@ const (
 	sdNS   = "http://schemas.sage.com/sdata/2008/1"
 )
 
-// env is a provider served by a real httptest server over a fresh SQLite store.
+// env is a provider in a test (the shared fixture, see sdatatest) with the
+// request helpers of the HTTP tests.
 type env struct {
+	*sdatatest.Provider
 	tb  testing.TB
 	ctx context.Context
-	st  *store.SQLite
-	srv *sdata.Server
-	ts  *httptest.Server
 	c   *contracts.Contract
 }
 
-// newEnv builds a server; mod may adjust the configuration before New.
+// newEnv starts a provider; mod may adjust the configuration before New.
 func newEnv(tb testing.TB, mod ...func(*sdata.Config)) *env {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(tb.TempDir(), "t.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	c, err := contracts.Builtin("gcrm")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var cur atomic.Pointer[sdata.Server]
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cur.Load().ServeHTTP(w, r)
-	}))
-	tb.Cleanup(ts.Close)
-	cfg := sdata.Config{App: "sdatasync", Contract: c, BaseURL: ts.URL, Logger: slog.New(slog.DiscardHandler)}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	srv, err := sdata.New(ctx, cfg, st)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cur.Store(srv)
-	return &env{tb: tb, ctx: ctx, st: st, srv: srv, ts: ts, c: c}
+	p := sdatatest.Start(tb, sdatatest.Options{Config: func(c *sdata.Config) {
+		for _, m := range mod {
+			m(c)
+		}
+	}})
+	return &env{Provider: p, tb: tb, ctx: context.Background(), c: p.Config.Contract}
 }
 
 // url returns the absolute URL of a path below /sdata/sdatasync/gcrm/.
-func (e *env) url(p string) string { return e.ts.URL + "/sdata/sdatasync/gcrm/" + p }
+func (e *env) url(p string) string { return e.HTTP.URL + "/sdata/sdatasync/gcrm/" + p }
 
 // kindURL is the collection URL of kind in dataset "-".
 func (e *env) kindURL(kind string) string { return e.url("-/" + kind) }
@@ -105,7 +82,7 @@ func (e *env) do(method, u, body string, hdr ...string) resp {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := e.ts.Client().Do(req)
+	res, err := e.HTTP.Client().Do(req)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
@@ -234,7 +211,7 @@ func (e *env) createLocal(kind, payload string) store.Resource {
 	if err := doc.ReadFromString(payload); err != nil {
 		e.tb.Fatal(err)
 	}
-	r, err := e.srv.CreateLocal(e.ctx, "-", kind, doc.Root(), "test")
+	r, err := e.Server.CreateLocal(e.ctx, "-", kind, doc.Root(), "test")
 	if err != nil {
 		e.tb.Fatalf("CreateLocal: %v", err)
 	}
@@ -256,7 +233,7 @@ func (e *env) seedAccounts(n int) []string {
 // ep returns the store endpoint of kind in "-".
 func (e *env) ep(kind string) store.Endpoint {
 	e.tb.Helper()
-	ep, ok := e.srv.Endpoint("-", kind)
+	ep, ok := e.Server.Endpoint("-", kind)
 	if !ok {
 		e.tb.Fatalf("no endpoint %s", kind)
 	}
@@ -267,7 +244,7 @@ func (e *env) ep(kind string) store.Endpoint {
 func (e *env) tick(kind string) int64 {
 	e.tb.Helper()
 	ep := e.ep(kind)
-	d, err := e.st.Digest(e.ctx, ep)
+	d, err := e.Store.Digest(e.ctx, ep)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
@@ -277,7 +254,7 @@ func (e *env) tick(kind string) int64 {
 // count is the number of live resources of kind.
 func (e *env) count(kind string) int {
 	e.tb.Helper()
-	_, n, err := e.st.List(e.ctx, e.ep(kind), store.ListQuery{Limit: 1})
+	_, n, err := e.Store.List(e.ctx, e.ep(kind), store.ListQuery{Limit: 1})
 	if err != nil {
 		e.tb.Fatal(err)
 	}

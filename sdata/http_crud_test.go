@@ -109,7 +109,7 @@ func TestCreateWithKeyAndUUID(t *testing.T) {
 	if got := attr(g.Payload, "sdata:uuid"); got != strings.ToLower(uuid) {
 		t.Errorf("GET uuid = %q", got)
 	}
-	r, err := e.st.GetByUUID(e.ctx, e.ep("tradingAccounts"), uuid)
+	r, err := e.Store.GetByUUID(e.ctx, e.ep("tradingAccounts"), uuid)
 	if err != nil || r.Key != "ACME-1" || r.UUID != strings.ToLower(uuid) {
 		t.Errorf("GetByUUID: %+v %v", r, err)
 	}
@@ -257,7 +257,7 @@ func TestDelete(t *testing.T) {
 		t.Errorf("collection after delete: total %d entries %d", f.TotalResults, len(f.Entries))
 	}
 	// The tombstone is kept in the store.
-	res, err := e.st.Get(e.ctx, e.ep("tradingAccounts"), key)
+	res, err := e.Store.Get(e.ctx, e.ep("tradingAccounts"), key)
 	if err != nil || !res.Deleted {
 		t.Errorf("tombstone: %+v %v", res, err)
 	}

@@ -10,7 +10,7 @@ import (
 
 func TestURLErrors(t *testing.T) {
 	e := newEnv(t)
-	base := e.ts.URL + "/sdata/"
+	base := e.HTTP.URL + "/sdata/"
 	cases := []struct {
 		method, path string
 		status       int
@@ -48,7 +48,7 @@ func TestURLErrors(t *testing.T) {
 			wantDiag(t, e.do(c.method, base+c.path, body), c.status, c.code)
 		})
 	}
-	wantDiag(t, e.get(e.ts.URL+"/nothing/here"), 404, "BadUrlSyntax")
+	wantDiag(t, e.get(e.HTTP.URL+"/nothing/here"), 404, "BadUrlSyntax")
 	if n := e.count("tradingAccounts"); n != 0 {
 		t.Errorf("failed writes created %d resources", n)
 	}
@@ -69,9 +69,9 @@ func TestMethodNotAllowed(t *testing.T) {
 		{"POST", e.kindURL("tradingAccounts") + "/$schema", "GET"},
 		{"DELETE", e.kindURL("tradingAccounts") + "/$template", "GET"},
 		{"POST", e.url("-"), "GET"},
-		{"PUT", e.ts.URL + "/sdata/sdatasync/gcrm", "GET"},
+		{"PUT", e.HTTP.URL + "/sdata/sdatasync/gcrm", "GET"},
 		{"DELETE", e.url("$schema"), "GET"},
-		{"POST", e.ts.URL + "/healthz", "GET, HEAD"},
+		{"POST", e.HTTP.URL + "/healthz", "GET, HEAD"},
 	}
 	before := e.snap("tradingAccounts")
 	for _, c := range cases {
@@ -213,7 +213,7 @@ func (e *env) doEmpty(method, u string, hdr ...string) resp {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := e.ts.Client().Do(req)
+	res, err := e.HTTP.Client().Do(req)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestLenientBodies(t *testing.T) {
 		t.Errorf("stored without the contract namespace: %+v", g.Payload.Attr)
 	}
 	req, _ := http.NewRequest(http.MethodPost, e.kindURL("tradingAccounts"), strings.NewReader(account("NoCT", "N")))
-	res, err := e.ts.Client().Do(req)
+	res, err := e.HTTP.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,9 +260,9 @@ func TestNewConfigErrors(t *testing.T) {
 		func(c *sdata.Config) { c.Datasets = []string{""} },
 	} {
 		e := newEnv(t)
-		cfg := sdata.Config{App: "sdatasync", Contract: e.c, BaseURL: e.ts.URL}
+		cfg := sdata.Config{App: "sdatasync", Contract: e.c, BaseURL: e.HTTP.URL}
 		m(&cfg)
-		if _, err := sdata.New(e.ctx, cfg, e.st); err == nil {
+		if _, err := sdata.New(e.ctx, cfg, e.Store); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}
 	}

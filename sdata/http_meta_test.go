@@ -148,10 +148,10 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestServiceFeeds(t *testing.T) {
 	e := newEnv(t, func(c *sdata.Config) { c.Datasets = []string{"acme", "-", "acme"} })
-	if got := e.srv.Datasets(); !slices.Equal(got, []string{"-", "acme"}) {
+	if got := e.Server.Datasets(); !slices.Equal(got, []string{"-", "acme"}) {
 		t.Errorf("Datasets() = %v", got)
 	}
-	f := e.feed(e.ts.URL + "/sdata/sdatasync/gcrm")
+	f := e.feed(e.HTTP.URL + "/sdata/sdatasync/gcrm")
 	var titles, ids []string
 	for _, en := range f.Entries {
 		titles = append(titles, en.Title)
@@ -183,29 +183,29 @@ func TestServiceFeeds(t *testing.T) {
 	} else if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, e.url("acme/tradingAccounts('")) {
 		t.Errorf("acme Location %q", loc)
 	}
-	a, _ := e.srv.Endpoint("acme", "tradingAccounts")
-	d, _ := e.srv.Endpoint("-", "tradingAccounts")
+	a, _ := e.Server.Endpoint("acme", "tradingAccounts")
+	d, _ := e.Server.Endpoint("-", "tradingAccounts")
 	if a.ID == d.ID || a.URL != e.url("acme/tradingAccounts") || d.URL != e.kindURL("tradingAccounts") {
 		t.Errorf("endpoints: %+v %+v", a, d)
 	}
 	// Application and contract lists.
-	apps := e.feed(e.ts.URL + "/sdata")
+	apps := e.feed(e.HTTP.URL + "/sdata")
 	if len(apps.Entries) != 1 || apps.Entries[0].Title != "sdatasync" {
 		t.Errorf("applications feed %+v", apps.Entries)
 	}
-	cs := e.feed(e.ts.URL + "/sdata/sdatasync")
-	if len(cs.Entries) != 1 || cs.Entries[0].Title != "gcrm" || cs.Entries[0].ID != e.ts.URL+"/sdata/sdatasync/gcrm" {
+	cs := e.feed(e.HTTP.URL + "/sdata/sdatasync")
+	if len(cs.Entries) != 1 || cs.Entries[0].Title != "gcrm" || cs.Entries[0].ID != e.HTTP.URL+"/sdata/sdatasync/gcrm" {
 		t.Errorf("contracts feed %+v", cs.Entries)
 	}
 }
 
 func TestHealthz(t *testing.T) {
 	e := newEnv(t)
-	r := e.get(e.ts.URL + "/healthz")
+	r := e.get(e.HTTP.URL + "/healthz")
 	if r.Status != http.StatusOK || strings.TrimSpace(string(r.Body)) != "ok" {
 		t.Errorf("healthz: %s", r)
 	}
-	if h := e.do(http.MethodHead, e.ts.URL+"/healthz", ""); h.Status != http.StatusOK {
+	if h := e.do(http.MethodHead, e.HTTP.URL+"/healthz", ""); h.Status != http.StatusOK {
 		t.Errorf("HEAD healthz: %d", h.Status)
 	}
 }
@@ -216,7 +216,7 @@ func TestSeedDemo(t *testing.T) {
 	if sz.TradingAccounts < 50 || sz.Contacts < 150 || sz.Commodities < 40 || sz.SalesOrders < 30 {
 		t.Errorf("DefaultSizes too small: %+v", sz)
 	}
-	ok, err := demo.SeedDataset(e.ctx, e.srv, "-", sz)
+	ok, err := demo.SeedDataset(e.ctx, e.Server, "-", sz)
 	if err != nil || !ok {
 		t.Fatalf("SeedDemo: %v %v", ok, err)
 	}
@@ -273,7 +273,7 @@ func TestSeedDemo(t *testing.T) {
 	}
 
 	// Second call: the dataset is not empty, nothing happens.
-	ok, err = demo.SeedDataset(e.ctx, e.srv, "-", sz)
+	ok, err = demo.SeedDataset(e.ctx, e.Server, "-", sz)
 	if err != nil || ok {
 		t.Errorf("second SeedDemo: %v %v", ok, err)
 	}
@@ -292,17 +292,17 @@ func TestSeedDemoSkipsNonEmptyAndSeedsOtherDatasets(t *testing.T) {
 		t.Fatal(r)
 	}
 	small := demo.Sizes{TradingAccounts: 3, Contacts: 4, Commodities: 2, SalesOrders: 2}
-	if ok, err := demo.SeedDataset(e.ctx, e.srv, "-", small); ok || err != nil {
+	if ok, err := demo.SeedDataset(e.ctx, e.Server, "-", small); ok || err != nil {
 		t.Errorf("seeded a non-empty dataset: %v %v", ok, err)
 	}
 	if n := e.count("tradingAccounts"); n != 0 {
 		t.Errorf("- has %d trading accounts", n)
 	}
-	if ok, err := demo.SeedDataset(e.ctx, e.srv, "other", small); !ok || err != nil {
+	if ok, err := demo.SeedDataset(e.ctx, e.Server, "other", small); !ok || err != nil {
 		t.Fatalf("seed other: %v %v", ok, err)
 	}
-	ep, _ := e.srv.Endpoint("other", "salesOrders")
-	if _, n, err := e.st.List(e.ctx, ep, store.ListQuery{Limit: 1}); n != 2 || err != nil {
+	ep, _ := e.Server.Endpoint("other", "salesOrders")
+	if _, n, err := e.Store.List(e.ctx, ep, store.ListQuery{Limit: 1}); n != 2 || err != nil {
 		t.Errorf("other salesOrders: %d %v", n, err)
 	}
 }

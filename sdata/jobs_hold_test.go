@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"net/http"
@@ -20,7 +20,7 @@ func TestPollHeldUntilDone(t *testing.T) {
 	mustStatus(t, http.StatusAccepted, st, body)
 	st, _, res := do(t, http.MethodGet, h.Get("Location"), nil)
 	mustStatus(t, http.StatusOK, st, res)
-	if f := parseFeed(t, res); f.TotalResults != 20 {
+	if f := parseFeedBytes(t, res); f.TotalResults != 20 {
 		t.Fatalf("results for %d entries, want 20", f.TotalResults)
 	}
 }

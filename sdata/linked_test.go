@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata"
 	"sdatasync/sdata/demo"
 	"sdatasync/sdata/payload"
 	"sdatasync/sdata/store"
@@ -24,18 +25,18 @@ func linkBody(elem, attrs string) []byte {
 // every linkable kind of the built-in contract.
 func TestLinkingComplianceFlow(t *testing.T) {
 	p := newProvider(t, 5)
-	if _, err := demo.SeedDataset(context.Background(), p.srv, "-", demoSmall()); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), p.Server, "-", demoSmall()); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range p.cfg.Contract.Kinds {
+	for _, k := range p.Config.Contract.Kinds {
 		// Child kinds (salesOrderLines) are identified by their UUID inside
 		// their parent: they are not linked or unlinked on their own.
-		if _, child := p.srv.site.Child(k.PluralName); !k.HasUUID || child {
+		if _, child := p.Server.Child(k.PluralName); !k.HasUUID || child {
 			continue
 		}
 		t.Run(k.PluralName, func(t *testing.T) {
 			base := p.kind(k.PluralName)
-			rs, _, err := p.st.List(context.Background(), p.endpoint(k.PluralName), storeAll())
+			rs, _, err := p.Store.List(context.Background(), p.endpoint(k.PluralName), storeAll())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +52,7 @@ func TestLinkingComplianceFlow(t *testing.T) {
 			}
 			st, _, b = do(t, http.MethodGet, base+"/$linked", nil)
 			mustStatus(t, 200, st, b)
-			f := parseFeed(t, b)
+			f := parseFeedBytes(t, b)
 			if len(f.Entries) == 0 || f.Entries[0].Payload == nil || !payload.ValidUUID(feeds.PayloadUUID(f.Entries[0].Payload)) {
 				t.Fatalf("$linked feed: %s", b)
 			}
@@ -123,10 +124,10 @@ func TestLinkErrors(t *testing.T) {
 	// PUT reassigns the link to the other resource.
 	st, _, b = do(t, http.MethodPut, p.kind(kind)+"/$linked('"+u+"')", linkBody("tradingAccount", `sdata:url="`+p.kind(kind)+`('`+k2+`')"`))
 	mustStatus(t, 200, st, b)
-	if r, err := p.st.GetByUUID(context.Background(), p.endpoint(kind), u); err != nil || r.Key != k2 {
+	if r, err := p.Store.GetByUUID(context.Background(), p.endpoint(kind), u); err != nil || r.Key != k2 {
 		t.Fatalf("after reassign %s names %+v %v", u, r.Key, err)
 	}
-	if r, _ := p.st.Get(context.Background(), p.endpoint(kind), k1); r.UUID != "" {
+	if r, _ := p.Store.Get(context.Background(), p.endpoint(kind), k1); r.UUID != "" {
 		t.Fatalf("the former holder kept the UUID %s", r.UUID)
 	}
 }
@@ -149,7 +150,7 @@ func TestUUIDAliasesAcrossThreeProviders(t *testing.T) {
 	bKey := keyByName(t, b, kind, "Shared Ltd")
 	st, _, body := do(t, http.MethodPost, b.kind(kind)+"/$linked", linkBody("tradingAccount", `sdata:uuid="`+u2+`" sdata:key="`+bKey+`"`))
 	mustStatus(t, 201, st, body)
-	if r, err := b.st.GetByUUID(context.Background(), b.endpoint(kind), u1); err != nil || r.Key != bKey || r.UUID != u2 {
+	if r, err := b.Store.GetByUUID(context.Background(), b.endpoint(kind), u1); err != nil || r.Key != bKey || r.UUID != u2 {
 		t.Fatalf("the alias does not resolve at B: %+v %v", r, err)
 	}
 	// Meanwhile C, which still knows U1 only, updates the resource.
@@ -179,7 +180,7 @@ func TestUUIDAliasesAcrossThreeProviders(t *testing.T) {
 				t.Fatalf("resource %s %s", id, s.payload)
 			}
 		}
-		if r, err := p.st.GetByUUID(context.Background(), p.endpoint(kind), u1); err != nil || r.UUID != u2 {
+		if r, err := p.Store.GetByUUID(context.Background(), p.endpoint(kind), u1); err != nil || r.UUID != u2 {
 			t.Fatalf("U1 does not resolve to U2's resource: %+v %v", r, err)
 		}
 	}
@@ -343,18 +344,18 @@ func TestAliasesRetire(t *testing.T) {
 		mustStatus(t, 201, st, b)
 	}
 	ep := p.endpoint(kind)
-	if r, err := p.st.GetByUUID(context.Background(), ep, u1); err != nil || r.Key != k {
+	if r, err := p.Store.GetByUUID(context.Background(), ep, u1); err != nil || r.Key != k {
 		t.Fatalf("alias before retirement: %+v %v", r, err)
 	}
-	p.srv.retire(context.Background(), time.Now()) // default retention: nothing to retire yet
-	if _, err := p.st.GetByUUID(context.Background(), ep, u1); err != nil {
+	p.Server.Retire(context.Background(), time.Now()) // default retention: nothing to retire yet
+	if _, err := p.Store.GetByUUID(context.Background(), ep, u1); err != nil {
 		t.Fatalf("alias retired too early: %v", err)
 	}
-	p.srv.retire(context.Background(), time.Now().Add(DefaultAliasTTL+time.Hour))
-	if _, err := p.st.GetByUUID(context.Background(), ep, u1); err == nil {
+	p.Server.Retire(context.Background(), time.Now().Add(sdata.DefaultAliasTTL+time.Hour))
+	if _, err := p.Store.GetByUUID(context.Background(), ep, u1); err == nil {
 		t.Fatal("alias still resolves after its retention")
 	}
-	if r, err := p.st.GetByUUID(context.Background(), ep, u2); err != nil || r.Key != k {
+	if r, err := p.Store.GetByUUID(context.Background(), ep, u2); err != nil || r.Key != k {
 		t.Fatalf("the primary UUID after retirement: %+v %v", r, err)
 	}
 }

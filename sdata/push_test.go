@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"context"
@@ -33,14 +33,14 @@ func TestImmediatePush(t *testing.T) {
 	// tick 2, so a push starting at B's tick (1) begins at tick 2: a gap.
 	k0 := a.create(kind, ta("Before 1", "B1"))
 	a.update(kind, k0, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Before 1 changed</name></tradingAccount>`)
-	a.stop()
-	a.cfg.PushTo = []string{b.ts.URL + "/sdata/sdatasync/gcrm/-"}
-	a.start()
+	a.Stop()
+	a.Config.PushTo = []string{b.HTTP.URL + "/sdata/sdatasync/gcrm/-"}
+	a.restart()
 	// B holds nothing of A: the push of ticks 2 and 3 has a gap at 1 and
 	// is refused, nothing applied (the refusal is in B's audit log).
 	a.create(kind, ta("Pushed 1", "P1"))
 	waitFor(t, "B refused the push", func() bool {
-		recs, _, err := b.st.AuditLog(context.Background(), store.AuditQuery{RunName: "immediate-push", Operation: "target.post"})
+		recs, _, err := b.Store.AuditLog(context.Background(), store.AuditQuery{RunName: "immediate-push", Operation: "target.post"})
 		return err == nil && len(recs) > 0 && recs[0].Status == 400
 	})
 	if n := len(b.resources(kind)); n != 0 {
@@ -80,9 +80,9 @@ func TestPushedVersionIncludesItsAncestor(t *testing.T) {
 	a := newProvider(t, 5)
 	b := newProvider(t, 5)
 	const kind = "tradingAccounts"
-	a.stop()
-	a.cfg.PushTo = []string{b.ts.URL + "/sdata/sdatasync/gcrm/-"}
-	a.start()
+	a.Stop()
+	a.Config.PushTo = []string{b.HTTP.URL + "/sdata/sdatasync/gcrm/-"}
+	a.restart()
 
 	c.create(kind, ta("Origin", "O1"))
 	catchUp(t, c, a, kind, 10, "c-to-a")
@@ -104,7 +104,7 @@ func TestPushedVersionIncludesItsAncestor(t *testing.T) {
 	if len(res) != 1 || res[0].HTTPStatus != http.StatusOK || len(res[0].Diagnoses) != 1 || res[0].Diagnoses[0].ApplicationCode != "Skip" {
 		t.Fatalf("C's older version at B: %d results, first %+v, want skipped without a conflict", len(res), *res[0])
 	}
-	if recs, _, err := b.st.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict"}); err != nil || len(recs) != 0 {
+	if recs, _, err := b.Store.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict"}); err != nil || len(recs) != 0 {
 		t.Fatalf("B recorded conflicts: %+v %v", recs, err)
 	}
 	for _, p := range []*provider{a, b, c} {
@@ -122,9 +122,9 @@ func TestPushedVersionIncludesItsAncestor(t *testing.T) {
 		}
 	}
 	// Contexts no resource names are swept when the store opens.
-	b.stop()
-	b.start()
-	_, r := b.st.DB()
+	b.Stop()
+	b.restart()
+	_, r := b.Store.DB()
 	var stray int
 	if err := r.QueryRow(`SELECT count(*) FROM sync_contexts WHERE id NOT IN
 		(SELECT sync_context FROM resources WHERE sync_context IS NOT NULL)`).Scan(&stray); err != nil || stray != 0 {

@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 	"testing"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/registry"
 	"sdatasync/sdata/wire"
 )
 
-func (p *provider) registry() string { return p.ts.URL + registry.Path }
+func (p *provider) registry() string { return p.HTTP.URL + registry.Path }
 
 func (p *provider) registryEntry(key string) string {
 	return p.registry() + "('" + key + "')"
@@ -61,7 +62,7 @@ func (p *provider) regList(t *testing.T, rawQuery string) *feeds.Feed {
 	}
 	st, _, b := do(t, http.MethodGet, u, nil)
 	mustStatus(t, http.StatusOK, st, b)
-	return parseFeed(t, b)
+	return parseFeedBytes(t, b)
 }
 
 func titles(f *feeds.Feed) []string {
@@ -88,7 +89,7 @@ const (
 func TestRegistryOwnEndpoints(t *testing.T) {
 	p := newProvider(t, 5)
 	f := p.regList(t, "")
-	base := p.ts.URL + "/sdata/sdatasync"
+	base := p.HTTP.URL + "/sdata/sdatasync"
 	want := []struct{ typ, url, ds string }{
 		{registry.EndpointTypeApplication, base, ""},
 		{registry.EndpointTypeContract, base + "/gcrm", ""},
@@ -156,7 +157,7 @@ func TestRegistryReadOnlyOwnEntries(t *testing.T) {
 		t.Fatalf("own entries changed: %d", f.TotalResults)
 	}
 	// Registering one of the own URLs is a conflict.
-	st, _, b := do(t, http.MethodPost, p.registry(), regPayload(`<title>me</title><url>`+p.ts.URL+`/sdata/sdatasync/gcrm/-/</url>`))
+	st, _, b := do(t, http.MethodPost, p.registry(), regPayload(`<title>me</title><url>`+p.HTTP.URL+`/sdata/sdatasync/gcrm/-/</url>`))
 	mustStatus(t, http.StatusConflict, st, b)
 	diagnosesOf(t, b)
 }
@@ -342,7 +343,7 @@ func TestRegistryPaging(t *testing.T) {
 	}
 	st, _, b := do(t, http.MethodGet, links["next"], nil)
 	mustStatus(t, http.StatusOK, st, b)
-	last := parseFeed(t, b)
+	last := parseFeedBytes(t, b)
 	if got := titles(last); !slices.Equal(got, []string{"EP 3", "EP 4"}) {
 		t.Fatalf("last page: %q", got)
 	}
@@ -413,7 +414,7 @@ func TestRegistryValidation(t *testing.T) {
 		t.Fatalf("PUT diagnoses %+v", ds)
 	}
 	// Unknown collections, services and $system paths are 404 diagnoses; POST on one entry is 405.
-	for _, u := range []string{p.ts.URL + "/sdata/$system/registry/-/contracts", p.registry() + "/$batch", p.ts.URL + "/sdata/$system/other"} {
+	for _, u := range []string{p.HTTP.URL + "/sdata/$system/registry/-/contracts", p.registry() + "/$batch", p.HTTP.URL + "/sdata/$system/other"} {
 		st, _, b := do(t, http.MethodGet, u, nil)
 		mustStatus(t, http.StatusNotFound, st, b)
 		diagnosesOf(t, b)
@@ -471,40 +472,40 @@ func TestRegistryResolveRegistered(t *testing.T) {
 	p.register(t, crmA)
 	p.register(t, `<title>O'Brien's ERP</title><url>http://ob.example.com/sdata/erp/gcrm/-</url>`)
 	ctx := context.Background()
-	for _, reg := range []string{p.registry(), p.ts.URL, p.ts.URL + "/sdata/"} {
-		u, err := ResolveRegistered(ctx, nil, reg, "CRM A")
+	for _, reg := range []string{p.registry(), p.HTTP.URL, p.HTTP.URL + "/sdata/"} {
+		u, err := sdata.ResolveRegistered(ctx, nil, reg, "CRM A")
 		if err != nil || u != "http://crm.example.com/sdata/crm/gcrm/a" {
 			t.Fatalf("resolve at %s: %q, %v", reg, u, err)
 		}
 	}
-	u, err := ResolveRegistered(ctx, p.ts.Client(), p.registry(), "O'Brien's ERP")
+	u, err := sdata.ResolveRegistered(ctx, p.HTTP.Client(), p.registry(), "O'Brien's ERP")
 	if err != nil || u != "http://ob.example.com/sdata/erp/gcrm/-" {
 		t.Fatalf("quoted title: %q, %v", u, err)
 	}
 	// Own endpoints resolve too.
-	if u, err := ResolveRegistered(ctx, nil, p.registry(), "sdatasync gcrm dataset -"); err != nil || u != p.ts.URL+"/sdata/sdatasync/gcrm/-" {
+	if u, err := sdata.ResolveRegistered(ctx, nil, p.registry(), "sdatasync gcrm dataset -"); err != nil || u != p.HTTP.URL+"/sdata/sdatasync/gcrm/-" {
 		t.Fatalf("own: %q, %v", u, err)
 	}
-	_, err = ResolveRegistered(ctx, nil, p.registry(), "Nobody")
-	if !errors.Is(err, ErrNotRegistered) || !strings.Contains(err.Error(), `"Nobody"`) {
+	_, err = sdata.ResolveRegistered(ctx, nil, p.registry(), "Nobody")
+	if !errors.Is(err, sdata.ErrNotRegistered) || !strings.Contains(err.Error(), `"Nobody"`) {
 		t.Fatalf("absent: %v", err)
 	}
 	// Ambiguous titles are an error naming the candidates.
 	p.register(t, `<title>Twin</title><url>http://t1.example.com/sdata/x</url>`)
 	p.register(t, `<title>Twin</title><url>http://t2.example.com/sdata/x</url>`)
-	if _, err := ResolveRegistered(ctx, nil, p.registry(), "Twin"); err == nil || !strings.Contains(err.Error(), "t1.example.com") {
+	if _, err := sdata.ResolveRegistered(ctx, nil, p.registry(), "Twin"); err == nil || !strings.Contains(err.Error(), "t1.example.com") {
 		t.Fatalf("ambiguous: %v", err)
 	}
 	// A registry that answers with a diagnosis, and one that is not a registry.
-	if _, err := ResolveRegistered(ctx, nil, p.ts.URL+"/sdata/$system/registry/-/contracts", "CRM A"); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := sdata.ResolveRegistered(ctx, nil, p.HTTP.URL+"/sdata/$system/registry/-/contracts", "CRM A"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("bad registry: %v", err)
 	}
-	if _, err := ResolveRegistered(ctx, nil, "not a url", "CRM A"); err == nil {
+	if _, err := sdata.ResolveRegistered(ctx, nil, "not a url", "CRM A"); err == nil {
 		t.Fatalf("bad URL accepted")
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := ResolveRegistered(cctx, nil, p.registry(), "CRM A"); !errors.Is(err, context.Canceled) {
+	if _, err := sdata.ResolveRegistered(cctx, nil, p.registry(), "CRM A"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }

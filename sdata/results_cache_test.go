@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"bytes"
@@ -31,11 +31,11 @@ func TestResultsFromMemoryMatchStore(t *testing.T) {
 	st, fromMemory := poll(t, loc+"?count=3&startIndex=2")
 	mustStatus(t, http.StatusOK, st, fromMemory)
 	inMemory := func() bool {
-		j, err := b.st.Job(context.Background(), b.endpoint("tradingAccounts").ID, store.JobTarget, first)
+		j, err := b.Store.Job(context.Background(), b.endpoint("tradingAccounts").ID, store.JobTarget, first)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, encoded, ok := b.srv.jobs.Results(j, 0, j.Total)
+		res, encoded, ok := b.Server.Jobs().Results(j, 0, j.Total)
 		if ok && (len(encoded) != len(res) || encoded[0] == nil) {
 			t.Fatal("the first job's result entries were not encoded while it ran")
 		}
@@ -53,7 +53,7 @@ func TestResultsFromMemoryMatchStore(t *testing.T) {
 	}
 	st, fromStore := poll(t, loc+"?count=3&startIndex=2")
 	mustStatus(t, http.StatusOK, st, fromStore)
-	m, s := parseFeed(t, fromMemory), parseFeed(t, fromStore)
+	m, s := parseFeedBytes(t, fromMemory), parseFeedBytes(t, fromStore)
 	if len(m.Entries) != 3 {
 		t.Fatalf("%d results, want 3", len(m.Entries))
 	}
@@ -75,7 +75,7 @@ func TestResultsFromMemoryMatchStore(t *testing.T) {
 	b.update("tradingAccounts", changed, `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Changed</name></tradingAccount>`)
 	st, later := poll(t, loc+"?count=3&startIndex=2")
 	mustStatus(t, http.StatusOK, st, later)
-	lf := parseFeed(t, later)
+	lf := parseFeedBytes(t, later)
 	if lf.Entries[0].Payload != nil || lf.Entries[0].ETag != s.Entries[0].ETag || lf.Entries[1].Payload == nil {
 		t.Fatalf("after a later change: payload %v, etag %q (want none, %q)", lf.Entries[0].Payload, lf.Entries[0].ETag, s.Entries[0].ETag)
 	}

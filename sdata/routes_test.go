@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"net/http"
@@ -28,47 +28,47 @@ func concrete(pattern, key, id string) string {
 func TestRouteTable(t *testing.T) {
 	p := newProvider(t, 5)
 	key := p.create("tradingAccounts", ta("Route Ltd", "RT"))
-	table := p.srv.routes()
+	table := p.Server.Routes()
 	id := uuid.NewString()
 	methods := map[string][]string{} // concrete URL -> the methods the table lists
 	for _, rt := range table {
-		u := concrete(rt.pattern, key, id)
-		if rt.method == anyMethod {
+		u := concrete(rt.Pattern, key, id)
+		if rt.Any {
 			continue
 		}
-		if rt.method != HEAD && !slices.Contains(methods[u], rt.method) {
-			methods[u] = append(methods[u], rt.method)
+		if rt.Method != http.MethodHead && !slices.Contains(methods[u], rt.Method) {
+			methods[u] = append(methods[u], rt.Method)
 		}
 	}
 	for _, rt := range table {
-		u := concrete(rt.pattern, key, id)
-		t.Run(rt.method+" "+rt.pattern, func(t *testing.T) {
-			method := rt.method
-			if method == anyMethod {
+		u := concrete(rt.Pattern, key, id)
+		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+			method := rt.Method
+			if rt.Any {
 				method = http.MethodGet
 			}
-			st, _, body := do(t, method, p.ts.URL+u, []byte(`<x/>`))
+			st, _, body := do(t, method, p.HTTP.URL+u, []byte(`<x/>`))
 			if st == http.StatusMethodNotAllowed {
 				t.Fatalf("%s %s: 405: the row's method did not reach its handler\n%s", method, u, body)
 			}
 			if st == http.StatusNotFound && strings.Contains(string(body), "no SData resource at") {
 				t.Fatalf("%s %s: the router matched no route\n%s", method, u, body)
 			}
-			if ds, err := feeds.ParseDiagnoses(strings.NewReader(string(body)), feeds.Limits{}); rt.method != anyMethod && err == nil &&
+			if ds, err := feeds.ParseDiagnoses(strings.NewReader(string(body)), feeds.Limits{}); !rt.Any && err == nil &&
 				st == http.StatusNotFound && len(ds) > 0 && ds[0].SDataCode == "BadUrlSyntax" {
 				t.Fatalf("%s %s: a handler for unknown URLs answered: the row is shadowed\n%s", method, u, body)
 			}
-			if rt.method == anyMethod {
+			if rt.Any {
 				if st != http.StatusNotFound && st != http.StatusBadRequest {
 					t.Fatalf("%s %s: %d, want a 404 or 400 diagnosis for a URL that names nothing", method, u, st)
 				}
 				return
 			}
 			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
-				if slices.Contains(methods[u], m) || m == http.MethodGet && rt.pattern == "/healthz" {
+				if slices.Contains(methods[u], m) || m == http.MethodGet && rt.Pattern == "/healthz" {
 					continue
 				}
-				st, h, body := do(t, m, p.ts.URL+u, []byte(`<x/>`))
+				st, h, body := do(t, m, p.HTTP.URL+u, []byte(`<x/>`))
 				if st != http.StatusMethodNotAllowed {
 					// A route check (a kind that does not sync, a bad id)
 					// may refuse first; it must be a diagnosis.
@@ -82,11 +82,11 @@ func TestRouteTable(t *testing.T) {
 				}
 				allow := strings.Split(h.Get("Allow"), ", ")
 				want := methods[u]
-				if rt.byContract {
-					want = slices.DeleteFunc(slices.Clone(want), func(m string) bool { return !kindAllows(p.srv.site.Contract.Kind("tradingAccounts"), m) })
+				if rt.ByContract {
+					want = slices.DeleteFunc(slices.Clone(want), func(m string) bool { return !p.Server.KindAllows("tradingAccounts", m) })
 				}
-				if rt.pattern == "/healthz" {
-					want = []string{GET, HEAD}
+				if rt.Pattern == "/healthz" {
+					want = []string{http.MethodGet, http.MethodHead}
 				}
 				if !slices.Equal(allow, want) {
 					t.Fatalf("%s %s: Allow %q, want %q", m, u, allow, want)

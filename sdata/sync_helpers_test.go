@@ -1,16 +1,11 @@
-package sdata
+package sdata_test
 
 import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"sync/atomic"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -19,73 +14,41 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata"
+	"sdatasync/sdata/sdatatest"
 	"sdatasync/sdata/store"
 )
 
-// provider is one real provider in a test: a SQLite file, a Server and an
-// httptest server in front of it.
+// provider is one real provider in a test (the shared fixture, see
+// sdatatest), with the request helpers of the sync tests.
 type provider struct {
-	t    testing.TB
-	path string
-	st   *store.SQLite
-	srv  *Server
-	ts   *httptest.Server
-	cur  *atomic.Pointer[Server]
-	cfg  Config
+	*sdatatest.Provider
+	t testing.TB
 }
 
 func newProvider(t testing.TB, priority int) *provider {
 	t.Helper()
-	c, err := contracts.Builtin("gcrm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newProviderWith(t, priority, c)
+	return &provider{Provider: sdatatest.Start(t, sdatatest.Options{Config: func(c *sdata.Config) { c.ConflictPriority = priority }}), t: t}
 }
 
 // newProviderWith starts a provider serving contract c.
 func newProviderWith(t testing.TB, priority int, c *contracts.Contract) *provider {
 	t.Helper()
-	p := &provider{t: t, path: filepath.Join(t.TempDir(), "p.db"), cur: &atomic.Pointer[Server]{}}
-	p.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.cur.Load().ServeHTTP(w, r) }))
-	t.Cleanup(p.ts.Close)
-	p.cfg = Config{App: "sdatasync", Contract: c, BaseURL: p.ts.URL, ConflictPriority: priority, Logger: slog.New(slog.DiscardHandler)}
-	p.start()
-	t.Cleanup(p.stop)
-	return p
+	return &provider{Provider: sdatatest.Start(t, sdatatest.Options{Config: func(cfg *sdata.Config) {
+		cfg.ConflictPriority, cfg.Contract = priority, c
+	}}), t: t}
 }
 
-func (p *provider) start() {
-	p.t.Helper()
-	st, err := store.OpenSQLite(context.Background(), p.path)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	srv, err := New(context.Background(), p.cfg, st)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.st, p.srv = st, srv
-	p.cur.Store(srv)
-}
-
-func (p *provider) stop() {
-	if p.srv != nil {
-		p.srv.Close()
-		p.st.Close()
-		p.srv = nil
-	}
-}
-
-// restart stops the provider and starts it again on the same database.
+// restart stops the provider and starts it again on the same database,
+// with the (possibly changed) Config.
 func (p *provider) restart() {
-	p.stop()
-	p.start()
+	p.t.Helper()
+	if err := p.Restart(context.Background()); err != nil {
+		p.t.Fatal(err)
+	}
 }
 
-func (p *provider) kind(k string) string {
-	return p.ts.URL + "/sdata/sdatasync/" + p.cfg.Contract.Name + "/-/" + k
-}
+func (p *provider) kind(k string) string { return p.KindURL(k) }
 
 // do sends a request and returns status, headers and body.
 func do(t testing.TB, method, url string, body []byte) (int, http.Header, []byte) {
@@ -120,7 +83,7 @@ func mustStatus(t testing.TB, want, got int, body []byte) {
 	}
 }
 
-func parseFeed(t testing.TB, b []byte) *feeds.Feed {
+func parseFeedBytes(t testing.TB, b []byte) *feeds.Feed {
 	t.Helper()
 	f, err := feeds.ParseFeed(bytes.NewReader(b), feeds.Limits{})
 	if err != nil {
@@ -193,7 +156,7 @@ func (p *provider) remove(kind, key string) {
 }
 
 func (p *provider) endpoint(kind string) store.Endpoint {
-	ep, ok := p.srv.Endpoint("-", kind)
+	ep, ok := p.Server.Endpoint("-", kind)
 	if !ok {
 		p.t.Fatalf("no endpoint %s", kind)
 	}
@@ -202,7 +165,7 @@ func (p *provider) endpoint(kind string) store.Endpoint {
 
 func (p *provider) digest(kind string) digest.Digest {
 	p.t.Helper()
-	d, err := p.st.Digest(context.Background(), p.endpoint(kind))
+	d, err := p.Store.Digest(context.Background(), p.endpoint(kind))
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -219,7 +182,7 @@ type state struct {
 
 func (p *provider) resources(kind string) map[string]state {
 	p.t.Helper()
-	rs, _, err := p.st.List(context.Background(), p.endpoint(kind), store.ListQuery{IncludeDeleted: true})
+	rs, _, err := p.Store.List(context.Background(), p.endpoint(kind), store.ListQuery{IncludeDeleted: true})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -260,14 +223,14 @@ func catchUp(t testing.TB, src, dst *provider, kind string, pageSize int, run st
 	mustStatus(t, http.StatusOK, st, page)
 	var results []*feeds.Entry
 	for {
-		f := parseFeed(t, page)
+		f := parseFeedBytes(t, page)
 		st, h, b := do(t, http.MethodPost, dst.kind(kind)+"/$syncTarget"+q+"&trackingID="+uuid.NewString(), page)
 		mustStatus(t, http.StatusAccepted, st, b)
 		tgtLoc := h.Get("Location")
 		st, rb := poll(t, tgtLoc)
 		mustStatus(t, http.StatusOK, st, rb)
 		for {
-			rf := parseFeed(t, rb)
+			rf := parseFeedBytes(t, rb)
 			results = append(results, rf.Entries...)
 			st, _, b := do(t, http.MethodPost, src.kind(kind)+"/$syncResults"+q, rb)
 			mustStatus(t, http.StatusOK, st, b)
@@ -291,8 +254,6 @@ func catchUp(t testing.TB, src, dst *provider, kind string, pageSize int, run st
 	mustStatus(t, http.StatusOK, st, b)
 	return results
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func sortedKeys[M ~map[string]V, V any](m M) []string {
 	ks := make([]string, 0, len(m))

@@ -1,4 +1,4 @@
-package sdata
+package sdata_test
 
 import (
 	"bytes"
@@ -31,10 +31,10 @@ func ta(name, ref string) string { return fmt.Sprintf(taXML, name, ref) }
 // every sync-enabled kind of the built-in contract against a real server.
 func TestComplianceFlow(t *testing.T) {
 	p := newProvider(t, 5)
-	if _, err := demo.SeedDataset(context.Background(), p.srv, "-", demoSmall()); err != nil {
+	if _, err := demo.SeedDataset(context.Background(), p.Server, "-", demoSmall()); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range p.cfg.Contract.SyncKinds() {
+	for _, k := range p.Config.Contract.SyncKinds() {
 		t.Run(k.PluralName, func(t *testing.T) {
 			base := p.kind(k.PluralName)
 			// 1. The digest.
@@ -65,7 +65,7 @@ func TestComplianceFlow(t *testing.T) {
 			srcLoc := h.Get("Location")
 			st, page := poll(t, srcLoc)
 			mustStatus(t, http.StatusOK, st, page)
-			f := parseFeed(t, page)
+			f := parseFeedBytes(t, page)
 			if len(f.Entries) == 0 {
 				t.Fatalf("empty source feed")
 			}
@@ -89,7 +89,7 @@ func TestComplianceFlow(t *testing.T) {
 			tgtLoc := h.Get("Location")
 			st, rb := poll(t, tgtLoc)
 			mustStatus(t, http.StatusOK, st, rb)
-			rf := parseFeed(t, rb)
+			rf := parseFeedBytes(t, rb)
 			if rf.TotalResults != 1 || len(rf.Entries) != 1 || rf.Entries[0].Payload == nil {
 				t.Fatalf("result feed: %+v\n%s", rf, rb)
 			}
@@ -189,7 +189,7 @@ func TestTwoProvidersByHand(t *testing.T) {
 		}
 	}
 	// The audit log recorded the conflicts with both states and the winner.
-	recs, _, err := a.st.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict", RunName: "r3"})
+	recs, _, err := a.Store.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict", RunName: "r3"})
 	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, `"winner":"target"`) || !strings.Contains(recs[0].Detail, "targetState") {
 		t.Fatalf("A's conflict audit: %+v %v", recs, err)
 	}
@@ -233,7 +233,7 @@ func TestTwoProvidersByHand(t *testing.T) {
 		t.Fatalf("B->A after the merge: %+v", back)
 	}
 	assertConverged(t, a, b, kind)
-	recs, _, err = b.st.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict", RunName: "r5"})
+	recs, _, err = b.Store.AuditLog(context.Background(), store.AuditQuery{Operation: "target.conflict", RunName: "r5"})
 	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, `"winner":"source"`) {
 		t.Fatalf("B's conflict audit: %+v %v", recs, err)
 	}
@@ -244,7 +244,7 @@ func TestTwoProvidersByHand(t *testing.T) {
 
 func keyByName(t *testing.T, p *provider, kind, name string) string {
 	t.Helper()
-	rs, _, err := p.st.List(context.Background(), p.endpoint(kind), store.ListQuery{})
+	rs, _, err := p.Store.List(context.Background(), p.endpoint(kind), store.ListQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestSourceFeedStableWhileWritesHappen(t *testing.T) {
 	var all []*feeds.Entry
 	page := p1
 	for {
-		f := parseFeed(t, page)
+		f := parseFeedBytes(t, page)
 		if f.TotalResults != 7 {
 			t.Fatalf("totalResults changed to %d", f.TotalResults)
 		}
@@ -323,7 +323,7 @@ func TestSourceFeedStableWhileWritesHappen(t *testing.T) {
 	}
 	// The same page reads the same again.
 	_, _, again := do(t, http.MethodGet, loc+"?count=3", nil)
-	if ea, eb := parseFeed(t, again).Entries, parseFeed(t, p1).Entries; len(ea) != len(eb) || ea[2].SyncState.Tick != eb[2].SyncState.Tick {
+	if ea, eb := parseFeedBytes(t, again).Entries, parseFeedBytes(t, p1).Entries; len(ea) != len(eb) || ea[2].SyncState.Tick != eb[2].SyncState.Tick {
 		t.Fatal("page 1 read differently the second time")
 	}
 	do(t, http.MethodDelete, loc, nil)
@@ -351,11 +351,11 @@ func TestTrackingIDIdempotentAndCaseInsensitive(t *testing.T) {
 		t.Fatalf("locations differ: %s vs %s", h1.Get("Location"), h2.Get("Location"))
 	}
 	_, page := poll(t, h2.Get("Location"))
-	if f := parseFeed(t, page); f.TotalResults != 1 {
+	if f := parseFeedBytes(t, page); f.TotalResults != 1 {
 		t.Fatalf("the repeated POST started a new selection: total %d", f.TotalResults)
 	}
 	// runStamp is stored verbatim even when it is not ISO 8601.
-	recs, _, err := a.st.AuditLog(context.Background(), store.AuditQuery{TrackingID: "same-1", Operation: "source.post"})
+	recs, _, err := a.Store.AuditLog(context.Background(), store.AuditQuery{TrackingID: "same-1", Operation: "source.post"})
 	if err != nil || len(recs) != 2 || recs[1].RunName != "x" || recs[1].RunStamp != "31/12/2026 10:00" || !recs[1].RunTime.IsZero() {
 		t.Fatalf("audit: %+v %v", recs, err)
 	}
@@ -380,12 +380,12 @@ func TestSynchronousWithoutTrackingID(t *testing.T) {
 	_, _, dg := do(t, http.MethodGet, b.kind(kind)+"/$syncDigest", nil)
 	st, _, page := do(t, http.MethodPost, a.kind(kind)+"/$syncSource", dg)
 	mustStatus(t, 200, st, page)
-	if f := parseFeed(t, page); len(f.Entries) != 1 || f.SyncMode != "catchUp" || f.Digest == nil {
+	if f := parseFeedBytes(t, page); len(f.Entries) != 1 || f.SyncMode != "catchUp" || f.Digest == nil {
 		t.Fatalf("synchronous source feed: %+v", f)
 	}
 	st, _, rb := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget", page)
 	mustStatus(t, 200, st, rb)
-	if f := parseFeed(t, rb); len(f.Entries) != 1 || f.Entries[0].HTTPStatus != http.StatusCreated || f.Entries[0].Location == "" {
+	if f := parseFeedBytes(t, rb); len(f.Entries) != 1 || f.Entries[0].HTTPStatus != http.StatusCreated || f.Entries[0].Location == "" {
 		t.Fatalf("synchronous results: %+v\n%s", f.Entries, rb)
 	}
 	catchUp(t, b, a, kind, 10, "back")
@@ -474,7 +474,7 @@ func TestMalformedInputChangesNothing(t *testing.T) {
 	}
 	for _, id := range []string{"m1", "m2", "m3", "m4"} {
 		for _, typ := range []string{store.JobSource, store.JobTarget} {
-			if _, err := b.st.Job(context.Background(), b.endpoint(kind).ID, typ, id); err == nil {
+			if _, err := b.Store.Job(context.Background(), b.endpoint(kind).ID, typ, id); err == nil {
 				t.Fatalf("a refused request left job %s", id)
 			}
 		}
@@ -495,7 +495,7 @@ func TestBadEntriesDoNotStopThePage(t *testing.T) {
 	feeds.WriteFeed(&buf, &feeds.Feed{ID: "urn:x", SyncMode: "catchUp", Digest: &d, Entries: []*feeds.Entry{good1, bad, good2}, TotalResults: -1})
 	st, _, rb := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget", buf.Bytes())
 	mustStatus(t, 200, st, rb)
-	f := parseFeed(t, rb)
+	f := parseFeedBytes(t, rb)
 	if len(f.Entries) != 3 || f.Entries[0].HTTPStatus != 201 || f.Entries[1].HTTPStatus != 400 || f.Entries[2].HTTPStatus != 201 {
 		t.Fatalf("results: %+v", f.Entries)
 	}
@@ -522,20 +522,20 @@ func TestJobsSurviveRestart(t *testing.T) {
 	a.restart()
 	st, page := poll(t, loc)
 	mustStatus(t, 200, st, page)
-	if f := parseFeed(t, page); f.TotalResults != 2 {
+	if f := parseFeedBytes(t, page); f.TotalResults != 2 {
 		t.Fatalf("after restart: %d", f.TotalResults)
 	}
 	// A crash between the POST and the selection: the job is in the store as
 	// running with its request. The next start resumes it.
 	ep := a.endpoint(kind)
-	if _, _, err := a.st.CreateJob(context.Background(), store.Job{EndpointID: ep.ID, Type: store.JobSource, TrackingID: "crashed",
+	if _, _, err := a.Store.CreateJob(context.Background(), store.Job{EndpointID: ep.ID, Type: store.JobSource, TrackingID: "crashed",
 		Request: empty, Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	a.restart()
 	st, page = poll(t, a.kind(kind)+"/$syncSource('crashed')")
 	mustStatus(t, 200, st, page)
-	if f := parseFeed(t, page); f.TotalResults != 2 {
+	if f := parseFeedBytes(t, page); f.TotalResults != 2 {
 		t.Fatalf("resumed job: %d", f.TotalResults)
 	}
 }
@@ -550,9 +550,9 @@ func TestSyncLogFilters(t *testing.T) {
 	catchUp(t, a, b, "tradingAccounts", 10, "runA")
 	catchUp(t, a, b, "contacts", 10, "runB")
 	get := func(p *provider, path string) *feeds.Feed {
-		st, _, body := do(t, http.MethodGet, p.ts.URL+"/sdata/sdatasync/gcrm/-/"+path, nil)
+		st, _, body := do(t, http.MethodGet, p.HTTP.URL+"/sdata/sdatasync/gcrm/-/"+path, nil)
 		mustStatus(t, 200, st, body)
-		return parseFeed(t, body)
+		return parseFeedBytes(t, body)
 	}
 	all := get(a, "$syncLog")
 	if all.TotalResults < 6 {
@@ -598,7 +598,7 @@ func TestSyncLogFilters(t *testing.T) {
 	if tgt.TotalResults != 1 || child(tgt.Entries[0].Payload, "runStamp") != "2026-11-22T10:00:00Z" || child(tgt.Entries[0].Payload, "trackingID") == "" {
 		t.Fatalf("target log: %+v", tgt.Entries)
 	}
-	st, _, body := do(t, http.MethodGet, a.ts.URL+"/sdata/sdatasync/gcrm/-/$syncLog?since=yesterday", nil)
+	st, _, body := do(t, http.MethodGet, a.HTTP.URL+"/sdata/sdatasync/gcrm/-/$syncLog?since=yesterday", nil)
 	mustStatus(t, 400, st, body)
 }
 
@@ -672,7 +672,7 @@ func TestResultsLogOneRecordPerFeed(t *testing.T) {
 	mustStatus(t, http.StatusOK, st, b)
 	st, _, body := do(t, http.MethodGet, a.kind("tradingAccounts")+"/$syncLog?operation=result&runName=logged", nil)
 	mustStatus(t, http.StatusOK, st, body)
-	f := parseFeed(t, body)
+	f := parseFeedBytes(t, body)
 	if f.TotalResults != 1 {
 		t.Fatalf("%d records for one posted feed", f.TotalResults)
 	}
@@ -704,24 +704,24 @@ func TestBigTargetPageResumes(t *testing.T) {
 		t.Fatalf("the page has %d bytes: not big enough for a request file", len(page))
 	}
 	// The crash: the job was recorded, its page not applied.
-	if _, _, err := b.st.CreateJob(context.Background(), store.Job{EndpointID: b.endpoint(kind).ID, Type: store.JobTarget,
+	if _, _, err := b.Store.CreateJob(context.Background(), store.Job{EndpointID: b.endpoint(kind).ID, Type: store.JobTarget,
 		TrackingID: "crashed", Request: page, Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := os.ReadDir(store.RequestDir(b.path))
+	files, _ := os.ReadDir(store.RequestDir(b.DB))
 	if len(files) != 1 {
 		t.Fatalf("%d request files", len(files))
 	}
 	b.restart()
 	st, res := poll(t, b.kind(kind)+"/$syncTarget('crashed')")
 	mustStatus(t, http.StatusOK, st, res)
-	if f := parseFeed(t, res); f.TotalResults != 40 {
+	if f := parseFeedBytes(t, res); f.TotalResults != 40 {
 		t.Fatalf("resumed page: %d results, want 40", f.TotalResults)
 	}
 	if got := len(b.resources(kind)); got != 40 {
 		t.Fatalf("b holds %d accounts after the resumed page, want 40", got)
 	}
-	if files, _ := os.ReadDir(store.RequestDir(b.path)); len(files) != 0 {
+	if files, _ := os.ReadDir(store.RequestDir(b.DB)); len(files) != 0 {
 		t.Fatalf("request file left after the page was applied: %v", files)
 	}
 }
@@ -738,7 +738,7 @@ func TestFreedJobsArePurged(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			var rows, jobs int
-			err := p.st.Tx(context.Background(), func(tx *sql.Tx) error {
+			err := p.Store.Tx(context.Background(), func(tx *sql.Tx) error {
 				if err := tx.QueryRow(`SELECT (SELECT count(*) FROM sync_job_entries) + (SELECT count(*) FROM sync_job_results)`).Scan(&rows); err != nil {
 					return err
 				}
@@ -774,7 +774,7 @@ func TestInterruptedPassKeepsContext(t *testing.T) {
 	a.create(kind, ta("Second", "S2"))
 
 	page := firstPage(t, a, b, kind, 1) // A's edit; "Second" is on page 2
-	if _, ok := parseFeed(t, page).Link("next"); !ok {
+	if _, ok := parseFeedBytes(t, page).Link("next"); !ok {
 		t.Fatal("the first page has no next link: the pass would not be interrupted")
 	}
 	st, _, rb := do(t, http.MethodPost, b.kind(kind)+"/$syncTarget?runName=interrupted", page)

@@ -1,0 +1,39 @@
+package sdata
+
+// Hooks for the tests of package sdata_test.
+
+import (
+	"context"
+	"time"
+
+	"sdatasync/sdata/jobs"
+	"sdatasync/sdata/site"
+)
+
+// Child reports where the items of a child kind live.
+func (s *Server) Child(kind string) (site.ChildLink, bool) { return s.site.Child(kind) }
+
+// Retire retires the UUID aliases older than the alias TTL at now.
+func (s *Server) Retire(ctx context.Context, now time.Time) { s.retire(ctx, now) }
+
+// Jobs is the server's job runtime.
+func (s *Server) Jobs() *jobs.Runtime { return s.jobs }
+
+// Route is one row of the route table, as tests see it.
+type Route struct {
+	Pattern, Method string
+	ByContract      bool // the contract decides whether the method is served
+	Any             bool // the row serves every method (URLs that name nothing)
+}
+
+// Routes lists the route table.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, rt := range s.routes() {
+		out = append(out, Route{Pattern: rt.pattern, Method: rt.method, ByContract: rt.byContract, Any: rt.method == anyMethod})
+	}
+	return out
+}
+
+// KindAllows reports whether the contract allows method on kind (plural name).
+func (s *Server) KindAllows(kind, method string) bool { return kindAllows(s.site.Contract.Kind(kind), method) }
