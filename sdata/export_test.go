@@ -36,4 +36,6 @@ func (s *Server) Routes() []Route {
 }
 
 // KindAllows reports whether the contract allows method on kind (plural name).
-func (s *Server) KindAllows(kind, method string) bool { return kindAllows(s.site.Contract.Kind(kind), method) }
+func (s *Server) KindAllows(kind, method string) bool {
+	return kindAllows(s.site.Contract.Kind(kind), method)
+}
