@@ -1,0 +1,187 @@
+package feeds
+
+// Character data of the scanner: attribute values, text, entity and
+// character references, newline normalization and the XML Char range.
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// attrValue scans the attribute value that begins at i, up to quote, and
+// returns it decoded and the index after the closing quote. Namespace
+// declarations are interned.
+func (s *scanner) attrValue(i int, quote byte, intern bool) (string, int, bool) {
+	data := s.data
+	k := bytes.IndexByte(data[i:], quote)
+	if k < 0 {
+		return "", 0, false
+	}
+	raw := data[i : i+k]
+	special, ok := checkChars(raw)
+	if !ok {
+		return "", 0, false
+	}
+	if special {
+		if bytes.IndexByte(raw, '<') >= 0 {
+			return "", 0, false
+		}
+		if raw, ok = s.decode(raw); !ok {
+			return "", 0, false
+		}
+	}
+	if intern {
+		return s.intern(raw), i + k + 1, true
+	}
+	return string(raw), i + k + 1, true
+}
+
+// checkChars validates raw character data as encoding/xml does (UTF-8, XML
+// Char range) and reports whether it holds bytes that need a closer look:
+// '&', '\r', ']' or '<'.
+func checkChars(raw []byte) (special, ok bool) {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c >= 0x20 && c < utf8.RuneSelf {
+			if c == '&' || c == ']' || c == '<' {
+				special = true
+			}
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '\n', '\t':
+			case '\r':
+				special = true
+			default:
+				return false, false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && size == 1 || !isInCharacterRange(r) {
+			return false, false
+		}
+		i += size
+	}
+	return special, true
+}
+
+// isInCharacterRange reports whether r is an XML Char (as encoding/xml
+// decides it).
+func isInCharacterRange(r rune) bool {
+	return r == 0x09 ||
+		r == 0x0A ||
+		r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
+// normalizeNewlines rewrites "\r\n" and lone "\r" to "\n" in place.
+func normalizeNewlines(b []byte) []byte {
+	w := 0
+	for r := 0; r < len(b); r++ {
+		c := b[r]
+		if c == '\r' {
+			c = '\n'
+			if r+1 < len(b) && b[r+1] == '\n' {
+				r++
+			}
+		}
+		b[w] = c
+		w++
+	}
+	return b[:w]
+}
+
+// decode returns raw (already checked by checkChars) with entity and
+// character references replaced and line ends normalized, in s.buf.
+func (s *scanner) decode(raw []byte) ([]byte, bool) {
+	buf := s.buf[:0]
+	for i := 0; i < len(raw); {
+		j := i
+		for j < len(raw) && raw[j] != '&' && raw[j] != '\r' {
+			j++
+		}
+		buf = append(buf, raw[i:j]...)
+		if j == len(raw) {
+			break
+		}
+		if raw[j] == '\r' {
+			buf = append(buf, '\n')
+			j++
+			if j < len(raw) && raw[j] == '\n' {
+				j++
+			}
+			i = j
+			continue
+		}
+		r, n := reference(raw[j:])
+		if n == 0 {
+			return nil, false
+		}
+		buf = utf8.AppendRune(buf, r)
+		i = j + n
+	}
+	s.buf = buf
+	return buf, true
+}
+
+// reference decodes the entity or character reference at the start of b
+// (b[0] == '&') and returns the character and the reference's length, or
+// n == 0 where encoding/xml would reject it.
+func reference(b []byte) (r rune, n int) {
+	if len(b) >= 2 && b[1] == '#' {
+		j, base := 2, rune(10)
+		if j < len(b) && b[j] == 'x' {
+			j, base = 3, 16
+		}
+		digits := j
+		for ; j < len(b); j++ {
+			c := b[j]
+			var d rune
+			switch {
+			case '0' <= c && c <= '9':
+				d = rune(c - '0')
+			case base == 16 && 'a' <= c && c <= 'f':
+				d = rune(c-'a') + 10
+			case base == 16 && 'A' <= c && c <= 'F':
+				d = rune(c-'A') + 10
+			default:
+				d = -1
+			}
+			if d < 0 {
+				break
+			}
+			if r = r*base + d; r > utf8.MaxRune {
+				return 0, 0
+			}
+		}
+		if j == digits || j >= len(b) || b[j] != ';' {
+			return 0, 0
+		}
+		if 0xD800 <= r && r <= 0xDFFF {
+			r = utf8.RuneError // as string(rune(n)) does
+		}
+		if !isInCharacterRange(r) {
+			return 0, 0
+		}
+		return r, j + 1
+	}
+	switch {
+	case bytes.HasPrefix(b[1:], []byte("lt;")):
+		return '<', 4
+	case bytes.HasPrefix(b[1:], []byte("gt;")):
+		return '>', 4
+	case bytes.HasPrefix(b[1:], []byte("amp;")):
+		return '&', 5
+	case bytes.HasPrefix(b[1:], []byte("apos;")):
+		return '\'', 6
+	case bytes.HasPrefix(b[1:], []byte("quot;")):
+		return '"', 6
+	}
+	return 0, 0
+}
