@@ -212,8 +212,10 @@ func Transient(status int) bool {
 }
 
 // retryable reports whether a failure to get an answer is worth retrying:
-// network errors (connection refused or reset, timeouts, EOF). Errors of
-// the request itself (a malformed URL) and a body over the limit are not.
+// network errors (connection refused or reset, timeouts, EOF). Every error
+// of http.Client.Do is a *url.Error, itself a net.Error, so all of them
+// count (Do checks its context before asking); errors of building the
+// request (a malformed URL) and a body over the limit do not.
 func retryable(err error) bool {
 	if errors.Is(err, ErrBodyTooLarge) {
 		return false
