@@ -47,7 +47,7 @@ func TestImmediatePushUse(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Second)
 		var buf bytes.Buffer
 		fw, err := feeds.NewFeedWriter(&buf, &feeds.Feed{ID: source + "/$syncSource", Title: "immediate", Updated: now, SyncMode: "immediate",
-			Digest: &digest.Digest{Origin: source, Entries: []digest.Entry{{Endpoint: source, Tick: tick + 1, Stamp: now, ConflictPriority: 3}}},
+			Digest:       &digest.Digest{Origin: source, Entries: []digest.Entry{{Endpoint: source, Tick: tick + 1, Stamp: now, ConflictPriority: 3}}},
 			TotalResults: -1})
 		if err != nil {
 			t.Fatal(err)
