@@ -16,7 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"sdatasync/sdata"
+	"sdatasync/sdata/client"
 	"sdatasync/sdata/engine"
 )
 
@@ -102,6 +102,9 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	// A source or target that is not a URL is a registered endpoint's title.
+	// The registry is asked without the providers' credentials: it may be
+	// another host.
+	reg := &client.Client{HTTP: &http.Client{Timeout: requestTimeout}}
 	for _, side := range []*string{&c.source, &c.target} {
 		if strings.Contains(*side, "://") {
 			continue
@@ -109,7 +112,7 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.registry == "" {
 			return usageErr("%q is not a URL; to name a registered endpoint by its title, give --registry", *side)
 		}
-		u, err := sdata.ResolveRegistered(ctx, &http.Client{Timeout: requestTimeout}, c.registry, *side)
+		u, err := reg.ResolveRegistered(ctx, c.registry, *side)
 		if err != nil {
 			fmt.Fprintln(stderr, "sdatasync pass:", err)
 			return 1

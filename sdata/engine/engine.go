@@ -16,9 +16,11 @@
 //	  GET  the page's `next` link, exactly as given
 //	DELETE the source Location
 //
-// Every request carries runName and runStamp. Transient failures (network
-// errors, timeouts, 408, 429, 5xx) are retried with capped exponential
-// backoff. The engine keeps no state between passes: a pass interrupted at
+// Every request carries runName and runStamp. The requests go through the
+// project's SData client (sdatasync/sdata/client): transient failures
+// (network errors, timeouts, 408, 429, 5xx) are retried with capped
+// exponential backoff, and error answers come back as *client.HTTPError.
+// The engine keeps no state between passes: a pass interrupted at
 // any point can simply be run again, because the target's digest advances
 // entry by entry and nothing is applied twice.
 package engine
@@ -30,6 +32,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"sdatasync/sdata/client"
 )
 
 // ErrBadOptions marks errors caused by the pass options rather than by the
@@ -56,13 +60,15 @@ type Engine struct {
 	// called from the goroutine running Pass.
 	Progress func(Progress)
 	// MaxAttempts bounds the attempts of one request (default
-	// DefaultMaxAttempts); MinBackoff and MaxBackoff bound the waits between
-	// them (defaults DefaultMinBackoff, DefaultMaxBackoff).
+	// client.DefaultMaxAttempts); MinBackoff and MaxBackoff bound the waits
+	// between them (defaults client.DefaultMinBackoff,
+	// client.DefaultMaxBackoff).
 	MaxAttempts            int
 	MinBackoff, MaxBackoff time.Duration
 	// MinPoll and MaxPoll bound the wait between two polls of a job's
 	// Location: the engine waits the tracking payload's pollingMillis
-	// clamped to [MinPoll, MaxPoll] (defaults: the package constants).
+	// clamped to [MinPoll, MaxPoll] (defaults client.MinPoll,
+	// client.MaxPoll; see client.Client.Await).
 	MinPoll, MaxPoll time.Duration
 }
 
@@ -71,6 +77,13 @@ func (e *Engine) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return e.Logger
+}
+
+// client returns the SData client configured by the engine's fields.
+func (e *Engine) client() *client.Client {
+	return &client.Client{HTTP: e.Client, User: e.User, Password: e.Password, MaxAttempts: e.MaxAttempts,
+		MinBackoff: e.MinBackoff, MaxBackoff: e.MaxBackoff, MinPoll: e.MinPoll, MaxPoll: e.MaxPoll,
+		MaxBody: maxBody, Logger: e.Logger}
 }
 
 // PassOptions says what a pass synchronizes.
@@ -170,7 +183,8 @@ func (e *Engine) Pass(ctx context.Context, opts PassOptions) (*Summary, error) {
 	if opts.RunName == "" {
 		opts.RunName = "sdatasync"
 	}
-	plan, err := e.plan(ctx, opts)
+	c := e.client()
+	plan, err := e.plan(ctx, c, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +195,7 @@ func (e *Engine) Pass(ctx context.Context, opts PassOptions) (*Summary, error) {
 			failed = append(failed, ctx.Err())
 			break
 		}
-		ks := e.passKind(ctx, p, opts.RunName, opts.RunStamp)
+		ks := e.passKind(ctx, c, p, opts.RunName, opts.RunStamp)
 		if ks.Err != "" {
 			failed = append(failed, fmt.Errorf("%s %s -> %s: %s", ks.Kind, ks.Source, ks.Target, ks.Err))
 		}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"sdatasync/sdata/client"
 	"sdatasync/sdata/demo"
 	"sdatasync/sdata/engine"
 	"sdatasync/sdata/store"
@@ -266,7 +267,7 @@ func TestBadOptions(t *testing.T) {
 	}
 	// A provider that does not serve the dataset is a failed pass, not a usage error.
 	_, err := e.Pass(context.Background(), engine.PassOptions{Source: a.URL + "/sdata/sdatasync/nocontract/-", Target: a.DatasetURL()})
-	var he *engine.HTTPError
+	var he *client.HTTPError
 	if !errors.As(err, &he) || he.Status != http.StatusNotFound || errors.Is(err, engine.ErrBadOptions) {
 		t.Errorf("unknown contract: %v", err)
 	}

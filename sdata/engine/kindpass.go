@@ -6,28 +6,32 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/client"
 )
 
 // cleanupTimeout bounds the DELETE of a job context once the pass is over
 // (it runs even when the pass's context was cancelled).
 const cleanupTimeout = 10 * time.Second
 
+// maxBody bounds the documents the engine reads and parses.
+const maxBody = 256 << 20
+
 // limits bounds the documents the engine parses.
-func limits() feeds.Limits { return feeds.Limits{MaxBytes: 256 << 20, MaxEntries: 100000} }
+func limits() feeds.Limits { return feeds.Limits{MaxBytes: maxBody, MaxEntries: 100000} }
 
 // kindRun is the state of one kind's pass.
 type kindRun struct {
 	e        *Engine
+	c        *client.Client
 	p        kindPlan
-	run      [][2]string // runName, runStamp
-	page     [][2]string // run plus count, for the first GET of a job
+	run      client.Params // runName, runStamp
+	page     client.Params // run plus count, for the first GET of a job
 	sum      *KindSummary
 	start    time.Time
 	total    int
@@ -37,10 +41,10 @@ type kindRun struct {
 }
 
 // passKind runs one kind's catch-up pass and summarizes it.
-func (e *Engine) passKind(ctx context.Context, p kindPlan, runName, runStamp string) KindSummary {
+func (e *Engine) passKind(ctx context.Context, c *client.Client, p kindPlan, runName, runStamp string) KindSummary {
 	ks := KindSummary{Kind: p.kind, Source: p.source, Target: p.target}
-	r := &kindRun{e: e, p: p, sum: &ks, start: time.Now(), total: -1,
-		run: [][2]string{{"runName", runName}, {"runStamp", runStamp}}}
+	r := &kindRun{e: e, c: c, p: p, sum: &ks, start: time.Now(), total: -1,
+		run: client.Params{{"runName", runName}, {"runStamp", runStamp}}}
 	r.page = r.run
 	if e.PageSize > 0 {
 		r.page = append(r.page[:len(r.page):len(r.page)], [2]string{"count", strconv.Itoa(e.PageSize)})
@@ -71,25 +75,19 @@ func (r *kindRun) progress(phase string, remaining time.Duration) {
 	r.e.Progress(pr)
 }
 
-// query builds "?name=value&..." from pairs.
-func query(pairs ...[2]string) string {
-	q := url.Values{}
-	for _, kv := range pairs {
-		if kv[1] != "" {
-			q.Set(kv[0], kv[1])
-		}
-	}
-	return "?" + q.Encode()
+// withTracking returns the run's parameters preceded by a trackingID.
+func (r *kindRun) withTracking(id string) client.Params {
+	return append(client.Params{{"trackingID", id}}, r.run...)
 }
 
 func (r *kindRun) pass(ctx context.Context) error {
-	e := r.e
+	e, c := r.e, r.c
 	// 1. The target's digest, as received.
-	res, err := e.do(ctx, http.MethodGet, r.p.target+"/$syncDigest"+query(r.run...), nil, "")
+	res, err := c.Do(ctx, http.MethodGet, r.p.target+"/$syncDigest"+client.Query(r.run), nil, "")
 	if err != nil {
 		return fmt.Errorf("reading the target digest: %w", err)
 	}
-	dg, err := feeds.ParseEntry(bytes.NewReader(res.body), limits())
+	dg, err := feeds.ParseEntry(bytes.NewReader(res.Body), limits())
 	if err != nil {
 		return fmt.Errorf("reading the target digest: %w", err)
 	}
@@ -103,13 +101,13 @@ func (r *kindRun) pass(ctx context.Context) error {
 
 	// 2. Ask the source for what the target lacks.
 	r.tracking = uuid.NewString()
-	res, err = e.do(ctx, http.MethodPost, r.p.source+"/$syncSource"+query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...),
-		body.Bytes(), typeEntry)
+	res, err = c.Do(ctx, http.MethodPost, r.p.source+"/$syncSource"+client.Query(r.withTracking(r.tracking)),
+		body.Bytes(), client.TypeEntry)
 	if err != nil {
 		return fmt.Errorf("starting the source job: %w", err)
 	}
 	r.progress("selecting", 0)
-	res, srcLoc, err := e.await(ctx, res, "", r.page, func(t *feeds.Tracking) {
+	res, srcLoc, err := c.Await(ctx, res, r.page, func(t *feeds.Tracking) {
 		r.progress("selecting", time.Duration(t.RemainingSeconds)*time.Second)
 	})
 	if srcLoc != "" {
@@ -125,8 +123,8 @@ func (r *kindRun) pass(ctx context.Context) error {
 	// parties work at the same time, and the target still sees the pages
 	// strictly in feed order.
 	defer r.waitResults()
-	cur := res.url.String()
-	f, err := feeds.ScanFeed(bytes.NewReader(res.body), limits())
+	cur := res.URL.String()
+	f, err := feeds.ScanFeed(bytes.NewReader(res.Body), limits())
 	for {
 		if err != nil {
 			return fmt.Errorf("reading sync feed page %d from %s: %w", r.sum.Pages+1, cur, err)
@@ -137,31 +135,31 @@ func (r *kindRun) pass(ctx context.Context) error {
 		var prefetch chan fetched
 		nu := ""
 		if next, ok := f.Link("next"); ok {
-			if nu, err = res.resolve(next.Href); err != nil {
+			if nu, err = res.Resolve(next.Href); err != nil {
 				return err
 			}
 			if nu == cur {
 				return fmt.Errorf("the sync feed page %s links to itself as next", cur)
 			}
-			if nu, err = withParams(nu, r.run); err != nil {
+			if nu, err = client.WithParams(nu, r.run); err != nil {
 				return err
 			}
 			prefetch = make(chan fetched, 1)
 			go func(u string) {
-				res, err := e.do(ctx, http.MethodGet, u, nil, "")
+				res, err := c.Do(ctx, http.MethodGet, u, nil, "")
 				if err == nil {
-					res, _, err = e.await(ctx, res, "", r.run, nil)
+					res, _, err = c.Await(ctx, res, r.run, nil)
 				}
 				if err != nil {
 					prefetch <- fetched{res: res, err: err}
 					return
 				}
 				// Read here too, while the target applies the current page.
-				f, perr := feeds.ScanFeed(bytes.NewReader(res.body), limits())
+				f, perr := feeds.ScanFeed(bytes.NewReader(res.Body), limits())
 				prefetch <- fetched{res: res, feed: f, parseErr: perr}
 			}(nu)
 		}
-		if err := r.applyPage(ctx, f, res.body); err != nil {
+		if err := r.applyPage(ctx, f, res.Body); err != nil {
 			if prefetch != nil {
 				<-prefetch
 			}
@@ -185,7 +183,7 @@ func (r *kindRun) pass(ctx context.Context) error {
 // fetched is the outcome of a prefetched request: the response and, when
 // it came, the feed read from it.
 type fetched struct {
-	res      *response
+	res      *client.Response
 	err      error
 	feed     *feeds.Feed
 	parseErr error
@@ -205,14 +203,13 @@ func (r *kindRun) waitResults() {
 // The page goes to the target as the source produced it (raw), links
 // included: no tree is rebuilt and nothing is lost in translation.
 func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) error {
-	e := r.e
+	e, c := r.e, r.c
 	tracking := uuid.NewString()
-	res, err := e.do(ctx, http.MethodPost, r.p.target+"/$syncTarget"+query(append([][2]string{{"trackingID", tracking}}, r.run...)...),
-		raw, typeFeed)
+	res, err := c.Do(ctx, http.MethodPost, r.p.target+"/$syncTarget"+client.Query(r.withTracking(tracking)), raw, client.TypeFeed)
 	if err != nil {
 		return fmt.Errorf("posting to the target: %w", err)
 	}
-	res, tgtLoc, err := e.await(ctx, res, "", r.page, nil)
+	res, tgtLoc, err := c.Await(ctx, res, r.page, nil)
 	handedOff := false // the background work below frees the target's job
 	if tgtLoc != "" {
 		defer func() {
@@ -227,39 +224,39 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 	var results []*feeds.Entry
 	var pages [][]byte // result pages as the target produced them, for the source
 	var unread []byte  // the one result page, when its head says it holds every result
-	cur := res.url.String()
+	cur := res.URL.String()
 	for {
-		if len(pages) == 0 && holdsAll(res.body, len(f.Entries)) {
+		if len(pages) == 0 && holdsAll(res.Body, len(f.Entries)) {
 			// The next page can go to the target at once; this one is read
 			// (and counted) in the background.
-			unread = res.body
-			pages = append(pages, res.body)
+			unread = res.Body
+			pages = append(pages, res.Body)
 			break
 		}
-		rf, err := feeds.ScanFeed(bytes.NewReader(res.body), limits())
+		rf, err := feeds.ScanFeed(bytes.NewReader(res.Body), limits())
 		if err != nil {
 			return fmt.Errorf("reading the result feed %s: %w", cur, err)
 		}
 		results = append(results, rf.Entries...)
-		pages = append(pages, res.body)
+		pages = append(pages, res.Body)
 		next, ok := rf.Link("next")
 		if !ok || len(rf.Entries) == 0 || len(results) >= len(f.Entries) {
 			break
 		}
-		nu, err := res.resolve(next.Href)
+		nu, err := res.Resolve(next.Href)
 		if err != nil {
 			return err
 		}
 		if nu == cur {
 			break
 		}
-		if nu, err = withParams(nu, r.run); err != nil {
+		if nu, err = client.WithParams(nu, r.run); err != nil {
 			return err
 		}
-		if res, err = e.do(ctx, http.MethodGet, nu, nil, ""); err != nil {
+		if res, err = c.Do(ctx, http.MethodGet, nu, nil, ""); err != nil {
 			return fmt.Errorf("reading the result feed: %w", err)
 		}
-		if res, _, err = e.await(ctx, res, "", r.run, nil); err != nil {
+		if res, _, err = c.Await(ctx, res, r.run, nil); err != nil {
 			return fmt.Errorf("reading the result feed: %w", err)
 		}
 		cur = nu
@@ -286,9 +283,9 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 				r.count(f.Entries, rf.Entries)
 			}
 		}
-		u := r.p.source + "/$syncResults" + query(append([][2]string{{"trackingID", r.tracking}}, r.run...)...)
+		u := r.p.source + "/$syncResults" + client.Query(r.withTracking(r.tracking))
 		for _, page := range pages {
-			if _, err := e.do(ctx, http.MethodPost, u, page, typeFeed); err != nil && ctx.Err() == nil {
+			if _, err := c.Do(ctx, http.MethodPost, u, page, client.TypeFeed); err != nil && ctx.Err() == nil {
 				e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
 			}
 		}
@@ -381,11 +378,11 @@ func entryName(sent, res *feeds.Entry) string {
 func (r *kindRun) cleanup(ctx context.Context, loc string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	u, err := withParams(loc, r.run)
+	u, err := client.WithParams(loc, r.run)
 	if err == nil {
-		_, err = r.e.do(ctx, http.MethodDelete, u, nil, "")
+		_, err = r.c.Do(ctx, http.MethodDelete, u, nil, "")
 	}
-	var he *HTTPError
+	var he *client.HTTPError
 	if err != nil && !(errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusGone)) {
 		r.e.logger().Warn("freeing a job context failed", "url", loc, "err", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"sdatasync/contracts"
+	"sdatasync/sdata/client"
 )
 
 // endpointURL is a parsed dataset or resource kind URL:
@@ -67,7 +68,7 @@ type kindPlan struct {
 }
 
 // plan reads both contracts' $schema and lists the kind passes to run.
-func (e *Engine) plan(ctx context.Context, opts PassOptions) ([]kindPlan, error) {
+func (e *Engine) plan(ctx context.Context, c *client.Client, opts PassOptions) ([]kindPlan, error) {
 	src, err := parseEndpoint(opts.Source)
 	if err != nil {
 		return nil, err
@@ -78,15 +79,15 @@ func (e *Engine) plan(ctx context.Context, opts PassOptions) ([]kindPlan, error)
 	}
 	schemas := map[string]*contracts.Contract{}
 	load := func(ep endpointURL) (*contracts.Contract, error) {
-		if c, ok := schemas[ep.contrURL]; ok {
-			return c, nil
+		if k, ok := schemas[ep.contrURL]; ok {
+			return k, nil
 		}
-		c, err := e.loadSchema(ctx, ep)
+		k, err := loadSchema(ctx, c, ep)
 		if err != nil {
 			return nil, err
 		}
-		schemas[ep.contrURL] = c
-		return c, nil
+		schemas[ep.contrURL] = k
+		return k, nil
 	}
 	sc, err := load(src)
 	if err != nil {
@@ -187,12 +188,12 @@ func direction(src, tgt endpointURL, sc, tc *contracts.Contract, strict bool) ([
 
 // loadSchema GETs {contract}/$schema and loads it; schemaLocation imports
 // are fetched relative to it from the same host.
-func (e *Engine) loadSchema(ctx context.Context, ep endpointURL) (*contracts.Contract, error) {
+func loadSchema(ctx context.Context, cl *client.Client, ep endpointURL) (*contracts.Contract, error) {
 	su, err := url.Parse(ep.contrURL + "/$schema")
 	if err != nil {
 		return nil, err
 	}
-	hfs := &httpFS{ctx: ctx, e: e, host: ep.host}
+	hfs := &httpFS{ctx: ctx, c: cl, host: ep.host}
 	c, err := contracts.LoadFS(hfs, strings.TrimPrefix(su.Path, "/"), ep.contract)
 	if err != nil {
 		if hfs.err != nil {
@@ -207,7 +208,7 @@ func (e *Engine) loadSchema(ctx context.Context, ep endpointURL) (*contracts.Con
 // path without its leading slash. It serves the contract loader.
 type httpFS struct {
 	ctx  context.Context
-	e    *Engine
+	c    *client.Client
 	host *url.URL
 	err  error // the first HTTP error, reported instead of the loader's
 }
@@ -219,14 +220,14 @@ func (h *httpFS) ReadFile(name string) ([]byte, error) {
 	}
 	u := *h.host
 	u.Path = "/" + name
-	res, err := h.e.do(h.ctx, http.MethodGet, u.String(), nil, "")
+	res, err := h.c.Do(h.ctx, http.MethodGet, u.String(), nil, "")
 	if err != nil {
 		if h.err == nil {
 			h.err = err
 		}
 		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
-	return res.body, nil
+	return res.Body, nil
 }
 
 // Open implements fs.FS.
