@@ -1,8 +1,6 @@
 package sdata_test
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,7 +9,6 @@ import (
 	"testing"
 
 	"sdatasync/feeds"
-	"sdatasync/sdata"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/registry"
 	"sdatasync/sdata/wire"
@@ -464,48 +461,5 @@ func TestRegistrySurvivesRestart(t *testing.T) {
 	key3, _, _ := p.register(t, erpB)
 	if key3 == key || key3 == "2" {
 		t.Fatalf("new key %s", key3)
-	}
-}
-
-func TestRegistryResolveRegistered(t *testing.T) {
-	p := newProvider(t, 5)
-	p.register(t, crmA)
-	p.register(t, `<title>O'Brien's ERP</title><url>http://ob.example.com/sdata/erp/gcrm/-</url>`)
-	ctx := context.Background()
-	for _, reg := range []string{p.registry(), p.HTTP.URL, p.HTTP.URL + "/sdata/"} {
-		u, err := sdata.ResolveRegistered(ctx, nil, reg, "CRM A")
-		if err != nil || u != "http://crm.example.com/sdata/crm/gcrm/a" {
-			t.Fatalf("resolve at %s: %q, %v", reg, u, err)
-		}
-	}
-	u, err := sdata.ResolveRegistered(ctx, p.HTTP.Client(), p.registry(), "O'Brien's ERP")
-	if err != nil || u != "http://ob.example.com/sdata/erp/gcrm/-" {
-		t.Fatalf("quoted title: %q, %v", u, err)
-	}
-	// Own endpoints resolve too.
-	if u, err := sdata.ResolveRegistered(ctx, nil, p.registry(), "sdatasync gcrm dataset -"); err != nil || u != p.HTTP.URL+"/sdata/sdatasync/gcrm/-" {
-		t.Fatalf("own: %q, %v", u, err)
-	}
-	_, err = sdata.ResolveRegistered(ctx, nil, p.registry(), "Nobody")
-	if !errors.Is(err, sdata.ErrNotRegistered) || !strings.Contains(err.Error(), `"Nobody"`) {
-		t.Fatalf("absent: %v", err)
-	}
-	// Ambiguous titles are an error naming the candidates.
-	p.register(t, `<title>Twin</title><url>http://t1.example.com/sdata/x</url>`)
-	p.register(t, `<title>Twin</title><url>http://t2.example.com/sdata/x</url>`)
-	if _, err := sdata.ResolveRegistered(ctx, nil, p.registry(), "Twin"); err == nil || !strings.Contains(err.Error(), "t1.example.com") {
-		t.Fatalf("ambiguous: %v", err)
-	}
-	// A registry that answers with a diagnosis, and one that is not a registry.
-	if _, err := sdata.ResolveRegistered(ctx, nil, p.HTTP.URL+"/sdata/$system/registry/-/contracts", "CRM A"); err == nil || !strings.Contains(err.Error(), "404") {
-		t.Fatalf("bad registry: %v", err)
-	}
-	if _, err := sdata.ResolveRegistered(ctx, nil, "not a url", "CRM A"); err == nil {
-		t.Fatalf("bad URL accepted")
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := sdata.ResolveRegistered(cctx, nil, p.registry(), "CRM A"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled: %v", err)
 	}
 }

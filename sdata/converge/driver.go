@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -205,26 +204,15 @@ func (d *Driver) Settle(ctx context.Context, rnd *rand.Rand, maxRounds int) (int
 // Fingerprint reads every digest of every node over HTTP ($syncDigest) and
 // returns them as one string.
 func Fingerprint(ctx context.Context, nodes []*Node) (string, error) {
-	c := &http.Client{Timeout: 30 * time.Second}
+	c := reader(&http.Client{Timeout: 30 * time.Second})
 	var sb strings.Builder
 	for _, n := range nodes {
 		for _, k := range Kinds() {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.KindURL(k)+"/$syncDigest", nil)
+			res, err := c.Once(ctx, http.MethodGet, n.KindURL(k)+"/$syncDigest", nil, "")
 			if err != nil {
-				return "", err
+				return "", fmt.Errorf("digest of %s at %s: %w", k, n.Name, err)
 			}
-			res, err := c.Do(req)
-			if err != nil {
-				return "", err
-			}
-			b, err := io.ReadAll(res.Body)
-			res.Body.Close()
-			if err != nil {
-				return "", err
-			}
-			if res.StatusCode != http.StatusOK {
-				return "", fmt.Errorf("digest of %s at %s: %d", k, n.Name, res.StatusCode)
-			}
+			b := res.Body
 			e, err := feeds.ParseEntry(bytes.NewReader(b), feeds.Limits{})
 			if err != nil || e.Digest == nil {
 				return "", fmt.Errorf("digest of %s at %s: %v", k, n.Name, err)

@@ -1,5 +1,6 @@
-// The HTTP the workload and the checks speak to the nodes: writes with
-// If-Match, paged reads of a kind, refused writes as HTTPError.
+// The HTTP the workload and the checks speak to the nodes: reads through
+// the shared SData client (sdata/client); writes with If-Match by hand,
+// because a refused write is reported with its whole answer (HTTPError).
 
 package converge
 
@@ -14,6 +15,7 @@ import (
 	"github.com/beevik/etree"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/client"
 )
 
 // item is a live resource as a node lists it.
@@ -80,16 +82,11 @@ func (w *Workload) recentLog(ctx context.Context, u string) string {
 	if i < 0 {
 		return "?"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u[:i]+"/$syncLog?count=8", nil)
+	res, err := reader(w.Client).Once(ctx, http.MethodGet, u[:i]+"/$syncLog?count=8", nil, "")
 	if err != nil {
 		return err.Error()
 	}
-	res, err := w.Client.Do(req)
-	if err != nil {
-		return err.Error()
-	}
-	defer res.Body.Close()
-	f, err := feeds.ParseFeed(res.Body, feeds.Limits{})
+	f, err := feeds.ParseFeed(bytes.NewReader(res.Body), feeds.Limits{})
 	if err != nil {
 		return err.Error()
 	}
@@ -117,22 +114,11 @@ func (w *Workload) recentLog(ctx context.Context, u string) string {
 func listAll(ctx context.Context, c *http.Client, n *Node, kind string) ([]item, error) {
 	var out []item
 	for start := 1; start < 1_000_000; {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s?startIndex=%d&count=1000", n.KindURL(kind), start), nil)
+		res, err := reader(c).Once(ctx, http.MethodGet, fmt.Sprintf("%s?startIndex=%d&count=1000", n.KindURL(kind), start), nil, "")
 		if err != nil {
 			return nil, err
 		}
-		res, err := c.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		b, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		if res.StatusCode != http.StatusOK {
-			return nil, &HTTPError{Method: http.MethodGet, URL: req.URL.String(), Status: res.StatusCode, Body: string(b)}
-		}
+		b := res.Body
 		f, err := feeds.ParseFeed(bytes.NewReader(b), feeds.Limits{MaxBytes: 64 << 20})
 		if err != nil {
 			return nil, fmt.Errorf("list %s at %s: %w", kind, n.Name, err)
@@ -150,6 +136,10 @@ func listAll(ctx context.Context, c *http.Client, n *Node, kind string) ([]item,
 	}
 	return out, nil
 }
+
+// reader is the SData client of the harness's reads: one attempt each (a
+// read that fails is a finding, not something to retry).
+func reader(hc *http.Client) *client.Client { return &client.Client{HTTP: hc, MaxAttempts: 1} }
 
 // quote makes an If-Match value of an ETag as the provider gave it.
 func quote(etag string) string {

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata/client"
 	"sdatasync/sdata/payload"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
@@ -42,10 +42,9 @@ type Pusher struct {
 	site    *site.Site
 	st      store.Store
 	log     *slog.Logger
-	maxBody int64
 	limits  feeds.Limits
 	targets []pushTarget
-	client  *http.Client
+	client  *client.Client
 
 	mu     sync.Mutex
 	queued map[epKey][]store.Resource // changes as they were committed, in tick order
@@ -74,11 +73,13 @@ type pushTarget struct {
 
 // New checks the push targets and builds the pusher; Run pushes.
 func New(cfg Config) (*Pusher, error) {
-	p := &Pusher{site: cfg.Site, st: cfg.Store, log: cfg.Log, maxBody: cfg.MaxBody, limits: cfg.Limits, client: cfg.Client,
-		queued: map[epKey][]store.Resource{}, wake: make(chan struct{}, 1)}
-	if p.client == nil {
-		p.client = &http.Client{Timeout: 30 * time.Second}
+	hc := cfg.Client
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
 	}
+	p := &Pusher{site: cfg.Site, st: cfg.Store, log: cfg.Log, limits: cfg.Limits,
+		client: &client.Client{HTTP: hc, MaxAttempts: 1, MaxBody: cfg.MaxBody, Logger: cfg.Log},
+		queued: map[epKey][]store.Resource{}, wake: make(chan struct{}, 1)}
 	for _, raw := range cfg.Targets {
 		u, err := url.Parse(strings.TrimRight(raw, "/"))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -239,33 +240,15 @@ func (p *Pusher) withUUIDs(ctx context.Context, sc site.Scope, changes []store.R
 	return p.st.Digest(ctx, sc.Endpoint)
 }
 
+// do sends one request, once: a push that fails is left to the next
+// catch-up pass. Only 200 is success.
 func (p *Pusher) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	res, err := p.client.Once(ctx, method, u, body, "application/atom+xml")
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/atom+xml")
+	if res.Status != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %d %s", method, u, res.Status, http.StatusText(res.Status))
 	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBody))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(b))
-		if ds, err := feeds.ParseDiagnoses(bytes.NewReader(b), p.limits); err == nil && len(ds) > 0 {
-			msg = ds[0].Message
-		}
-		return nil, fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, msg)
-	}
-	return b, nil
+	return res.Body, nil
 }
