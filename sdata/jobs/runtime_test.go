@@ -2,10 +2,16 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"sdatasync/contracts"
+	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
+	"sdatasync/sdata/wire"
 )
 
 // TestRunningJobsWait: a wait ends when the job ends, when the hold passes
@@ -81,5 +87,68 @@ func TestRecentResultsBounds(t *testing.T) {
 	rr.drop(2)
 	if _, _, ok := rr.get(job(2, 0), 0, 1); ok {
 		t.Fatal("dropped job still served")
+	}
+}
+
+// failingStore is a real SQLite store whose FailJob fails the first fails
+// times (a busy or full disk, injected).
+type failingStore struct {
+	*store.SQLite
+	fails int
+}
+
+func (f *failingStore) FailJob(ctx context.Context, id int64, reason string) error {
+	if f.fails > 0 {
+		f.fails--
+		return errors.New("injected: disk I/O error")
+	}
+	return f.SQLite.FailJob(ctx, id, reason)
+}
+
+// TestFailIsNeverDropped: a failure whose status write fails is answered
+// as failed at once and recorded by the sweeper later; a job never stays
+// "running" because a status write failed.
+func TestFailIsNeverDropped(t *testing.T) {
+	ctx := context.Background()
+	sq, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "j.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	c, err := contracts.Builtin("gcrm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &failingStore{SQLite: sq, fails: failAttempts + 1}
+	s, err := site.New(ctx, site.Config{Base: "http://127.0.0.1:1", App: "sdatasync", Contract: c, ConflictPriority: 5}, st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := New(ctx, Config{Store: st, Site: s, Sweep: time.Hour})
+	defer rt.Close()
+	sc, _ := s.Scope(site.DefaultDataset, "tradingAccounts")
+	j, _, err := rt.Create(ctx, sc, store.JobTarget, wire.Run{Tracking: "t1"}, []byte("<feed/>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Fail(j, "the page could not be applied")
+	got, err := rt.Lookup(ctx, sc, store.JobTarget, "$syncTarget", "t1")
+	if err != nil || got.Status != store.JobFailed || got.Failure != "the page could not be applied" {
+		t.Fatalf("after an unrecorded failure: %+v %v", got, err)
+	}
+	if stored, _ := sq.Job(ctx, sc.Endpoint.ID, store.JobTarget, "t1"); stored.Status != store.JobRunning {
+		t.Fatalf("the store already says %s", stored.Status)
+	}
+	rt.Sweep(ctx, time.Now()) // one more injected failure: still pending
+	rt.Sweep(ctx, time.Now())
+	stored, err := sq.Job(ctx, sc.Endpoint.ID, store.JobTarget, "t1")
+	if err != nil || stored.Status != store.JobFailed || stored.Failure != "the page could not be applied" {
+		t.Fatalf("the sweeper did not record the failure: %+v %v", stored, err)
+	}
+	rt.mu.Lock()
+	pending := len(rt.failing)
+	rt.mu.Unlock()
+	if pending != 0 {
+		t.Fatalf("%d failures still pending", pending)
 	}
 }
