@@ -52,6 +52,10 @@ func ScanFeedHead(data []byte, lim Limits) (*Feed, error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, &LimitError{Limit: "MaxBytes", Max: lim.MaxBytes}
 	}
+	data, err := utf8Document(data)
+	if err != nil {
+		return nil, err
+	}
 	p := newFastParser(data, lim)
 	start, err := p.root()
 	if err != nil {
@@ -186,6 +190,11 @@ func parseDoc[T any](r io.Reader, lim Limits, fn func(*parser, xml.StartElement)
 	}
 	data, rerr := readDocument(src, hint)
 	if rerr == nil {
+		var err error
+		if data, err = utf8Document(data); err != nil {
+			var zero T
+			return zero, err
+		}
 		v, err := runParser(newFastParser(data, lim), fn)
 		if err != errFallback {
 			return v, err

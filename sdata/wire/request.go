@@ -54,18 +54,14 @@ func xmlMediaType(mt string) bool {
 	return strings.HasSuffix(mt, "+xml")
 }
 
-// RootName returns the namespace and local name of a document's root element.
+// RootName returns the namespace and local name of a document's root
+// element (after a byte-order mark, if any).
 func RootName(body []byte) (xml.Name, error) {
-	d := xml.NewDecoder(bytes.NewReader(body))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return xml.Name{}, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "malformed XML: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			return se.Name, nil
-		}
+	n, err := feeds.RootName(body)
+	if err != nil {
+		return n, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "malformed XML: %v", err)
 	}
+	return n, nil
 }
 
 // DecodeResource reads a resource payload from a body that is either an

@@ -1,0 +1,109 @@
+package feeds
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// utf16Bytes encodes s as UTF-16 with a BOM.
+func utf16Bytes(s string, bigEndian bool) []byte {
+	out := []byte{0xFF, 0xFE}
+	if bigEndian {
+		out = []byte{0xFE, 0xFF}
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		if bigEndian {
+			out = append(out, byte(u>>8), byte(u))
+		} else {
+			out = append(out, byte(u), byte(u>>8))
+		}
+	}
+	return out
+}
+
+const bomPayload = `<?xml version="1.0" encoding="UTF-16"?>` + "\n" +
+	`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Zürich 𝄞 AG</name></tradingAccount>`
+
+func TestBOMDocuments(t *testing.T) {
+	plain := `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Zürich 𝄞 AG</name></tradingAccount>`
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+	}{
+		{"no BOM", []byte(plain)},
+		{"UTF-8 BOM", append([]byte{0xEF, 0xBB, 0xBF}, plain...)},
+		{"UTF-8 BOM and declaration", append([]byte{0xEF, 0xBB, 0xBF}, `<?xml version="1.0" encoding="utf-8"?>`+plain...)},
+		{"UTF-16 LE", utf16Bytes(bomPayload, false)},
+		{"UTF-16 BE", utf16Bytes(bomPayload, true)},
+		{"UTF-16 LE, no declaration", utf16Bytes(plain, false)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			el, err := ParsePayload(bytes.NewReader(tc.doc), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := el.SelectElement("name").Text(); got != "Zürich 𝄞 AG" {
+				t.Fatalf("name %q", got)
+			}
+			n, err := RootName(tc.doc)
+			if err != nil || n.Local != "tradingAccount" {
+				t.Fatalf("RootName: %v %v", n, err)
+			}
+		})
+	}
+}
+
+func TestBOMRefused(t *testing.T) {
+	lone := append(utf16Bytes(`<a>x`, false), 0x00, 0xD8) // a high surrogate, then "</a>"
+	lone = append(lone, utf16Bytes(`</a>`, false)[2:]...)
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+	}{
+		{"odd length", append(utf16Bytes(`<a/>`, true), 0x00)},
+		{"lone high surrogate", lone},
+		{"lone low surrogate", append(utf16Bytes(`<a>`, true), 0xDC, 0x00, 0x00, '<', 0x00, '/', 0x00, 'a', 0x00, '>')},
+		{"BOM then text before the root", append([]byte{0xEF, 0xBB, 0xBF}, "x<a/>"...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParsePayload(bytes.NewReader(tc.doc), Limits{})
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v, want a *SyntaxError", err)
+			}
+			if _, err := RootName(tc.doc); err == nil && tc.name != "BOM then text before the root" {
+				t.Fatal("RootName accepted it")
+			}
+		})
+	}
+}
+
+// FuzzUTF16: a document written in UTF-16 (either order, with its BOM)
+// parses exactly like its UTF-8 form.
+func FuzzUTF16(f *testing.F) {
+	f.Add("Zürich 𝄞 AG", true)
+	f.Add("", false)
+	f.Add("\u2028&amp;", true)
+	f.Fuzz(func(t *testing.T, text string, bigEndian bool) {
+		if !utf8.ValidString(text) {
+			return // not representable in UTF-16
+		}
+		var esc bytes.Buffer
+		if err := xml.EscapeText(&esc, []byte(text)); err != nil {
+			return
+		}
+		body := `<a xmlns="urn:x">` + esc.String() + `</a>`
+		want, werr := ParsePayload(bytes.NewReader([]byte(`<?xml version="1.0" encoding="utf-8"?>`+body)), Limits{})
+		got, gerr := ParsePayload(bytes.NewReader(utf16Bytes(`<?xml version="1.0" encoding="utf-16"?>`+body, bigEndian)), Limits{})
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("UTF-8: %v; UTF-16: %v", werr, gerr)
+		}
+		if werr == nil && want.Text() != got.Text() {
+			t.Fatalf("UTF-8 %q, UTF-16 %q", want.Text(), got.Text())
+		}
+	})
+}
