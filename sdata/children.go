@@ -1,6 +1,7 @@
 package sdata
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -19,12 +20,12 @@ import (
 
 // childItem finds the item a single child URL names (child kinds are keyed
 // by their UUID).
-func (s *Server) childItem(r *http.Request, sc site.Scope, cl site.ChildLink) (site.Scope, resources.ChildItem, error) {
+func (s *Server) childItem(ctx context.Context, sc site.Scope, cl site.ChildLink) (site.Scope, resources.ChildItem, error) {
 	if !payload.ValidUUID(sc.Key) {
 		return sc, resources.ChildItem{}, diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "%s are keyed by their UUID; %q is none", sc.Kind.PluralName, sc.Key)
 	}
 	sc.Key = strings.ToLower(sc.Key)
-	items, err := s.resources.ChildItems(r.Context(), sc, cl, sc.Key)
+	items, err := s.resources.ChildItems(ctx, sc, cl, sc.Key)
 	if err != nil {
 		return sc, resources.ChildItem{}, err
 	}
@@ -36,7 +37,7 @@ func (s *Server) childItem(r *http.Request, sc site.Scope, cl site.ChildLink) (s
 
 // getChild serves GET of one child item.
 func (s *Server) getChild(w http.ResponseWriter, r *http.Request, sc site.Scope, cl site.ChildLink) error {
-	sc, item, err := s.childItem(r, sc, cl)
+	sc, item, err := s.childItem(r.Context(), sc, cl)
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func (s *Server) getChild(w http.ResponseWriter, r *http.Request, sc site.Scope,
 
 // writeOneChild serves PUT and DELETE of one child item.
 func (s *Server) writeOneChild(w http.ResponseWriter, r *http.Request, sc site.Scope, cl site.ChildLink) error {
-	sc, item, err := s.childItem(r, sc, cl)
+	sc, item, err := s.childItem(r.Context(), sc, cl)
 	if err != nil {
 		return err
 	}

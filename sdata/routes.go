@@ -54,6 +54,7 @@ func (s *Server) routes() []route {
 		{pattern: app + "/{contract}", method: GET, handle: s.listDatasets},
 		{pattern: app + "/{contract}/$schema", method: GET, handle: s.contractSchema},
 		{pattern: dataset, method: GET, handle: s.listKinds},
+		{pattern: dataset + "/$schema", method: GET, handle: s.contractSchema},
 		{pattern: dataset + "/$syncLog", method: GET, handle: sy.Log()},
 
 		// Resources (CRUD, query, paging) and their metadata.
@@ -95,6 +96,9 @@ func (s *Server) routes() []route {
 		{pattern: kind + "/$batch", method: DELETE, handle: bt.Free()},
 		{pattern: kind + "/$batch('{id}')", method: GET, handle: bt.Poll(), check: syncurls.CheckTracking},
 		{pattern: kind + "/$batch('{id}')", method: DELETE, handle: bt.Free()},
+
+		// Property URLs: what a relationship property of a resource names.
+		{pattern: one + "/{op}", method: GET, handle: s.property},
 
 		// Anything else below a kind: a service this provider does not have.
 		{pattern: kind + "/{op}", method: anyMethod, handle: s.unknownService},

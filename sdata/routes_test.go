@@ -14,6 +14,7 @@ import (
 // concrete fills the variables of a route pattern with values that name
 // something this provider serves (key names an existing trading account).
 func concrete(pattern, key, id string) string {
+	pattern = strings.Replace(pattern, "{kind}('{key}')/{op}", "{kind}('{key}')/contacts", 1)
 	r := strings.NewReplacer(
 		"{app}", "sdatasync", "{contract}", "gcrm", "{dataset}", "-",
 		"{kind}('{key}')", "tradingAccounts('"+key+"')", "{kind}", "tradingAccounts",

@@ -53,6 +53,12 @@ func (p *provider) kind(k string) string { return p.KindURL(k) }
 // do sends a request and returns status, headers and body.
 func do(t testing.TB, method, url string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
+	return doWith(t, method, url, body)
+}
+
+// doWith is do with request headers (name, value pairs).
+func doWith(t testing.TB, method, url string, body []byte, hdr ...string) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -63,6 +69,9 @@ func do(t testing.TB, method, url string, body []byte) (int, http.Header, []byte
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/atom+xml")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

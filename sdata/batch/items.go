@@ -290,7 +290,7 @@ func (s *Service) writeFeed(ctx context.Context, w http.ResponseWriter, sc site.
 			return err
 		}
 		if e.Payload != nil {
-			if err := s.res.DecorateRefs(ctx, sc, e.Payload); err != nil {
+			if err := s.res.Decorate(ctx, sc, e.Payload); err != nil {
 				return err
 			}
 		}

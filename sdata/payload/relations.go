@@ -206,14 +206,19 @@ func replaceChild(el *etree.Element, name string, with *etree.Element) {
 	}
 }
 
-// dropDeletedChildren removes child items marked deleted and the
-// deleteMissing markers, for storage.
+// dropDeletedChildren removes child items marked deleted, the
+// deleteMissing markers and what reads add to items (sdata:key, sdata:url,
+// lookup, descriptor; an item keeps its sdata:uuid), for storage.
 func dropDeletedChildren(k *contracts.ResourceKind, el *etree.Element) {
 	WalkRelations(k.Type, el, k.Name, noRef, func(p *contracts.Property, c *etree.Element, path string) error {
 		c.RemoveAttr("sdata:deleteMissing")
 		for _, item := range c.SelectElements(p.ItemName) {
 			if feeds.IsDeleted(item) {
 				c.RemoveChild(item)
+				continue
+			}
+			for _, a := range []string{"key", "url", "lookup", "descriptor"} {
+				item.RemoveAttr("sdata:" + a)
 			}
 		}
 		return nil

@@ -36,10 +36,28 @@ func Validate(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Elemen
 	if el.Tag != k.Name || el.Space != "" {
 		return Errorf(el.Tag, "the payload element is %q; a %s resource must be a <%s> element", el.FullTag(), k.PluralName, k.Name)
 	}
-	if ns := el.SelectAttrValue("xmlns", ""); ns != "" && ns != c.TargetNamespace {
+	if ns := el.SelectAttrValue("xmlns", ""); !readsAs(ns, c.TargetNamespace) {
 		return Errorf(k.Name, "the payload namespace %q is not the contract's (%s)", ns, c.TargetNamespace)
 	}
 	return validateType(k.Type, el, k.Name, partial)
+}
+
+// sageNS is the prefix of Sage's namespaces; sageProtocolNS the prefix of
+// those of the SData protocol itself (sdata, sync, http), which never name
+// a payload.
+const (
+	sageNS         = "http://schemas.sage.com/"
+	sageProtocolNS = "http://schemas.sage.com/sdata/"
+)
+
+// readsAs reports whether a payload whose root element is in namespace ns
+// is read as a payload of the contract (namespace contractNS): its own, and
+// any other SData payload namespace of Sage's (the JavaScript client writes
+// every entry in SalesLogix's http://schemas.sage.com/dynamic/2007). The
+// element names must still be the kind's and its properties'; what is
+// stored is in the contract's namespace.
+func readsAs(ns, contractNS string) bool {
+	return ns == "" || ns == contractNS || strings.HasPrefix(ns, sageNS) && !strings.HasPrefix(ns, sageProtocolNS)
 }
 
 func validateType(t *contracts.ComplexType, el *etree.Element, path string, partial bool) error {

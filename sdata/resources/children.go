@@ -88,7 +88,7 @@ func (s *Service) ChildEntry(ctx context.Context, sc site.Scope, cl site.ChildLi
 	payload.SelectProps(el, sel)
 	el.CreateAttr("sdata:key", u)
 	el.CreateAttr("sdata:url", self)
-	if err := s.DecorateRefs(ctx, sc, el); err != nil {
+	if err := s.Decorate(ctx, sc, el); err != nil {
 		return nil, err
 	}
 	title := payload.Title(sc.Kind, el, u)

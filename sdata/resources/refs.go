@@ -75,9 +75,11 @@ func (s *Service) resolveRef(ctx context.Context, dataset string, p *contracts.P
 	return nil
 }
 
-// DecorateRefs adds sdata:key and sdata:url to the references of a payload
-// being read, where their UUID names a resource here.
-func (s *Service) DecorateRefs(ctx context.Context, sc site.Scope, el *etree.Element) error {
+// Decorate adds to a payload being read what reads show: sdata:key and
+// sdata:url on its references, where their UUID names a resource here, and
+// on its child items (keyed by their UUID, at the URL of their child kind),
+// so that clients can address every item.
+func (s *Service) Decorate(ctx context.Context, sc site.Scope, el *etree.Element) error {
 	return payload.WalkRelations(sc.Kind.Type, el, sc.Kind.Name, func(p *contracts.Property, c *etree.Element, path string) error {
 		u := feeds.PayloadUUID(c)
 		rs, ok := s.Site.Related(sc.Dataset, p)
@@ -93,7 +95,18 @@ func (s *Service) DecorateRefs(ctx context.Context, sc site.Scope, el *etree.Ele
 			c.CreateAttr("sdata:url", s.Site.ResourceURL(sc.Dataset, rs.Kind, key))
 		}
 		return nil
-	}, nil)
+	}, func(p *contracts.Property, c *etree.Element, path string) error {
+		if p.RelatedKind == nil {
+			return nil
+		}
+		for _, item := range c.SelectElements(p.ItemName) {
+			if u := feeds.PayloadUUID(item); u != "" {
+				item.CreateAttr("sdata:key", u)
+				item.CreateAttr("sdata:url", s.Site.ResourceURL(sc.Dataset, p.RelatedKind, u))
+			}
+		}
+		return nil
+	})
 }
 
 // RefKey returns the local key of the resource of target a reference

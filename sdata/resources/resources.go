@@ -166,7 +166,7 @@ func (s *Service) Entry(ctx context.Context, sc site.Scope, res store.Resource, 
 		return nil, err
 	}
 	payload.SelectProps(el, sel)
-	if err := s.DecorateRefs(ctx, sc, el); err != nil {
+	if err := s.Decorate(ctx, sc, el); err != nil {
 		return nil, err
 	}
 	return &feeds.Entry{
