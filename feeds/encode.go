@@ -400,17 +400,15 @@ func (x *xmlWriter) digest(depth int, dg *digest.Digest) {
 func (x *xmlWriter) diagnosis(depth int, d *Diagnosis) {
 	x.indent(depth)
 	x.raw("<sdata:diagnosis>")
+	// diagnosis--type of sdata.xsd is an xs:all of six elements, each
+	// required: all are written, empty when unset (a stack trace never
+	// leaves the server).
 	x.textElem(depth+1, "sdata:severity", d.Severity)
 	x.textElem(depth+1, "sdata:sdataCode", d.SDataCode)
-	if d.ApplicationCode != "" {
-		x.textElem(depth+1, "sdata:applicationCode", d.ApplicationCode)
-	}
-	if d.Message != "" {
-		x.textElem(depth+1, "sdata:message", d.Message)
-	}
-	if d.PayloadPath != "" {
-		x.textElem(depth+1, "sdata:payloadPath", d.PayloadPath)
-	}
+	x.textElem(depth+1, "sdata:applicationCode", d.ApplicationCode)
+	x.textElem(depth+1, "sdata:message", d.Message)
+	x.textElem(depth+1, "sdata:stackTrace", "")
+	x.textElem(depth+1, "sdata:payloadPath", d.PayloadPath)
 	x.indent(depth)
 	x.raw("</sdata:diagnosis>")
 }

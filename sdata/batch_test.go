@@ -186,15 +186,15 @@ func TestBatchFailingEntriesDoNotStopOthers(t *testing.T) {
 	}
 	wantEntry(t, f.Entries[0], "POST", http.StatusCreated)
 	wantEntry(t, f.Entries[1], "POST", http.StatusBadRequest)
-	if d := f.Entries[1].Diagnoses[0]; d.PayloadPath != "feed/entry[2]/payload/tradingAccount/bogus" || d.ApplicationCode != diag.CodeInvalidPayload {
+	if d := f.Entries[1].Diagnoses[0]; d.PayloadPath != "feed/entry[2]/payload/tradingAccount/bogus" || d.ApplicationCode != diag.InvalidPayload.AppCode() {
 		t.Errorf("invalid payload diagnosis: %+v", d)
 	}
 	wantEntry(t, f.Entries[2], "PUT", http.StatusPreconditionFailed)
-	if d := f.Entries[2].Diagnoses[0]; d.SDataCode != diag.CodePreconditionFailed || f.Entries[2].ID != a.kind(batchKind)+"('"+k1+"')" {
+	if d := f.Entries[2].Diagnoses[0]; d.ApplicationCode != diag.PreconditionFailed.AppCode() || f.Entries[2].ID != a.kind(batchKind)+"('"+k1+"')" {
 		t.Errorf("stale ifMatch: id %q diagnosis %+v", f.Entries[2].ID, d)
 	}
 	wantEntry(t, f.Entries[3], "DELETE", http.StatusNotFound)
-	if d := f.Entries[3].Diagnoses[0]; d.SDataCode != diag.CodeResourceNotFound {
+	if d := f.Entries[3].Diagnoses[0]; d.ApplicationCode != diag.NoResource.AppCode() {
 		t.Errorf("unknown resource diagnosis: %+v", d)
 	}
 	wantEntry(t, f.Entries[4], "", http.StatusBadRequest)
@@ -324,7 +324,7 @@ func TestBatchTooManyEntries(t *testing.T) {
 	}
 	st, _, b := do(t, http.MethodPost, a.kind(batchKind)+"/$batch", batchFeed(entries...))
 	mustStatus(t, http.StatusRequestEntityTooLarge, st, b)
-	if ds := diagnosesOf(t, b); len(ds) != 1 || ds[0].SDataCode != diag.CodeRequestEntityTooLarge {
+	if ds := diagnosesOf(t, b); len(ds) != 1 || ds[0].ApplicationCode != diag.TooLarge.AppCode() {
 		t.Errorf("diagnoses %+v", ds)
 	}
 	if a.ownTick(batchKind) != before || a.countLive(batchKind) != 0 {

@@ -22,7 +22,7 @@ import (
 // by their UUID).
 func (s *Server) childItem(ctx context.Context, sc site.Scope, cl site.ChildLink) (site.Scope, resources.ChildItem, error) {
 	if !payload.ValidUUID(sc.Key) {
-		return sc, resources.ChildItem{}, diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "%s are keyed by their UUID; %q is none", sc.Kind.PluralName, sc.Key)
+		return sc, resources.ChildItem{}, diag.New(diag.NoResource, "%s are keyed by their UUID; %q is none", sc.Kind.PluralName, sc.Key)
 	}
 	sc.Key = strings.ToLower(sc.Key)
 	items, err := s.resources.ChildItems(ctx, sc, cl, sc.Key)
@@ -30,7 +30,7 @@ func (s *Server) childItem(ctx context.Context, sc site.Scope, cl site.ChildLink
 		return sc, resources.ChildItem{}, err
 	}
 	if len(items) == 0 {
-		return sc, resources.ChildItem{}, diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "%s('%s') not found", sc.Kind.PluralName, sc.Key)
+		return sc, resources.ChildItem{}, diag.New(diag.NoResource, "%s('%s') not found", sc.Kind.PluralName, sc.Key)
 	}
 	return sc, items[0], nil
 }
@@ -90,7 +90,7 @@ func (s *Server) writeChild(w http.ResponseWriter, r *http.Request, sc site.Scop
 func (s *Server) listChildren(w http.ResponseWriter, r *http.Request, sc site.Scope, cl site.ChildLink) error {
 	q := r.URL.Query()
 	if wire.QueryParam(q, "where") != "" || wire.QueryParam(q, "orderBy") != "" {
-		return diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "%s live inside %s: query %s instead (where and orderBy are not available on the child view)",
+		return diag.New(diag.BadParameter, "%s live inside %s: query %s instead (where and orderBy are not available on the child view)",
 			sc.Kind.PluralName, cl.Parent.PluralName, cl.Parent.PluralName)
 	}
 	pg, err := wire.ParsePaging(q)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/feeds"
 	"sdatasync/sdata"
+	"sdatasync/sdata/diag"
 	"sdatasync/sdata/sdatatest"
 	"sdatasync/sdata/store"
 )
@@ -125,7 +127,8 @@ func parseEntry(tb testing.TB, r resp) *feeds.Entry {
 }
 
 // wantDiag checks r is an sdata:diagnoses document with status and the
-// sdataCode of its first diagnosis, and returns that diagnosis.
+// code of its first diagnosis (a core 3.10 sdataCode, or else our
+// applicationCode under ApplicationDiagnosis), and returns that diagnosis.
 func wantDiag(tb testing.TB, r resp, status int, code string) feeds.Diagnosis {
 	tb.Helper()
 	if r.Status != status {
@@ -141,8 +144,12 @@ func wantDiag(tb testing.TB, r resp, status int, code string) feeds.Diagnosis {
 	if len(ds) == 0 {
 		tb.Fatalf("no diagnosis in %s", r.Body)
 	}
-	if ds[0].SDataCode != code {
-		tb.Errorf("sdataCode = %q, want %q (message %q)", ds[0].SDataCode, code, ds[0].Message)
+	if slices.Contains(diag.SpecCodes(), code) {
+		if ds[0].SDataCode != code {
+			tb.Errorf("sdataCode = %q, want %q (message %q)", ds[0].SDataCode, code, ds[0].Message)
+		}
+	} else if ds[0].SDataCode != diag.CodeApplicationDiagnosis || ds[0].ApplicationCode != code {
+		tb.Errorf("codes %q/%q, want ApplicationDiagnosis/%q (message %q)", ds[0].SDataCode, ds[0].ApplicationCode, code, ds[0].Message)
 	}
 	if ds[0].Severity != "error" {
 		tb.Errorf("severity = %q, want error", ds[0].Severity)

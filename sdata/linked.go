@@ -24,14 +24,14 @@ import (
 // a UUID.
 func checkLinkID(r *http.Request, t site.Target) error {
 	if !payload.ValidUUID(t.ID) {
-		return diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "%q is not a valid UUID", t.ID)
+		return diag.New(diag.BadURL, "%q is not a valid UUID", t.ID)
 	}
 	return nil
 }
 
 func linkError(sc site.Scope, id string, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "no %s is linked to UUID %s", sc.Kind.PluralName, id)
+		return diag.New(diag.NoResource, "no %s is linked to UUID %s", sc.Kind.PluralName, id)
 	}
 	return err
 }
@@ -129,7 +129,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, t site.Target) err
 	}
 	res, err := s.st.Link(r.Context(), t.Endpoint, key, u, wire.User(r))
 	if errors.Is(err, store.ErrNotFound) {
-		return diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "%s('%s') not found", t.Kind.PluralName, key)
+		return diag.New(diag.NoResource, "%s('%s') not found", t.Kind.PluralName, key)
 	}
 	if err != nil {
 		return err

@@ -31,7 +31,7 @@ func (s *Server) methodOverride(next http.Handler) http.Handler {
 			r.Header.Del("Content-Type")
 		case http.MethodPut:
 		default:
-			diag.Write(w, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis,
+			diag.Write(w, diag.New(diag.BadRequest,
 				"%s %q is not supported: a POST may stand for GET, PUT or DELETE", MethodOverride, v))
 			return
 		}

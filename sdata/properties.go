@@ -28,14 +28,14 @@ import (
 func (s *Server) property(w http.ResponseWriter, r *http.Request, t site.Target) error {
 	name := muxVar(r, "op")
 	if strings.HasPrefix(name, "$") {
-		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "%q is not available on a single resource", name)
+		return diag.New(diag.NoSuchURL, "%q is not available on a single resource", name)
 	}
 	p := t.Kind.Type.Property(name)
 	if p == nil {
-		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "%s has no property %q", t.Kind.Name, name)
+		return diag.New(diag.NoSuchURL, "%s has no property %q", t.Kind.Name, name)
 	}
 	if p.Relationship == contracts.RelNone || p.RelatedKind == nil {
-		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax,
+		return diag.New(diag.NoSuchURL,
 			"property %q of %s is not a relationship: only relationship properties have URLs", name, t.Kind.Name)
 	}
 	el, holder, err := s.propertyHolder(r.Context(), t.Scope)
@@ -51,11 +51,11 @@ func (s *Server) property(w http.ResponseWriter, r *http.Request, t site.Target)
 		ref := el.SelectElement(p.Name)
 		u := feeds.PayloadUUID(ref)
 		if ref == nil || feeds.IsNil(ref) || u == "" {
-			return diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "%s('%s') has no %s", t.Kind.PluralName, t.Key, p.Name)
+			return diag.New(diag.NoResource, "%s('%s') has no %s", t.Kind.PluralName, t.Key, p.Name)
 		}
 		res, err := s.st.GetByUUID(r.Context(), rs.Endpoint, strings.ToLower(u))
 		if err != nil || res.Deleted {
-			return diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "the %s of %s('%s') (UUID %s) is not here", p.Name, t.Kind.PluralName, t.Key, u)
+			return diag.New(diag.NoResource, "the %s of %s('%s') (UUID %s) is not here", p.Name, t.Kind.PluralName, t.Key, u)
 		}
 		return s.writeRead(w, r, rs, res)
 	case p.Relationship == contracts.RelChild:
@@ -101,7 +101,7 @@ func (s *Server) childList(w http.ResponseWriter, r *http.Request, t site.Target
 	cs, _ := s.site.Related(t.Dataset, p)
 	cl, ok := s.site.Child(cs.Kind.PluralName)
 	if !ok || cl.Parent != t.Kind {
-		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "the %s of %s are not served as resources", p.Name, t.Kind.PluralName)
+		return diag.New(diag.NoSuchURL, "the %s of %s are not served as resources", p.Name, t.Kind.PluralName)
 	}
 	parent, err := s.resources.Get(r.Context(), t.Scope)
 	if err != nil {

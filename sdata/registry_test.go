@@ -140,7 +140,7 @@ func TestRegistryReadOnlyOwnEntries(t *testing.T) {
 	for _, key := range []string{"self.application", "self.contract", "self.dataSet.-"} {
 		st, h, b := do(t, http.MethodPut, p.registryEntry(key), regPayload(`<title>x</title>`))
 		mustStatus(t, http.StatusMethodNotAllowed, st, b)
-		if ds := diagnosesOf(t, b); len(ds) != 1 || ds[0].SDataCode != diag.CodeMethodNotAllowed || !strings.Contains(ds[0].Message, "read-only") {
+		if ds := diagnosesOf(t, b); len(ds) != 1 || ds[0].ApplicationCode != diag.MethodNotAllowed.AppCode() || !strings.Contains(ds[0].Message, "read-only") {
 			t.Fatalf("PUT %s diagnoses %+v", key, ds)
 		}
 		if h.Get("Allow") != http.MethodGet {
@@ -204,7 +204,7 @@ func TestRegistryCRUD(t *testing.T) {
 	}
 	st, _, b = put(etag, regPayload(`<title>stale</title>`))
 	mustStatus(t, http.StatusPreconditionFailed, st, b)
-	if ds := diagnosesOf(t, b); ds[0].SDataCode != diag.CodePreconditionFailed {
+	if ds := diagnosesOf(t, b); ds[0].ApplicationCode != diag.PreconditionFailed.AppCode() {
 		t.Fatalf("412 diagnoses %+v", ds)
 	}
 	st, h, b = do(t, http.MethodGet, loc, nil)
@@ -246,7 +246,7 @@ func TestRegistryCRUD(t *testing.T) {
 		}
 		st, _, b = do(t, m, loc, body)
 		mustStatus(t, http.StatusNotFound, st, b)
-		if ds := diagnosesOf(t, b); ds[0].SDataCode != diag.CodeResourceNotFound {
+		if ds := diagnosesOf(t, b); ds[0].ApplicationCode != diag.NoResource.AppCode() {
 			t.Fatalf("%s after delete: %+v", m, ds)
 		}
 	}
@@ -430,7 +430,7 @@ func TestRegistryDuplicateURL(t *testing.T) {
 	// The same URL, spelled differently (host case, trailing slash).
 	st, _, b := do(t, http.MethodPost, p.registry(), regPayload(`<title>again</title><url>HTTP://CRM.example.com/sdata/crm/gcrm/a/</url>`))
 	mustStatus(t, http.StatusConflict, st, b)
-	if ds := diagnosesOf(t, b); ds[0].SDataCode != diag.CodeConflict {
+	if ds := diagnosesOf(t, b); ds[0].ApplicationCode != diag.Conflict.AppCode() {
 		t.Fatalf("diagnoses %+v", ds)
 	}
 	// PUT moving another endpoint onto it: 409 too.

@@ -184,13 +184,13 @@ func (s *Server) unknownService(w http.ResponseWriter, r *http.Request, t site.T
 	op := muxVar(r, "op")
 	if i := strings.IndexByte(op, '('); i >= 0 {
 		if !strings.HasSuffix(op, ")") {
-			return diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed selector %q", op)
+			return diag.New(diag.BadURL, "malformed selector %q", op)
 		}
 		if _, err := site.ParseKey(op[i+1 : len(op)-1]); err != nil {
-			return diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed selector %q: %v", op, err)
+			return diag.New(diag.BadURL, "malformed selector %q: %v", op, err)
 		}
 	}
-	return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "unknown service %q on resource kind %s", op, t.Kind.PluralName)
+	return diag.New(diag.NoSuchURL, "unknown service %q on resource kind %s", op, t.Kind.PluralName)
 }
 
 func selectParam(r *http.Request) ([]string, error) {

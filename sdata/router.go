@@ -89,7 +89,7 @@ func (s *Server) router(table []route) http.Handler {
 		m.Handle(g.template, s.serveGroup(g))
 	}
 	m.NotFoundHandler = s.errors(func(w http.ResponseWriter, r *http.Request) error {
-		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "no SData resource at %s: URLs have the form /sdata/{application}/{contract}/{dataset}/{resourceKind}", r.URL.Path)
+		return diag.New(diag.NoSuchURL, "no SData resource at %s: URLs have the form /sdata/{application}/{contract}/{dataset}/{resourceKind}", r.URL.Path)
 	})
 	return m
 }
@@ -116,7 +116,7 @@ func (s *Server) serveGroup(g *group) http.Handler {
 			rows = g.single
 		}
 		if len(rows) == 0 {
-			return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "%q is not available on a single resource", path.Base(r.URL.Path))
+			return diag.New(diag.NoSuchURL, "%q is not available on a single resource", path.Base(r.URL.Path))
 		}
 		if chk := rows[0].check; chk != nil {
 			if err := chk(r, t); err != nil {
@@ -139,7 +139,7 @@ func (s *Server) serveGroup(g *group) http.Handler {
 				return rt.handle(w, r, t)
 			}
 		}
-		return diag.MethodNotAllowed(r.Method, allowed...)
+		return diag.NotAllowed(r.Method, allowed...)
 	})
 }
 
@@ -166,14 +166,14 @@ func (s *Server) target(r *http.Request, g *group) (site.Target, error) {
 	v := mux.Vars(r)
 	var t site.Target
 	if app, ok := v["app"]; ok && app != s.site.App {
-		return t, diag.Errorf(http.StatusNotFound, diag.CodeApplicationNotFound, "application %q not found (this provider serves %q)", app, s.site.App)
+		return t, diag.New(diag.NoApplication, "application %q not found (this provider serves %q)", app, s.site.App)
 	}
 	if c, ok := v["contract"]; ok && c != s.site.Contract.Name {
-		return t, diag.Errorf(http.StatusNotFound, diag.CodeContractNotFound, "contract %q not found (this provider serves %q)", c, s.site.Contract.Name)
+		return t, diag.New(diag.NoContract, "contract %q not found (this provider serves %q)", c, s.site.Contract.Name)
 	}
 	if ds, ok := v["dataset"]; ok {
 		if !s.site.HasDataset(ds) {
-			return t, diag.Errorf(http.StatusNotFound, diag.CodeDatasetNotFound, "dataset %q not found; datasets: %s", ds, strings.Join(s.site.Datasets(), ", "))
+			return t, diag.New(diag.NoDataset, "dataset %q not found; datasets: %s", ds, strings.Join(s.site.Datasets(), ", "))
 		}
 		t.Dataset = ds
 	}
@@ -188,7 +188,7 @@ func (s *Server) target(r *http.Request, g *group) (site.Target, error) {
 		sel := v["id"]
 		id, err := site.ParseKey(sel)
 		if err != nil {
-			return t, diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed selector %q: %v", path.Base(r.URL.Path), err)
+			return t, diag.New(diag.BadURL, "malformed selector %q: %v", path.Base(r.URL.Path), err)
 		}
 		t.ID = id
 	}
@@ -203,21 +203,21 @@ func (s *Server) resolveKind(dataset, seg string) (site.Scope, error) {
 	single := false
 	if i := strings.IndexByte(seg, '('); i >= 0 {
 		if !strings.HasSuffix(seg, ")") {
-			return site.Scope{}, diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed resource selector %q: expected %s('key')", seg, seg[:i])
+			return site.Scope{}, diag.New(diag.BadURL, "malformed resource selector %q: expected %s('key')", seg, seg[:i])
 		}
 		name = seg[:i]
 		k, err := site.ParseKey(seg[i+1 : len(seg)-1])
 		if err != nil {
-			return site.Scope{}, diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed resource selector %q: %v", seg, err)
+			return site.Scope{}, diag.New(diag.BadURL, "malformed resource selector %q: %v", seg, err)
 		}
 		key, single = k, true
 	}
 	if strings.HasPrefix(name, "$") {
-		return site.Scope{}, diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "%q is not a resource kind or a service of the dataset", name)
+		return site.Scope{}, diag.New(diag.NoSuchURL, "%q is not a resource kind or a service of the dataset", name)
 	}
 	k := s.site.Contract.Kind(name)
 	if k == nil || k.PluralName != name && k.Name != name {
-		return site.Scope{}, diag.Errorf(http.StatusNotFound, diag.CodeResourceKindNotFound, "resource kind %q not found in contract %q", name, s.site.Contract.Name)
+		return site.Scope{}, diag.New(diag.NoKind, "resource kind %q not found in contract %q", name, s.site.Contract.Name)
 	}
 	sc, _ := s.site.Scope(dataset, k.PluralName)
 	sc.Key, sc.Single = key, single

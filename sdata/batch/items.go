@@ -35,7 +35,7 @@ func (s *Service) prepare(sc site.Scope, body []byte) ([]item, error) {
 		return nil, err
 	}
 	if name.Space != feeds.AtomNS || name.Local != "feed" {
-		return nil, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis,
+		return nil, diag.New(diag.BadRequest,
 			"a batch is an Atom feed of entries tagged with http:httpMethod; got a {%s}%s document", name.Space, name.Local)
 	}
 	f, err := feeds.ParseFeed(bytes.NewReader(body), s.limits)
@@ -43,7 +43,7 @@ func (s *Service) prepare(sc site.Scope, body []byte) ([]item, error) {
 		return nil, err
 	}
 	if len(f.Entries) > MaxEntries {
-		return nil, diag.Errorf(http.StatusRequestEntityTooLarge, diag.CodeRequestEntityTooLarge,
+		return nil, diag.New(diag.TooLarge,
 			"a batch holds at most %d entries; this one holds %d: split it", MaxEntries, len(f.Entries))
 	}
 	items := make([]item, len(f.Entries))
@@ -106,7 +106,7 @@ func allowedIn(sc site.Scope, method string) *diag.Error {
 	if ok {
 		return nil
 	}
-	return diag.Errorf(http.StatusMethodNotAllowed, diag.CodeMethodNotAllowed, "%s is not allowed on %s", method, sc.Kind.PluralName)
+	return diag.New(diag.MethodNotAllowed, "%s is not allowed on %s", method, sc.Kind.PluralName)
 }
 
 // entryKey finds the key of the resource a PUT, DELETE or GET entry names:
@@ -202,9 +202,8 @@ func (s *Service) apply(ctx context.Context, sc site.Scope, items []item, usr st
 	out := make([]store.Result, len(items))
 	for i, it := range items {
 		if ctx.Err() != nil {
-			out[i] = failure(i, it, &diag.Error{Status: http.StatusServiceUnavailable, Diagnoses: []feeds.Diagnosis{{
-				Severity: "transient", SDataCode: diag.CodeApplicationDiagnosis,
-				Message: "not processed: the batch was interrupted (request cancelled or provider shutting down) before this entry"}}}, "")
+			out[i] = failure(i, it, diag.New(diag.Unavailable,
+				"not processed: the batch was interrupted (request cancelled or provider shutting down) before this entry"), "")
 			continue
 		}
 		out[i] = s.applyItem(context.WithoutCancel(ctx), sc, i, it, usr)

@@ -22,25 +22,105 @@ import (
 	"sdatasync/sdata/store"
 )
 
-// SData diagnosis codes (core 3.10) used by this provider.
+// The diagnosis codes of SData core 3.10: the only values an sdataCode
+// takes. This provider's own codes go in applicationCode (see Kind).
 const (
-	CodeBadURLSyntax          = "BadUrlSyntax"
-	CodeBadQueryParameter     = "BadQueryParameter"
-	CodeBadWhereSyntax        = "BadWhereSyntax"
-	CodeApplicationNotFound   = "ApplicationNotFound"
-	CodeContractNotFound      = "ContractNotFound"
-	CodeDatasetNotFound       = "DatasetNotFound"
-	CodeResourceKindNotFound  = "ResourceKindNotFound"
-	CodeResourceNotFound      = "ResourceNotFound"
-	CodeApplicationDiagnosis  = "ApplicationDiagnosis"
-	CodeInvalidPayload        = "InvalidPayload" // applicationCode: the payload does not match the contract
-	CodeMethodNotAllowed      = "MethodNotAllowed"
-	CodeUnsupportedMediaType  = "UnsupportedMediaType"
-	CodeRequestEntityTooLarge = "RequestEntityTooLarge"
-	CodePreconditionFailed    = "PreconditionFailed"
-	CodeConflict              = "Conflict"
-	CodeInternal              = "InternalServerError"
+	CodeBadURLSyntax           = "BadUrlSyntax"
+	CodeBadQueryParameter      = "BadQueryParameter"
+	CodeApplicationNotFound    = "ApplicationNotFound"
+	CodeApplicationUnavailable = "ApplicationUnavailable"
+	CodeDatasetNotFound        = "DatasetNotFound"
+	CodeDatasetUnavailable     = "DatasetUnavailable"
+	CodeContractNotFound       = "ContractNotFound"
+	CodeResourceKindNotFound   = "ResourceKindNotFound"
+	CodeBadWhereSyntax         = "BadWhereSyntax"
+	CodeApplicationDiagnosis   = "ApplicationDiagnosis"
 )
+
+// SpecCodes lists the sdataCode values of core 3.10.
+func SpecCodes() []string {
+	return []string{CodeBadURLSyntax, CodeBadQueryParameter, CodeApplicationNotFound, CodeApplicationUnavailable, CodeDatasetNotFound,
+		CodeDatasetUnavailable, CodeContractNotFound, CodeResourceKindNotFound, CodeBadWhereSyntax, CodeApplicationDiagnosis}
+}
+
+// Kind is one kind of error this provider answers.
+type Kind int
+
+// The kinds of error. The table kinds maps each to its HTTP status, its
+// sdataCode and its applicationCode.
+const (
+	NoSuchURL            Kind = iota // no resource or service at the URL
+	BadURL                           // a URL that does not parse (selector, key)
+	BadParameter                     // a query parameter out of its domain
+	BadWhere                         // a where expression that does not parse or compile
+	NoApplication                    // another application
+	NoContract                       // another contract
+	NoDataset                        // a dataset not served
+	NoKind                           // a resource kind not in the contract
+	NoResource                       // no resource with that key (or UUID)
+	NoJob                            // no job with that tracking ID
+	InvalidPayload                   // a payload that does not match the contract
+	BadRequest                       // a body that is not the document expected (malformed XML, bad feed or digest)
+	MethodNotAllowed                 // a method the URL does not serve
+	UnsupportedMediaType             // a body that is not XML
+	TooLarge                         // a body or batch over its limit
+	PreconditionFailed               // an If-Match that does not match
+	Conflict                         // a unique key or URL taken
+	JobFailed                        // a job that failed
+	Unavailable                      // a request cancelled or timed out
+	Internal                         // a bug: nothing of it is told
+	numKinds
+)
+
+// kindInfo is one row of the table.
+type kindInfo struct {
+	status   int
+	code     string // sdataCode (core 3.10)
+	app      string // applicationCode ("" when the sdataCode says it all)
+	severity string
+}
+
+// kinds is the one table of error kinds.
+var kinds = [numKinds]kindInfo{
+	NoSuchURL:            {http.StatusNotFound, CodeBadURLSyntax, "", "error"},
+	BadURL:               {http.StatusBadRequest, CodeBadURLSyntax, "", "error"},
+	BadParameter:         {http.StatusBadRequest, CodeBadQueryParameter, "", "error"},
+	BadWhere:             {http.StatusBadRequest, CodeBadWhereSyntax, "", "error"},
+	NoApplication:        {http.StatusNotFound, CodeApplicationNotFound, "", "error"},
+	NoContract:           {http.StatusNotFound, CodeContractNotFound, "", "error"},
+	NoDataset:            {http.StatusNotFound, CodeDatasetNotFound, "", "error"},
+	NoKind:               {http.StatusNotFound, CodeResourceKindNotFound, "", "error"},
+	NoResource:           {http.StatusNotFound, CodeApplicationDiagnosis, "ResourceNotFound", "error"},
+	NoJob:                {http.StatusNotFound, CodeApplicationDiagnosis, "JobNotFound", "error"},
+	InvalidPayload:       {http.StatusBadRequest, CodeApplicationDiagnosis, "InvalidPayload", "error"},
+	BadRequest:           {http.StatusBadRequest, CodeApplicationDiagnosis, "BadRequest", "error"},
+	MethodNotAllowed:     {http.StatusMethodNotAllowed, CodeApplicationDiagnosis, "MethodNotAllowed", "error"},
+	UnsupportedMediaType: {http.StatusUnsupportedMediaType, CodeApplicationDiagnosis, "UnsupportedMediaType", "error"},
+	TooLarge:             {http.StatusRequestEntityTooLarge, CodeApplicationDiagnosis, "RequestEntityTooLarge", "error"},
+	PreconditionFailed:   {http.StatusPreconditionFailed, CodeApplicationDiagnosis, "PreconditionFailed", "error"},
+	Conflict:             {http.StatusConflict, CodeApplicationDiagnosis, "Conflict", "error"},
+	JobFailed:            {http.StatusInternalServerError, CodeApplicationDiagnosis, "JobFailed", "error"},
+	Unavailable:          {http.StatusServiceUnavailable, CodeApplicationDiagnosis, "Unavailable", "transient"},
+	Internal:             {http.StatusInternalServerError, CodeApplicationDiagnosis, "InternalServerError", "fatal"},
+}
+
+// Status is the HTTP status of errors of kind k.
+func (k Kind) Status() int { return kinds[k].status }
+
+// SDataCode is the sdataCode of errors of kind k.
+func (k Kind) SDataCode() string { return kinds[k].code }
+
+// AppCode is the applicationCode of errors of kind k ("" for none).
+func (k Kind) AppCode() string { return kinds[k].app }
+
+// Kinds lists every kind of error.
+func Kinds() []Kind {
+	out := make([]Kind, numKinds)
+	for i := range out {
+		out[i] = Kind(i)
+	}
+	return out
+}
 
 // Error is an HTTP error with its SData diagnoses. Handlers return it; the
 // router writes it as an sdata:diagnoses document.
@@ -58,25 +138,26 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.Status, e.Diagnoses[0].SDataCode, e.Diagnoses[0].Message)
 }
 
-// Errorf builds an Error with one diagnosis of severity error.
-func Errorf(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Diagnoses: []feeds.Diagnosis{{
-		Severity: "error", SDataCode: code, Message: fmt.Sprintf(format, args...),
+// New builds an Error of kind k with one diagnosis.
+func New(k Kind, format string, args ...any) *Error {
+	ki := kinds[k]
+	return &Error{Status: ki.status, Diagnoses: []feeds.Diagnosis{{
+		Severity: ki.severity, SDataCode: ki.code, ApplicationCode: ki.app, Message: fmt.Sprintf(format, args...),
 	}}}
 }
 
-// Payload is a 400 for a payload that does not match the contract, at path.
+// Payload is the InvalidPayload error of a payload that does not match the
+// contract, at path.
 func Payload(path, format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, Diagnoses: []feeds.Diagnosis{{
-		Severity: "error", SDataCode: CodeApplicationDiagnosis, ApplicationCode: CodeInvalidPayload,
-		Message: fmt.Sprintf(format, args...), PayloadPath: path,
-	}}}
+	e := New(InvalidPayload, format, args...)
+	e.Diagnoses[0].PayloadPath = path
+	return e
 }
 
-// MethodNotAllowed is the 405 for a method outside allowed (which the Allow
+// NotAllowed is the 405 for a method outside allowed (which the Allow
 // header lists, in the order given).
-func MethodNotAllowed(method string, allowed ...string) *Error {
-	e := Errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method %s is not allowed here; allowed: %s", method, strings.Join(allowed, ", "))
+func NotAllowed(method string, allowed ...string) *Error {
+	e := New(MethodNotAllowed, "method %s is not allowed here; allowed: %s", method, strings.Join(allowed, ", "))
 	e.Allow = strings.Join(allowed, ", ")
 	return e
 }
@@ -87,7 +168,7 @@ func Allow(r *http.Request, methods ...string) error {
 	if slices.Contains(methods, r.Method) || r.Method == http.MethodHead && slices.Contains(methods, http.MethodGet) {
 		return nil
 	}
-	return MethodNotAllowed(r.Method, methods...)
+	return NotAllowed(r.Method, methods...)
 }
 
 // As maps any error to an *Error: known errors of the codec, query, payload
@@ -107,27 +188,27 @@ func As(ctx context.Context, log *slog.Logger, err error) *Error {
 	case errors.As(err, &pe):
 		return Payload(pe.Path, "%s", pe.Message)
 	case errors.As(err, &qe):
-		return Errorf(http.StatusBadRequest, qe.Code, "%s", qe.Error())
+		if qe.Code == CodeBadWhereSyntax {
+			return New(BadWhere, "%s", qe.Error())
+		}
+		return New(BadParameter, "%s", qe.Error())
 	case errors.As(err, &lim):
-		return Errorf(http.StatusRequestEntityTooLarge, CodeRequestEntityTooLarge, "%s", lim.Error())
+		return New(TooLarge, "%s", lim.Error())
 	case errors.As(err, &syn):
-		return Errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "malformed XML: %s", syn.Error())
+		return New(BadRequest, "malformed XML: %s", syn.Error())
 	case errors.As(err, &fe):
-		return Errorf(http.StatusBadRequest, CodeApplicationDiagnosis, "%s", fe.Error())
+		return New(BadRequest, "%s", fe.Error())
 	case errors.Is(err, store.ErrNotFound):
-		return Errorf(http.StatusNotFound, CodeResourceNotFound, "resource not found")
+		return New(NoResource, "resource not found")
 	case errors.Is(err, store.ErrConflict):
-		return Errorf(http.StatusConflict, CodeConflict, "%s", err.Error())
+		return New(Conflict, "%s", err.Error())
 	case errors.Is(err, store.ErrPrecondition):
-		return Errorf(http.StatusPreconditionFailed, CodePreconditionFailed, "the resource has changed: If-Match does not match its current ETag")
+		return New(PreconditionFailed, "the resource has changed: If-Match does not match its current ETag")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &Error{Status: http.StatusServiceUnavailable, Diagnoses: []feeds.Diagnosis{{
-			Severity: "transient", SDataCode: CodeApplicationDiagnosis, Message: "request cancelled or timed out"}}}
+		return New(Unavailable, "request cancelled or timed out")
 	}
 	log.ErrorContext(ctx, "internal error", "err", err)
-	return &Error{Status: http.StatusInternalServerError, Diagnoses: []feeds.Diagnosis{{
-		Severity: "fatal", SDataCode: CodeApplicationDiagnosis, ApplicationCode: CodeInternal,
-		Message: "internal server error; the request changed nothing it did not commit, see the server log"}}}
+	return New(Internal, "internal server error; the request changed nothing it did not commit, see the server log")
 }
 
 // Write writes e as an sdata:diagnoses document.

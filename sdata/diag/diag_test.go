@@ -28,16 +28,16 @@ func TestAs(t *testing.T) {
 		code    string
 		appCode string
 	}{
-		{Errorf(http.StatusTeapot, CodeBadURLSyntax, "x"), http.StatusTeapot, CodeBadURLSyntax, ""},
-		{fmt.Errorf("wrapped: %w", payload.Errorf("a/b", "bad")), http.StatusBadRequest, CodeApplicationDiagnosis, CodeInvalidPayload},
+		{New(NoSuchURL, "x"), http.StatusNotFound, CodeBadURLSyntax, ""},
+		{fmt.Errorf("wrapped: %w", payload.Errorf("a/b", "bad")), http.StatusBadRequest, CodeApplicationDiagnosis, "InvalidPayload"},
 		{qe, http.StatusBadRequest, CodeBadWhereSyntax, ""},
-		{syn, http.StatusBadRequest, CodeApplicationDiagnosis, ""},
-		{lim, http.StatusRequestEntityTooLarge, CodeRequestEntityTooLarge, ""},
-		{store.ErrNotFound, http.StatusNotFound, CodeResourceNotFound, ""},
-		{store.ErrConflict, http.StatusConflict, CodeConflict, ""},
-		{store.ErrPrecondition, http.StatusPreconditionFailed, CodePreconditionFailed, ""},
-		{context.Canceled, http.StatusServiceUnavailable, CodeApplicationDiagnosis, ""},
-		{errors.New("disk on fire at /var/secret"), http.StatusInternalServerError, CodeApplicationDiagnosis, CodeInternal},
+		{syn, http.StatusBadRequest, CodeApplicationDiagnosis, "BadRequest"},
+		{lim, http.StatusRequestEntityTooLarge, CodeApplicationDiagnosis, "RequestEntityTooLarge"},
+		{store.ErrNotFound, http.StatusNotFound, CodeApplicationDiagnosis, "ResourceNotFound"},
+		{store.ErrConflict, http.StatusConflict, CodeApplicationDiagnosis, "Conflict"},
+		{store.ErrPrecondition, http.StatusPreconditionFailed, CodeApplicationDiagnosis, "PreconditionFailed"},
+		{context.Canceled, http.StatusServiceUnavailable, CodeApplicationDiagnosis, "Unavailable"},
+		{errors.New("disk on fire at /var/secret"), http.StatusInternalServerError, CodeApplicationDiagnosis, "InternalServerError"},
 	} {
 		if tc.err == nil {
 			t.Fatalf("case %d: no error to map", tc.status)

@@ -190,11 +190,11 @@ func (rt *Runtime) Start(j store.Job, fn func(ctx context.Context)) {
 // trackingID parameter names.
 func (rt *Runtime) Lookup(ctx context.Context, sc site.Scope, typ, op, tracking string) (store.Job, error) {
 	if tracking == "" {
-		return store.Job{}, diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "no tracking id: use %s('{trackingID}') or %s?trackingID=", op, op)
+		return store.Job{}, diag.New(diag.BadParameter, "no tracking id: use %s('{trackingID}') or %s?trackingID=", op, op)
 	}
 	j, err := rt.st.Job(ctx, sc.Endpoint.ID, typ, tracking)
 	if errors.Is(err, store.ErrNotFound) {
-		return j, diag.Errorf(http.StatusNotFound, diag.CodeApplicationDiagnosis, "no %s job with tracking id %q (finished jobs expire after %s)", typ, tracking, rt.ttl)
+		return j, diag.New(diag.NoJob, "no %s job with tracking id %q (finished jobs expire after %s)", typ, tracking, rt.ttl)
 	}
 	if err != nil {
 		return j, err
@@ -351,7 +351,7 @@ func (rt *Runtime) WriteTracking(w http.ResponseWriter, status int, location str
 
 // Failed is the 500 answer of a GET on a failed job.
 func Failed(typ string, j store.Job) error {
-	return diag.Errorf(http.StatusInternalServerError, diag.CodeApplicationDiagnosis, "%s job %s failed: %s", typ, j.TrackingID, j.Failure)
+	return diag.New(diag.JobFailed, "%s job %s failed: %s", typ, j.TrackingID, j.Failure)
 }
 
 // Audit appends records to the audit log, stamped now when they carry no

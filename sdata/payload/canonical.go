@@ -211,7 +211,9 @@ func ParseStored(b []byte) (*etree.Element, error) {
 	// the stored form is already its normal form.
 	el, err := feeds.ParsePayload(bytes.NewReader(b), feeds.Limits{MaxBytes: int64(len(b)) + 1})
 	if err != nil {
-		return nil, fmt.Errorf("stored payload unreadable: %w", err)
+		// Not wrapped: a stored payload that does not parse is the
+		// provider's fault, never the request's (a 500, not a 400).
+		return nil, fmt.Errorf("stored payload unreadable: %v", err)
 	}
 	return el, nil
 }

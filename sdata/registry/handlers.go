@@ -139,7 +139,7 @@ func (s *Service) writeEntry(w http.ResponseWriter, r *http.Request, e store.Reg
 
 func notFound(key string, err error) error {
 	if err == nil || errors.Is(err, store.ErrNotFound) {
-		return diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "endpoints('%s') not found", key)
+		return diag.New(diag.NoResource, "endpoints('%s') not found", key)
 	}
 	return err
 }
@@ -149,7 +149,7 @@ func (s *Service) readOnly(key string) error {
 	if _, ok, err := s.ownEndpoint(key); err != nil || !ok {
 		return err
 	}
-	e := diag.Errorf(http.StatusMethodNotAllowed, diag.CodeMethodNotAllowed,
+	e := diag.New(diag.MethodNotAllowed,
 		"endpoints('%s') is one of this provider's own endpoints and is read-only; only registered endpoints can be changed or removed", key)
 	e.Allow = http.MethodGet
 	return e
@@ -220,7 +220,7 @@ func (s *Service) checkOwnURL(u string) error {
 	}
 	for _, o := range own {
 		if c, err := canonicalURL(o.URL); err == nil && c == u {
-			return diag.Errorf(http.StatusConflict, diag.CodeConflict, "%s is this provider's own endpoint endpoints('%s'); it is listed already", u, o.Key)
+			return diag.New(diag.Conflict, "%s is this provider's own endpoint endpoints('%s'); it is listed already", u, o.Key)
 		}
 	}
 	return nil
@@ -354,23 +354,23 @@ func (s *Service) Collection(w http.ResponseWriter, r *http.Request, t site.Targ
 	name := seg
 	if i := strings.IndexByte(seg, '('); i >= 0 {
 		if !strings.HasSuffix(seg, ")") {
-			return diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed resource selector %q: expected endpoints('key')", seg)
+			return diag.New(diag.BadURL, "malformed resource selector %q: expected endpoints('key')", seg)
 		}
 		if _, err := site.ParseKey(seg[i+1 : len(seg)-1]); err != nil {
-			return diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "malformed resource selector %q: %v", seg, err)
+			return diag.New(diag.BadURL, "malformed resource selector %q: %v", seg, err)
 		}
 		name = seg[:i]
 	}
-	return diag.Errorf(http.StatusNotFound, diag.CodeResourceKindNotFound, "resource kind %q not found in the registry: it serves endpoints", name)
+	return diag.New(diag.NoKind, "resource kind %q not found in the registry: it serves endpoints", name)
 }
 
 // NoService answers services under the registry: none exist.
 func (s *Service) NoService(w http.ResponseWriter, r *http.Request, t site.Target) error {
 	seg, op, _ := strings.Cut(t.ID, "/")
-	return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "the registry has no service %q on %s", op, seg)
+	return diag.New(diag.NoSuchURL, "the registry has no service %q on %s", op, seg)
 }
 
 // SystemNotFound answers the rest of the $system URL space.
 func (s *Service) SystemNotFound(w http.ResponseWriter, r *http.Request, t site.Target) error {
-	return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "no system resource at %s: the registry is at %s", r.URL.Path, Path)
+	return diag.New(diag.NoSuchURL, "no system resource at %s: the registry is at %s", r.URL.Path, Path)
 }

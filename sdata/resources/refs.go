@@ -2,7 +2,6 @@ package resources
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -119,7 +118,7 @@ func (s *Service) RefKey(ctx context.Context, target site.Scope, ref *etree.Elem
 		if _, err := url.Parse(raw); err == nil {
 			k, err := site.KeyFromURL(raw)
 			if err != nil {
-				return "", diag.Errorf(http.StatusBadRequest, diag.CodeBadURLSyntax, "%v", err)
+				return "", diag.New(diag.BadURL, "%v", err)
 			}
 			return k, nil
 		}
@@ -132,7 +131,7 @@ func (s *Service) RefKey(ctx context.Context, target site.Scope, ref *etree.Elem
 		if k, ok := keys[strings.ToLower(u)]; ok {
 			return k, nil
 		}
-		return "", diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "no %s with UUID %s", target.Kind.Name, u)
+		return "", diag.New(diag.NoResource, "no %s with UUID %s", target.Kind.Name, u)
 	}
-	return "", diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "the reference names no resource")
+	return "", diag.New(diag.BadRequest, "the reference names no resource")
 }

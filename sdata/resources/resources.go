@@ -10,7 +10,6 @@ package resources
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/beevik/etree"
 
@@ -42,7 +41,7 @@ func (s *Service) Changed(sc site.Scope, res store.Resource) {
 // pass through).
 func NotFound(sc site.Scope, err error) error {
 	if err == nil || errors.Is(err, store.ErrNotFound) {
-		return diag.Errorf(http.StatusNotFound, diag.CodeResourceNotFound, "%s('%s') not found", sc.Kind.PluralName, sc.Key)
+		return diag.New(diag.NoResource, "%s('%s') not found", sc.Kind.PluralName, sc.Key)
 	}
 	return err
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -178,4 +179,30 @@ func (p *Provider) KindURL(kind string) string { return p.DatasetURL() + "/" + k
 // default dataset (quotes in the key doubled).
 func (p *Provider) ResourceURL(kind, key string) string {
 	return p.KindURL(kind) + "('" + strings.ReplaceAll(key, "'", "''") + "')"
+}
+
+// Shared returns the path of a file or folder of the shared reference
+// material (../shared beside the module root: the SData schemas, Sage's
+// contracts, the device protocols), or skips the test when it is absent.
+func Shared(tb testing.TB, elem ...string) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Skip("module root not found")
+		}
+		dir = parent
+	}
+	p := filepath.Join(append([]string{dir, "..", "shared"}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		tb.Skipf("shared reference material not available: %v", err)
+	}
+	return p
 }

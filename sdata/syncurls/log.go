@@ -43,7 +43,7 @@ func (s *Service) Log() site.Handler {
 			if v := wire.QueryParam(q, p.name); v != "" {
 				tm, err := feeds.ParseTime(v)
 				if err != nil {
-					return diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "%s must be an ISO 8601 date or time, got %q", p.name, v)
+					return diag.New(diag.BadParameter, "%s must be an ISO 8601 date or time, got %q", p.name, v)
 				}
 				*p.t = tm
 			}

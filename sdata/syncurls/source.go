@@ -35,7 +35,7 @@ func (s *Service) parseDigest(body []byte) (*digest.Digest, error) {
 		return nil, err
 	}
 	if err := d.Validate(); err != nil {
-		return nil, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "%v", err)
+		return nil, diag.New(diag.BadRequest, "%v", err)
 	}
 	return d, nil
 }

@@ -88,7 +88,7 @@ func (s *Service) Check(op string) func(r *http.Request, t site.Target) error {
 	return func(r *http.Request, t site.Target) error {
 		k := t.Kind
 		if !k.IsSyncSource && !k.IsSyncTarget {
-			return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "resource kind %s is not synchronized (neither sme:isSyncSource nor sme:isSyncTarget)", k.PluralName)
+			return diag.New(diag.NoSuchURL, "resource kind %s is not synchronized (neither sme:isSyncSource nor sme:isSyncTarget)", k.PluralName)
 		}
 		return checkRun(r, t, op)
 	}
@@ -97,13 +97,13 @@ func (s *Service) Check(op string) func(r *http.Request, t site.Target) error {
 // checkRun validates the tracking id and the kind's role for op.
 func checkRun(r *http.Request, t site.Target, op string) error {
 	if ru := runOf(r, t); ru.Tracking != "" && !trackingRE.MatchString(ru.Tracking) {
-		return diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "invalid trackingID %q", ru.Tracking)
+		return diag.New(diag.BadParameter, "invalid trackingID %q", ru.Tracking)
 	}
 	switch {
 	case op == OpSource && !t.Kind.IsSyncSource:
-		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "resource kind %s is not a sync source", t.Kind.PluralName)
+		return diag.New(diag.NoSuchURL, "resource kind %s is not a sync source", t.Kind.PluralName)
 	case op == OpTarget && !t.Kind.IsSyncTarget:
-		return diag.Errorf(http.StatusNotFound, diag.CodeBadURLSyntax, "resource kind %s is not a sync target", t.Kind.PluralName)
+		return diag.New(diag.NoSuchURL, "resource kind %s is not a sync target", t.Kind.PluralName)
 	}
 	return nil
 }
@@ -112,7 +112,7 @@ func checkRun(r *http.Request, t site.Target, op string) error {
 // ($batch): a tracking id must be well-formed.
 func CheckTracking(r *http.Request, t site.Target) error {
 	if ru := runOf(r, t); ru.Tracking != "" && !trackingRE.MatchString(ru.Tracking) {
-		return diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "invalid trackingID %q", ru.Tracking)
+		return diag.New(diag.BadParameter, "invalid trackingID %q", ru.Tracking)
 	}
 	return nil
 }

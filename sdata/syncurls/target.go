@@ -43,7 +43,7 @@ func (s *Service) StartTarget() site.Handler {
 				return 0, err
 			}
 			if err := digest.CheckImmediate(cur, tf.digest, tf.states); err != nil {
-				return 0, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "%v", err)
+				return 0, diag.New(diag.BadRequest, "%v", err)
 			}
 		}
 		async := ru.Tracking != ""
@@ -124,15 +124,15 @@ func (s *Service) prepareTarget(sc site.Scope, body []byte) (*targetFeed, error)
 	case "immediate":
 		tf.immediate = true
 	default:
-		return nil, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "unknown sync:syncMode %q (catchUp or immediate)", f.SyncMode)
+		return nil, diag.New(diag.BadRequest, "unknown sync:syncMode %q (catchUp or immediate)", f.SyncMode)
 	}
 	if f.Digest != nil {
 		if err := f.Digest.Validate(); err != nil {
-			return nil, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "feed digest: %v", err)
+			return nil, diag.New(diag.BadRequest, "feed digest: %v", err)
 		}
 		tf.digest = *f.Digest
 	} else if !tf.immediate {
-		return nil, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "a catchUp sync feed must carry the source's sync:digest")
+		return nil, diag.New(diag.BadRequest, "a catchUp sync feed must carry the source's sync:digest")
 	}
 	_, hasNext := f.Link("next")
 	tf.last = !hasNext
@@ -229,7 +229,7 @@ func (s *Service) applyTarget(ctx context.Context, sc site.Scope, j store.Job, t
 			Count: tf.entries.Len(), Duration: time.Since(start), Detail: jsonString(map[string]string{"error": err.Error()})})
 		var gap *digest.GapError
 		if errors.As(err, &gap) {
-			return done, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "%v", err)
+			return done, diag.New(diag.BadRequest, "%v", err)
 		}
 		return done, err
 	}

@@ -90,7 +90,7 @@ func MatchETag(h, cur string) error {
 			return nil
 		}
 	}
-	return diag.Errorf(http.StatusPreconditionFailed, diag.CodePreconditionFailed,
+	return diag.New(diag.PreconditionFailed,
 		"the resource has changed: If-Match %s does not match its current ETag \"%s\"", h, cur)
 }
 

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,14 +30,14 @@ func ParsePaging(q url.Values) (Paging, error) {
 	if v := QueryParam(q, "startIndex"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return pg, diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "startIndex must be an integer >= 1, got %q", v)
+			return pg, diag.New(diag.BadParameter, "startIndex must be an integer >= 1, got %q", v)
 		}
 		pg.Start = n
 	}
 	if v := QueryParam(q, "count"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return pg, diag.Errorf(http.StatusBadRequest, diag.CodeBadQueryParameter, "count must be an integer >= 0, got %q", v)
+			return pg, diag.New(diag.BadParameter, "count must be an integer >= 0, got %q", v)
 		}
 		pg.Count = min(n, MaxPageSize)
 	}

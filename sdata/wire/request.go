@@ -28,20 +28,20 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !xmlMediaType(mt) {
-			return nil, diag.Errorf(http.StatusUnsupportedMediaType, diag.CodeUnsupportedMediaType,
+			return nil, diag.New(diag.UnsupportedMediaType,
 				"unsupported media type %q: send application/atom+xml or application/xml", ct)
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, diag.Errorf(http.StatusRequestEntityTooLarge, diag.CodeRequestEntityTooLarge, "request body over the limit of %d bytes", max)
+		return nil, diag.New(diag.TooLarge, "request body over the limit of %d bytes", max)
 	}
 	if err != nil {
-		return nil, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "reading the request body: %v", err)
+		return nil, diag.New(diag.BadRequest, "reading the request body: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "the request body is empty: an XML document was expected")
+		return nil, diag.New(diag.BadRequest, "the request body is empty: an XML document was expected")
 	}
 	return body, nil
 }
@@ -59,7 +59,7 @@ func xmlMediaType(mt string) bool {
 func RootName(body []byte) (xml.Name, error) {
 	n, err := feeds.RootName(body)
 	if err != nil {
-		return n, diag.Errorf(http.StatusBadRequest, diag.CodeApplicationDiagnosis, "malformed XML: %v", err)
+		return n, diag.New(diag.BadRequest, "malformed XML: %v", err)
 	}
 	return n, nil
 }
