@@ -280,3 +280,18 @@ func TestChildItemsAddressable(t *testing.T) {
 		t.Fatalf("stored after the round trip: %s %v", res.Payload, err)
 	}
 }
+
+// TestTemplateThenPost: clients build a new resource from $template and
+// POST the entry back as it came (with its id, links and defaults).
+func TestTemplateThenPost(t *testing.T) {
+	p := newProvider(t, 5)
+	for _, k := range []string{"tradingAccounts", "contacts", "commodities", "salesOrders"} {
+		st, _, tmpl := do(t, http.MethodGet, p.kind(k)+"/$template", nil)
+		mustStatus(t, http.StatusOK, st, tmpl)
+		st, h, b := do(t, http.MethodPost, p.kind(k), tmpl)
+		mustStatus(t, http.StatusCreated, st, b)
+		if !strings.HasPrefix(h.Get("Location"), p.kind(k)+"('") || h.Get("ETag") == "" {
+			t.Errorf("%s: Location %q ETag %q", k, h.Get("Location"), h.Get("ETag"))
+		}
+	}
+}
