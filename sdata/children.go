@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/payload"
 	"sdatasync/sdata/resources"
@@ -71,7 +72,7 @@ func (s *Server) writeChild(w http.ResponseWriter, r *http.Request, sc site.Scop
 			return err
 		}
 	}
-	e, err := s.resources.WriteChild(r.Context(), sc, cl, cur, r.Method, el, wire.IfMatch(r, nil), wire.User(r))
+	e, err := s.resources.WriteChild(r.Context(), sc, cl, cur, r.Method, el, wire.IfMatch(r, nil), auth.Name(r))
 	if err != nil {
 		return err
 	}

@@ -108,6 +108,8 @@ func TestEveryDiagnosis(t *testing.T) {
 	base := p.HTTP.URL + "/sdata/sdatasync"
 	st, _, b := do(t, http.MethodPost, p.registry(), regPayload(`<title>Twin</title><url>http://twin.example.com/sdata/a/gcrm/-</url>`))
 	mustStatus(t, http.StatusCreated, st, b)
+	// A provider with authentication: the router's 401, 403 and 429.
+	secured := securedProvider(t)
 	// A failed job, as the store keeps one.
 	ctx := context.Background()
 	j, _, err := p.Store.CreateJob(ctx, store.Job{EndpointID: p.endpoint("tradingAccounts").ID, Type: store.JobSource, TrackingID: "failed-job"})
@@ -148,6 +150,9 @@ func TestEveryDiagnosis(t *testing.T) {
 		diag.Conflict:             {http.MethodPost, p.registry(), string(regPayload(`<title>Twin 2</title><url>http://twin.example.com/sdata/a/gcrm/-</url>`)), nil},
 		diag.JobFailed:            {http.MethodGet, p.kind("tradingAccounts") + "/$syncSource('failed-job')", "", nil},
 		diag.Internal:             {http.MethodGet, p.kind("tradingAccounts") + "('" + broken + "')", "", nil},
+		diag.Unauthenticated:      {http.MethodGet, secured.KindURL("tradingAccounts"), "", nil},
+		diag.Forbidden:            {http.MethodPost, secured.KindURL("tradingAccounts"), ta("No", "N"), []string{"Authorization", "Bearer reader"}},
+		diag.Throttled:            {http.MethodGet, secured.KindURL("tradingAccounts"), "", []string{"Authorization", "Bearer throttled"}},
 	}
 	for _, k := range diag.Kinds() {
 		if k == diag.Unavailable {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/site"
 )
@@ -22,6 +23,7 @@ func (s *Server) Jobs() *jobs.Runtime { return s.jobs }
 // Route is one row of the route table, as tests see it.
 type Route struct {
 	Pattern, Method string
+	Role            auth.Role
 	ByContract      bool // the contract decides whether the method is served
 	Any             bool // the row serves every method (URLs that name nothing)
 }
@@ -30,7 +32,7 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	var out []Route
 	for _, rt := range s.routes() {
-		out = append(out, Route{Pattern: rt.pattern, Method: rt.method, ByContract: rt.byContract, Any: rt.method == anyMethod})
+		out = append(out, Route{Pattern: rt.pattern, Method: rt.method, Role: rt.role, ByContract: rt.byContract, Any: rt.method == anyMethod})
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/payload"
 	"sdatasync/sdata/site"
@@ -127,7 +128,7 @@ func (s *Server) link(w http.ResponseWriter, r *http.Request, t site.Target) err
 	if err != nil {
 		return err
 	}
-	res, err := s.st.Link(r.Context(), t.Endpoint, key, u, wire.User(r))
+	res, err := s.st.Link(r.Context(), t.Endpoint, key, u, auth.Name(r))
 	if errors.Is(err, store.ErrNotFound) {
 		return diag.New(diag.NoResource, "%s('%s') not found", t.Kind.PluralName, key)
 	}
@@ -164,7 +165,7 @@ func (s *Server) relink(w http.ResponseWriter, r *http.Request, t site.Target) e
 	if u := feeds.PayloadUUID(el); u != "" && !strings.EqualFold(u, id) {
 		return diag.Payload(t.Kind.Name+"/@sdata:uuid", "the payload names UUID %s, the URL %s", u, id)
 	}
-	res, err := s.st.Relink(r.Context(), t.Endpoint, id, key, wire.User(r))
+	res, err := s.st.Relink(r.Context(), t.Endpoint, id, key, auth.Name(r))
 	if err != nil {
 		return linkError(t.Scope, id, err)
 	}

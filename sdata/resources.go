@@ -10,6 +10,7 @@ import (
 
 	"sdatasync/contracts"
 	"sdatasync/feeds"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/payload"
 	"sdatasync/sdata/query"
@@ -107,7 +108,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, t site.Target) e
 	if err != nil {
 		return err
 	}
-	res, err := s.resources.Create(r.Context(), t.Scope, el, wire.User(r))
+	res, err := s.resources.Create(r.Context(), t.Scope, el, auth.Name(r))
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, t site.Target) e
 	if err != nil {
 		return err
 	}
-	res, err := s.resources.Update(r.Context(), t.Scope, patch, wire.IfMatch(r, entry), wire.User(r))
+	res, err := s.resources.Update(r.Context(), t.Scope, patch, wire.IfMatch(r, entry), auth.Name(r))
 	if err != nil {
 		return err
 	}
@@ -144,7 +145,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, t site.Target) e
 	if cl, ok := s.site.Child(t.Kind.PluralName); ok {
 		return s.writeOneChild(w, r, t.Scope, cl)
 	}
-	if _, err := s.resources.Delete(r.Context(), t.Scope, wire.IfMatch(r, nil), wire.User(r)); err != nil {
+	if _, err := s.resources.Delete(r.Context(), t.Scope, wire.IfMatch(r, nil), auth.Name(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

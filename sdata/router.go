@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"sdatasync/contracts"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/wire"
@@ -30,7 +31,10 @@ import (
 type route struct {
 	pattern string
 	method  string
-	handle  site.Handler
+	// role is what the principal must hold in the URL's dataset (in any
+	// dataset, above the dataset level); every route declares one.
+	role   auth.Role
+	handle site.Handler
 	// byContract: the method is served only where the contract allows it
 	// on the kind (sme:canGet, canPost, canPut, canDelete); the Allow
 	// header of a 405 lists what the contract allows.
@@ -84,7 +88,7 @@ func (s *Server) router(table []route) http.Handler {
 	}
 	m := mux.NewRouter()
 	m.StrictSlash(false)
-	m.Use(s.logRequests)
+	m.Use(s.logRequests, s.authenticate)
 	for _, g := range groups {
 		m.Handle(g.template, s.serveGroup(g))
 	}
@@ -103,10 +107,16 @@ func (s *Server) errors(h func(w http.ResponseWriter, r *http.Request) error) ht
 	})
 }
 
-// serveGroup resolves what the URL names, then the method, then calls the
-// row's handler.
+// serveGroup resolves what the URL names, then the method, checks the role
+// and calls the row's handler. An anonymous request to a path that needs a
+// role is answered 401 before anything of the URL is resolved.
 func (s *Server) serveGroup(g *group) http.Handler {
+	public := slices.ContainsFunc(append(slices.Clone(g.collection), g.single...), func(rt route) bool { return rt.role == auth.Public })
 	return s.errors(func(w http.ResponseWriter, r *http.Request) error {
+		p := auth.From(r.Context())
+		if p == nil && !public {
+			return diag.Unauthorized()
+		}
 		t, err := s.target(r, g)
 		if err != nil {
 			return err
@@ -136,10 +146,45 @@ func (s *Server) serveGroup(g *group) http.Handler {
 		}
 		for _, rt := range rows {
 			if rt.method == anyMethod || rt.method == method && slices.Contains(allowed, method) {
+				if !p.Can(t.Dataset, rt.role) {
+					if p == nil {
+						return diag.Unauthorized()
+					}
+					return diag.New(diag.Forbidden, "%s may not %s %s: it needs the %s role in dataset %q", p.Name, r.Method, r.URL.Path, rt.role, datasetOf(t))
+				}
 				return rt.handle(w, r, t)
 			}
 		}
 		return diag.NotAllowed(r.Method, allowed...)
+	})
+}
+
+// datasetOf names the dataset of a target for messages ("*" above the
+// dataset level).
+func datasetOf(t site.Target) string {
+	if t.Dataset == "" {
+		return auth.AnyDataset
+	}
+	return t.Dataset
+}
+
+// authenticate says who each request is from (auth.From), before routing:
+// credentials that do not verify are refused at once (401, or 429 while
+// throttled). Without an authenticator every request is auth.Unchecked.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.Unchecked()
+		if s.cfg.Auth != nil {
+			var err error
+			if p, err = s.cfg.Auth.Authenticate(r); err != nil {
+				diag.Write(w, diag.As(r.Context(), s.log, err))
+				return
+			}
+		}
+		if p != nil {
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -3,6 +3,8 @@ package sdata
 import (
 	"net/http"
 
+	"sdatasync/sdata/auth"
+
 	"sdatasync/sdata/syncurls"
 )
 
@@ -26,7 +28,8 @@ const (
 )
 
 // routes is the route table: every URL the provider serves, with its
-// methods and handlers, and nothing else. A path matched by no row answers
+// methods, the role each needs (in the URL's dataset; above the dataset
+// level, in any dataset) and its handler, and nothing else. A path matched by no row answers
 // 404 BadUrlSyntax; a method not listed for a path answers 405 with Allow.
 // Rows are matched in order: specific paths before the patterns that would
 // also match them.
@@ -35,72 +38,72 @@ func (s *Server) routes() []route {
 	syncCheck := sy.Check
 	return []route{
 		// pattern                                     method  handler
-		{pattern: "/healthz", method: GET, handle: s.health},
-		{pattern: "/healthz", method: HEAD, handle: s.health},
-		{pattern: "/sdata", method: GET, handle: s.listApps},
+		{pattern: "/healthz", method: GET, role: auth.Public, handle: s.health},
+		{pattern: "/healthz", method: HEAD, role: auth.Public, handle: s.health},
+		{pattern: "/sdata", method: GET, role: auth.Reader, handle: s.listApps},
 
 		// The endpoint registry (core 14).
-		{pattern: reg + "/endpoints", method: GET, handle: rg.List},
-		{pattern: reg + "/endpoints", method: POST, handle: rg.Register},
-		{pattern: reg + "/endpoints('{id}')", method: GET, handle: rg.Get},
-		{pattern: reg + "/endpoints('{id}')", method: PUT, handle: rg.Update},
-		{pattern: reg + "/endpoints('{id}')", method: DELETE, handle: rg.Delete},
-		{pattern: reg + "/{seg}", method: anyMethod, handle: s.registryUnknown(rg.Collection)},
-		{pattern: reg + "/{seg}/{op}", method: anyMethod, handle: s.registryUnknown(rg.NoService)},
-		{pattern: system + "{rest}", method: anyMethod, handle: rg.SystemNotFound},
+		{pattern: reg + "/endpoints", method: GET, role: auth.Auditor, handle: rg.List},
+		{pattern: reg + "/endpoints", method: POST, role: auth.Admin, handle: rg.Register},
+		{pattern: reg + "/endpoints('{id}')", method: GET, role: auth.Auditor, handle: rg.Get},
+		{pattern: reg + "/endpoints('{id}')", method: PUT, role: auth.Admin, handle: rg.Update},
+		{pattern: reg + "/endpoints('{id}')", method: DELETE, role: auth.Admin, handle: rg.Delete},
+		{pattern: reg + "/{seg}", method: anyMethod, role: auth.Auditor, handle: s.registryUnknown(rg.Collection)},
+		{pattern: reg + "/{seg}/{op}", method: anyMethod, role: auth.Auditor, handle: s.registryUnknown(rg.NoService)},
+		{pattern: system + "{rest}", method: anyMethod, role: auth.Auditor, handle: rg.SystemNotFound},
 
 		// Application, contract and dataset levels, $schema of the contract.
-		{pattern: app, method: GET, handle: s.listContracts},
-		{pattern: app + "/{contract}", method: GET, handle: s.listDatasets},
-		{pattern: app + "/{contract}/$schema", method: GET, handle: s.contractSchema},
-		{pattern: dataset, method: GET, handle: s.listKinds},
-		{pattern: dataset + "/$schema", method: GET, handle: s.contractSchema},
-		{pattern: dataset + "/$syncLog", method: GET, handle: sy.Log()},
+		{pattern: app, method: GET, role: auth.Reader, handle: s.listContracts},
+		{pattern: app + "/{contract}", method: GET, role: auth.Reader, handle: s.listDatasets},
+		{pattern: app + "/{contract}/$schema", method: GET, role: auth.Reader, handle: s.contractSchema},
+		{pattern: dataset, method: GET, role: auth.Reader, handle: s.listKinds},
+		{pattern: dataset + "/$schema", method: GET, role: auth.Reader, handle: s.contractSchema},
+		{pattern: dataset + "/$syncLog", method: GET, role: auth.Auditor, handle: sy.Log()},
 
 		// Resources (CRUD, query, paging) and their metadata.
-		{pattern: kind, method: GET, handle: s.list, byContract: true},
-		{pattern: kind, method: POST, handle: s.create, byContract: true},
-		{pattern: one, method: GET, handle: s.get, byContract: true},
-		{pattern: one, method: PUT, handle: s.update, byContract: true},
-		{pattern: one, method: DELETE, handle: s.delete, byContract: true},
-		{pattern: kind + "/$schema", method: GET, handle: s.kindSchema},
-		{pattern: kind + "/$template", method: GET, handle: s.template},
+		{pattern: kind, method: GET, role: auth.Reader, handle: s.list, byContract: true},
+		{pattern: kind, method: POST, role: auth.Writer, handle: s.create, byContract: true},
+		{pattern: one, method: GET, role: auth.Reader, handle: s.get, byContract: true},
+		{pattern: one, method: PUT, role: auth.Writer, handle: s.update, byContract: true},
+		{pattern: one, method: DELETE, role: auth.Writer, handle: s.delete, byContract: true},
+		{pattern: kind + "/$schema", method: GET, role: auth.Reader, handle: s.kindSchema},
+		{pattern: kind + "/$template", method: GET, role: auth.Reader, handle: s.template},
 
 		// Synchronization (sync 3): the four URLs and the audit log.
-		{pattern: kind + "/$syncDigest", method: GET, handle: sy.Digest(), check: syncCheck(syncurls.OpDigest)},
-		{pattern: kind + "/$syncDigest", method: PUT, handle: sy.Digest()},
-		{pattern: kind + "/$syncDigest", method: POST, handle: sy.Digest()},
-		{pattern: kind + "/$syncSource", method: POST, handle: sy.StartSource(), check: syncCheck(syncurls.OpSource)},
-		{pattern: kind + "/$syncSource", method: GET, handle: sy.PollSource()},
-		{pattern: kind + "/$syncSource", method: DELETE, handle: sy.FreeSource()},
-		{pattern: kind + "/$syncSource('{id}')", method: GET, handle: sy.PollSource(), check: syncCheck(syncurls.OpSource)},
-		{pattern: kind + "/$syncSource('{id}')", method: DELETE, handle: sy.FreeSource()},
-		{pattern: kind + "/$syncTarget", method: POST, handle: sy.StartTarget(), check: syncCheck(syncurls.OpTarget)},
-		{pattern: kind + "/$syncTarget", method: GET, handle: sy.PollTarget()},
-		{pattern: kind + "/$syncTarget", method: DELETE, handle: sy.FreeTarget()},
-		{pattern: kind + "/$syncTarget('{id}')", method: GET, handle: sy.PollTarget(), check: syncCheck(syncurls.OpTarget)},
-		{pattern: kind + "/$syncTarget('{id}')", method: DELETE, handle: sy.FreeTarget()},
-		{pattern: kind + "/$syncResults", method: POST, handle: sy.Results(), check: syncCheck(syncurls.OpResults)},
-		{pattern: kind + "/$syncLog", method: GET, handle: sy.Log()},
+		{pattern: kind + "/$syncDigest", method: GET, role: auth.Sync, handle: sy.Digest(), check: syncCheck(syncurls.OpDigest)},
+		{pattern: kind + "/$syncDigest", method: PUT, role: auth.Sync, handle: sy.Digest()},
+		{pattern: kind + "/$syncDigest", method: POST, role: auth.Sync, handle: sy.Digest()},
+		{pattern: kind + "/$syncSource", method: POST, role: auth.Sync, handle: sy.StartSource(), check: syncCheck(syncurls.OpSource)},
+		{pattern: kind + "/$syncSource", method: GET, role: auth.Sync, handle: sy.PollSource()},
+		{pattern: kind + "/$syncSource", method: DELETE, role: auth.Sync, handle: sy.FreeSource()},
+		{pattern: kind + "/$syncSource('{id}')", method: GET, role: auth.Sync, handle: sy.PollSource(), check: syncCheck(syncurls.OpSource)},
+		{pattern: kind + "/$syncSource('{id}')", method: DELETE, role: auth.Sync, handle: sy.FreeSource()},
+		{pattern: kind + "/$syncTarget", method: POST, role: auth.Sync, handle: sy.StartTarget(), check: syncCheck(syncurls.OpTarget)},
+		{pattern: kind + "/$syncTarget", method: GET, role: auth.Sync, handle: sy.PollTarget()},
+		{pattern: kind + "/$syncTarget", method: DELETE, role: auth.Sync, handle: sy.FreeTarget()},
+		{pattern: kind + "/$syncTarget('{id}')", method: GET, role: auth.Sync, handle: sy.PollTarget(), check: syncCheck(syncurls.OpTarget)},
+		{pattern: kind + "/$syncTarget('{id}')", method: DELETE, role: auth.Sync, handle: sy.FreeTarget()},
+		{pattern: kind + "/$syncResults", method: POST, role: auth.Sync, handle: sy.Results(), check: syncCheck(syncurls.OpResults)},
+		{pattern: kind + "/$syncLog", method: GET, role: auth.Auditor, handle: sy.Log()},
 
 		// Linking (sync 6): UUIDs of local resources.
-		{pattern: kind + "/$linked", method: GET, handle: s.linkedFeed},
-		{pattern: kind + "/$linked", method: POST, handle: s.link},
-		{pattern: kind + "/$linked('{id}')", method: GET, handle: s.getLink, check: checkLinkID},
-		{pattern: kind + "/$linked('{id}')", method: PUT, handle: s.relink},
-		{pattern: kind + "/$linked('{id}')", method: DELETE, handle: s.unlink},
+		{pattern: kind + "/$linked", method: GET, role: auth.Writer, handle: s.linkedFeed},
+		{pattern: kind + "/$linked", method: POST, role: auth.Writer, handle: s.link},
+		{pattern: kind + "/$linked('{id}')", method: GET, role: auth.Writer, handle: s.getLink, check: checkLinkID},
+		{pattern: kind + "/$linked('{id}')", method: PUT, role: auth.Writer, handle: s.relink},
+		{pattern: kind + "/$linked('{id}')", method: DELETE, role: auth.Writer, handle: s.unlink},
 
 		// Batches (core 13.3 to 13.6).
-		{pattern: kind + "/$batch", method: POST, handle: bt.Post(), check: syncurls.CheckTracking},
-		{pattern: kind + "/$batch", method: GET, handle: bt.Poll()},
-		{pattern: kind + "/$batch", method: DELETE, handle: bt.Free()},
-		{pattern: kind + "/$batch('{id}')", method: GET, handle: bt.Poll(), check: syncurls.CheckTracking},
-		{pattern: kind + "/$batch('{id}')", method: DELETE, handle: bt.Free()},
+		{pattern: kind + "/$batch", method: POST, role: auth.Writer, handle: bt.Post(), check: syncurls.CheckTracking},
+		{pattern: kind + "/$batch", method: GET, role: auth.Writer, handle: bt.Poll()},
+		{pattern: kind + "/$batch", method: DELETE, role: auth.Writer, handle: bt.Free()},
+		{pattern: kind + "/$batch('{id}')", method: GET, role: auth.Writer, handle: bt.Poll(), check: syncurls.CheckTracking},
+		{pattern: kind + "/$batch('{id}')", method: DELETE, role: auth.Writer, handle: bt.Free()},
 
 		// Property URLs: what a relationship property of a resource names.
-		{pattern: one + "/{op}", method: GET, handle: s.property},
+		{pattern: one + "/{op}", method: GET, role: auth.Reader, handle: s.property},
 
 		// Anything else below a kind: a service this provider does not have.
-		{pattern: kind + "/{op}", method: anyMethod, handle: s.unknownService},
+		{pattern: kind + "/{op}", method: anyMethod, role: auth.Reader, handle: s.unknownService},
 	}
 }

@@ -1,14 +1,19 @@
 package sdata_test
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata"
+	"sdatasync/sdata/auth"
+	"sdatasync/sdata/sdatatest"
 )
 
 // concrete fills the variables of a route pattern with values that name
@@ -95,4 +100,89 @@ func TestRouteTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRouteRoles walks the route table × every role (and no credentials):
+// a route answers 401 without credentials unless it is public, 403 to a
+// role that does not include the one it declares, and reaches its handler
+// otherwise. A row without a role fails.
+func TestRouteRoles(t *testing.T) {
+	p := sdatatest.Start(t, sdatatest.Options{Config: func(c *sdata.Config) { c.Auth = roleTokens() }})
+	key := createAs(t, p, "admin", "tradingAccounts", ta("Roles Ltd", "RL"))
+	id := uuid.NewString()
+	principals := append([]string{""}, func() []string {
+		var out []string
+		for _, r := range auth.Roles() {
+			out = append(out, string(r))
+		}
+		return out
+	}()...)
+	for _, rt := range p.Server.Routes() {
+		if rt.Role == "" {
+			t.Errorf("%s %s declares no role", rt.Method, rt.Pattern)
+			continue
+		}
+		if want := policy(rt.Pattern, rt.Method); rt.Role != want {
+			t.Errorf("%s %s declares role %s; the security policy (issue 12) says %s", rt.Method, rt.Pattern, rt.Role, want)
+		}
+		method := rt.Method
+		if rt.Any {
+			method = http.MethodGet
+		}
+		u := p.URL + concrete(rt.Pattern, key, id)
+		for _, who := range principals {
+			var hdr []string
+			if who != "" {
+				hdr = []string{"Authorization", "Bearer " + who}
+			}
+			st, _, body := doWith(t, method, u, []byte(`<x/>`), hdr...)
+			var want string
+			switch {
+			case rt.Role == auth.Public:
+			case who == "":
+				want = "401"
+			case !roleTokens()[who].Can("-", rt.Role):
+				want = "403"
+			}
+			got := strconv.Itoa(st)
+			if want != "" && got != want || want == "" && (st == http.StatusUnauthorized || st == http.StatusForbidden) {
+				t.Errorf("%s %s as %q (route needs %s): %d, want %s\n%s", method, rt.Pattern, who, rt.Role, st, cmp.Or(want, "its handler"), body)
+			}
+		}
+	}
+}
+
+// createAs creates a resource with the bearer token of a role.
+func createAs(t *testing.T, p *sdatatest.Provider, token, kind, xml string) string {
+	t.Helper()
+	st, _, b := doWith(t, http.MethodPost, p.KindURL(kind), []byte(xml), "Authorization", "Bearer "+token)
+	mustStatus(t, http.StatusCreated, st, b)
+	e, err := feeds.ParseEntry(strings.NewReader(string(b)), feeds.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return feeds.PayloadKey(e.Payload)
+}
+
+// policy is the role each kind of URL needs (issue 12): reader reads,
+// writer writes ($batch and $linked too), sync is what an engine needs
+// (the four sync URLs and their jobs), auditor reads $syncLog and the
+// registry, admin writes the registry; /healthz is public.
+func policy(pattern, method string) auth.Role {
+	write := method == http.MethodPost || method == http.MethodPut || method == http.MethodDelete
+	switch {
+	case pattern == "/healthz":
+		return auth.Public
+	case strings.Contains(pattern, "$syncLog"):
+		return auth.Auditor
+	case strings.Contains(pattern, "$sync"):
+		return auth.Sync
+	case strings.HasPrefix(pattern, "/sdata/$system") && write:
+		return auth.Admin
+	case strings.HasPrefix(pattern, "/sdata/$system"):
+		return auth.Auditor
+	case strings.Contains(pattern, "$batch"), strings.Contains(pattern, "$linked"), write:
+		return auth.Writer
+	}
+	return auth.Reader
 }

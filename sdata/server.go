@@ -17,6 +17,7 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/push"
@@ -49,7 +50,11 @@ type Config struct {
 	AliasTTL         time.Duration       // how long a former UUID keeps naming a relinked resource (0: DefaultAliasTTL)
 	PushTo           []string            // immediate push targets: dataset or resource-kind URLs of other providers
 	PushClient       *http.Client        // client for pushes (nil: a default with a 30 s timeout)
-	Logger           *slog.Logger
+	// Auth authenticates requests; nil runs the provider without
+	// authentication (every request is auth.Unchecked: only for
+	// --insecure-no-auth on loopback, and tests).
+	Auth   auth.Authenticator
+	Logger *slog.Logger
 }
 
 // Server serves one contract of one application over a Store.

@@ -16,8 +16,9 @@ type Role string
 // The roles. Writer includes reader; admin includes every role. Sync,
 // auditor and device include nothing else.
 const (
-	// None is the role of routes anyone may call (/healthz).
-	None Role = ""
+	// Public is the role of routes anyone may call, authenticated or not
+	// (/healthz). The empty Role is no role at all: a route must declare one.
+	Public Role = "public"
 	// Reader may GET resources, feeds, $schema, $template and property URLs.
 	Reader Role = "reader"
 	// Writer may also write resources, post $batch and use $linked.
@@ -89,7 +90,7 @@ type Principal struct {
 // Can reports whether p holds role need in dataset (dataset "" asks for
 // the role in any dataset: routes above the dataset level).
 func (p *Principal) Can(dataset string, need Role) bool {
-	if need == None {
+	if need == Public {
 		return true
 	}
 	if p == nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/beevik/etree"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/resources"
@@ -154,7 +155,7 @@ func (s *Service) Post() site.Handler {
 		if err != nil {
 			return 0, err
 		}
-		usr := wire.User(r)
+		usr := auth.Name(r)
 		if ru.Tracking == "" {
 			start := time.Now()
 			results := s.apply(ctx, t.Scope, items, usr)

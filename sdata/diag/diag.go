@@ -69,6 +69,9 @@ const (
 	JobFailed                        // a job that failed
 	Unavailable                      // a request cancelled or timed out
 	Internal                         // a bug: nothing of it is told
+	Unauthenticated                  // no credentials where a role is needed, or credentials that do not verify
+	Forbidden                        // a principal without the role the route needs
+	Throttled                        // too many failed authentications from a client or for a user
 	numKinds
 )
 
@@ -102,6 +105,9 @@ var kinds = [numKinds]kindInfo{
 	JobFailed:            {http.StatusInternalServerError, CodeApplicationDiagnosis, "JobFailed", "error"},
 	Unavailable:          {http.StatusServiceUnavailable, CodeApplicationDiagnosis, "Unavailable", "transient"},
 	Internal:             {http.StatusInternalServerError, CodeApplicationDiagnosis, "InternalServerError", "fatal"},
+	Unauthenticated:      {http.StatusUnauthorized, CodeApplicationDiagnosis, "Unauthenticated", "error"},
+	Forbidden:            {http.StatusForbidden, CodeApplicationDiagnosis, "Forbidden", "error"},
+	Throttled:            {http.StatusTooManyRequests, CodeApplicationDiagnosis, "TooManyRequests", "transient"},
 }
 
 // Status is the HTTP status of errors of kind k.
@@ -128,6 +134,9 @@ type Error struct {
 	Status    int
 	Diagnoses []feeds.Diagnosis
 	Allow     string // for 405: the Allow header
+	Challenge string // for 401: the WWW-Authenticate header
+	// RetryAfter, when > 0, is the Retry-After header in seconds (429, 503).
+	RetryAfter int
 }
 
 // Error renders the status and the first diagnosis.
@@ -221,10 +230,29 @@ func Write(w http.ResponseWriter, e *Error) {
 	if e.Allow != "" {
 		w.Header().Set("Allow", e.Allow)
 	}
+	if e.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", e.Challenge)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(e.Status)
 	w.Write(buf.Bytes())
+}
+
+// Challenge is the WWW-Authenticate header of a 401: HTTP Basic (core
+// 1.x: over TLS) or a bearer token.
+const Challenge = `Basic realm="sdatasync", charset="UTF-8", Bearer realm="sdatasync"`
+
+// Unauthorized is the 401 of a request without the credentials a route
+// needs, or with credentials that do not verify (the same answer for an
+// unknown user and a wrong password).
+func Unauthorized() *Error {
+	e := New(Unauthenticated, "authentication required: send HTTP Basic credentials (over TLS) or a bearer token")
+	e.Challenge = Challenge
+	return e
 }
 
 // Level is the log level of a request that answered status.

@@ -100,14 +100,6 @@ func QueryParam(q url.Values, name string) string {
 	return ""
 }
 
-// User is the user name a request asserts (HTTP Basic), "" when none.
-func User(r *http.Request) string {
-	if u, _, ok := r.BasicAuth(); ok {
-		return u
-	}
-	return ""
-}
-
 // IfMatch collects the If-Match values of a write: the header and, when the
 // body was an entry, its http:ifMatch.
 func IfMatch(r *http.Request, entry *feeds.Entry) []string {
