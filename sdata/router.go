@@ -1,6 +1,7 @@
 package sdata
 
 import (
+	"encoding/json"
 	"net/http"
 	"path"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/site"
+	"sdatasync/sdata/store"
 	"sdatasync/sdata/wire"
 )
 
@@ -150,6 +152,7 @@ func (s *Server) serveGroup(g *group) http.Handler {
 					if p == nil {
 						return diag.Unauthorized()
 					}
+					s.denied(r, t, p, rt.role)
 					return diag.New(diag.Forbidden, "%s may not %s %s: it needs the %s role in dataset %q", p.Name, r.Method, r.URL.Path, rt.role, datasetOf(t))
 				}
 				return rt.handle(w, r, t)
@@ -157,6 +160,17 @@ func (s *Server) serveGroup(g *group) http.Handler {
 		}
 		return diag.NotAllowed(r.Method, allowed...)
 	})
+}
+
+// denied records in the audit log a request refused for want of a role.
+func (s *Server) denied(r *http.Request, t site.Target, p *auth.Principal, need auth.Role) {
+	kind := ""
+	if t.Kind != nil {
+		kind = t.Kind.PluralName
+	}
+	detail, _ := json.Marshal(map[string]string{"principal": p.Name, "path": r.URL.Path, "needs": string(need)})
+	s.jobs.Audit(r.Context(), store.AuditRecord{Dataset: t.Dataset, Kind: kind, Operation: "denied." + strings.ToLower(r.Method),
+		Client: r.RemoteAddr, Status: http.StatusForbidden, Detail: string(detail)})
 }
 
 // datasetOf names the dataset of a target for messages ("*" above the

@@ -109,9 +109,10 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s := &Server{cfg: cfg, st: st, log: cfg.Logger, site: st2, limits: feeds.Limits{MaxDepth: DefaultMaxDepth, MaxBytes: cfg.MaxBody}}
 	s.jobs = jobs.New(ctx, jobs.Config{Store: st, Site: s.site, Log: s.log, TTL: cfg.JobTTL})
 	s.resources = &resources.Service{Site: s.site, Store: st}
-	s.sync = syncurls.New(syncurls.Config{Site: s.site, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
-	s.batch = batch.New(batch.Config{Site: s.site, Resources: s.resources, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.registry = registry.New(registry.Config{Site: s.site, Store: st, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
+	s.sync = syncurls.New(syncurls.Config{Site: s.site, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits,
+		Priorities: s.registry.Priorities})
+	s.batch = batch.New(batch.Config{Site: s.site, Resources: s.resources, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	if len(cfg.PushTo) > 0 {
 		p, err := push.New(push.Config{Site: s.site, Store: st, Log: s.log, Targets: cfg.PushTo, Client: cfg.PushClient,
 			MaxBody: cfg.MaxBody, Limits: s.limits})

@@ -111,17 +111,24 @@ func (p *Principal) Can(dataset string, need Role) bool {
 func (p *Principal) IsAdmin() bool { return p.Can(AnyDataset, Admin) }
 
 // SpeaksFor reports whether a sync credential may carry versions of the
-// endpoint with URL u (a prefix of its Endpoints matches; a prefix matches
-// at a path boundary: http://erp/ and http://erp/sdata match
-// http://erp/sdata/a, http://erp/sd does not).
+// endpoint with URL u: one of its Endpoints is a prefix of u (Under).
 func (p *Principal) SpeaksFor(u string) bool {
 	if p == nil {
 		return false
 	}
-	for _, pre := range p.Endpoints {
-		if u == pre || strings.HasPrefix(u, pre) && (strings.HasSuffix(pre, "/") || len(u) > len(pre) && (u[len(pre)] == '/' || u[len(pre)] == '(' || u[len(pre)] == '?')) {
-			return true
-		}
+	return slices.ContainsFunc(p.Endpoints, func(pre string) bool { return Under(u, pre) })
+}
+
+// Under reports whether URL u is at or below the URL prefix pre, at a path
+// boundary: http://erp/ and http://erp/sdata are prefixes of
+// http://erp/sdata/a, http://erp/sd is not.
+func Under(u, pre string) bool {
+	if pre == "" || !strings.HasPrefix(u, pre) {
+		return false
 	}
-	return false
+	if len(u) == len(pre) || strings.HasSuffix(pre, "/") {
+		return true
+	}
+	c := u[len(pre)]
+	return c == '/' || c == '(' || c == '?'
 }

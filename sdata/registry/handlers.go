@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -226,6 +228,27 @@ func (s *Service) checkOwnURL(u string) error {
 	return nil
 }
 
+// checkTitle refuses a title another endpoint has already (registered or
+// this provider's own; key is the entry being changed, "" for a new one):
+// clients find endpoints by title (ResolveRegistered), so a second
+// "ERP production" would redirect them or break the lookup.
+func (s *Service) checkTitle(ctx context.Context, title, key string) error {
+	own, err := s.ownEndpoints(wire.NowUTC())
+	if err != nil {
+		return err
+	}
+	list, _, err := s.st.RegistryList(ctx, own, store.ListQuery{Where: `r.title = ?`, Args: []any{title}})
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		if e.Key != key {
+			return diag.New(diag.Conflict, "an endpoint titled %q is registered already (endpoints('%s')): titles name endpoints, so they are unique", title, e.Key)
+		}
+	}
+	return nil
+}
+
 // Register serves POST endpoints.
 func (s *Service) Register(w http.ResponseWriter, r *http.Request, t site.Target) error {
 	body, err := wire.ReadBody(w, r, s.maxBody)
@@ -248,6 +271,9 @@ func (s *Service) Register(w http.ResponseWriter, r *http.Request, t site.Target
 		return err
 	}
 	if err := s.checkOwnURL(ep.get("url")); err != nil {
+		return err
+	}
+	if err := s.checkTitle(r.Context(), ep.get("title"), ""); err != nil {
 		return err
 	}
 	e, err := s.st.RegistryCreate(r.Context(), store.RegistryWrite{URL: ep.get("url"), Payload: stored, Props: props, Title: ep.get("title")})
@@ -320,6 +346,9 @@ func (s *Service) Update(w http.ResponseWriter, r *http.Request, t site.Target) 
 		if err := s.checkOwnURL(newURL); err != nil {
 			return store.RegistryWrite{}, err
 		}
+		if err := s.checkTitle(r.Context(), ep.get("title"), t.ID); err != nil {
+			return store.RegistryWrite{}, err
+		}
 		return store.RegistryWrite{URL: newURL, Payload: stored, Props: props, Title: ep.get("title")}, nil
 	})
 	if err != nil {
@@ -345,6 +374,27 @@ func (s *Service) Delete(w http.ResponseWriter, r *http.Request, t site.Target) 
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// Priorities returns the conflict priorities configured for registered
+// endpoints (URL -> 1..9, property conflictPriority): the versions of an
+// endpoint at or below such a URL compete with that priority here,
+// whatever a feed claims.
+func (s *Service) Priorities(ctx context.Context) (map[string]int, error) {
+	list, _, err := s.st.RegistryList(ctx, nil, store.ListQuery{Where: `json_extract(r.props, '$."conflictPriority"') IS NOT NULL`})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(list))
+	for _, e := range list {
+		var m map[string]any
+		if json.Unmarshal(e.Props, &m) == nil {
+			if n, ok := m[priorityProp].(float64); ok {
+				out[e.URL] = int(n)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Collection answers a registry URL that is not the endpoints collection:

@@ -30,6 +30,11 @@
 // It defaults to "both" when a registration leaves it out, is validated, and
 // is queryable as if it were an element: where=syncRole eq 'source'.
 // Own dataSet endpoints declare "both".
+//
+// Conflict priority: a property conflictPriority (1..9) in the same
+// namespace configures the priority this provider gives the versions of
+// the endpoints at or below the registered URL, whatever a sync feed
+// claims for them (Service.Priorities).
 package registry
 
 import (
@@ -94,7 +99,14 @@ var registryFields = []registryField{
 	{"aliveStamp", query.DateTime, true},
 }
 
-const syncRoleProp = "syncRole"
+// Custom properties of registered endpoints (namespace ExtNS).
+const (
+	syncRoleProp = "syncRole"
+	// priorityProp configures the conflict priority (1..9) this provider
+	// gives the versions of the endpoints at and below the endpoint's URL,
+	// whatever a feed claims (issue 12).
+	priorityProp = "conflictPriority"
+)
 
 // nillable elements of registry.xsd.
 var registryNillable = []string{"contractName", "contractVersion", "dataSetName"}
@@ -113,6 +125,9 @@ func findRegistryField(name string) (registryField, bool) {
 func resolver(path string) (string, query.Type, error) {
 	if path == syncRoleProp {
 		return `json_extract(r.props, '$."syncRole"')`, query.String, nil
+	}
+	if path == priorityProp {
+		return `json_extract(r.props, '$."conflictPriority"')`, query.Integer, nil
 	}
 	f, ok := findRegistryField(path)
 	if !ok || !f.query {
@@ -143,9 +158,13 @@ func (e *regEndpoint) set(name, v string) { e.vals[name] = &v }
 
 func (e *regEndpoint) has(name string) bool { _, ok := e.vals[name]; return ok }
 
-func (e *regEndpoint) syncRole() (string, int) {
+func (e *regEndpoint) syncRole() (string, int) { return e.prop(syncRoleProp) }
+
+// prop returns the value and index of a custom property in ExtNS ("", -1
+// when absent).
+func (e *regEndpoint) prop(name string) (string, int) {
 	for i, p := range e.props {
-		if p.name == syncRoleProp && p.ns == ExtNS {
+		if p.name == name && p.ns == ExtNS {
 			return p.value, i
 		}
 	}
@@ -346,6 +365,13 @@ func (ep *regEndpoint) normalize(now time.Time) error {
 	default:
 		return diag.Payload(fmt.Sprintf("endpoint/properties/property[%d]", i+1), "syncRole %q is not one of source, target, both", role)
 	}
+	if v, i := ep.prop(priorityProp); i >= 0 {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 9 {
+			return diag.Payload(fmt.Sprintf("endpoint/properties/property[%d]", i+1), "conflictPriority %q is not an integer in 1..9", v)
+		}
+		ep.props[i].value = strconv.Itoa(n)
+	}
 	return nil
 }
 
@@ -392,6 +418,10 @@ func (ep *regEndpoint) render() (stored, props []byte, err error) {
 	}
 	if role, _ := ep.syncRole(); role != "" {
 		m[syncRoleProp] = role
+	}
+	if v, i := ep.prop(priorityProp); i >= 0 {
+		n, _ := strconv.Atoi(v) // validated by normalize
+		m[priorityProp] = n
 	}
 	payload.DeclarePrefixes(root)
 	if stored, err = payload.Render(root); err != nil {

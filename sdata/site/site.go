@@ -183,3 +183,13 @@ type Target struct {
 
 // Handler serves one route of the route table for the target its URL names.
 type Handler func(w http.ResponseWriter, r *http.Request, t Target) error
+
+// Owns reports whether u is the URL of one of this provider's endpoints.
+func (s *Site) Owns(u string) bool {
+	for _, ep := range s.eps {
+		if ep.URL == u {
+			return true
+		}
+	}
+	return false
+}

@@ -45,6 +45,15 @@ func (s *Service) Results() site.Handler {
 		if err != nil {
 			return 0, err
 		}
+		var named []string
+		for _, e := range f.Entries {
+			if e.SyncState != nil {
+				named = append(named, e.SyncState.Endpoint)
+			}
+		}
+		if err := s.trust(r.Context(), named...); err != nil {
+			return 0, err
+		}
 		// One record per posted feed, every entry listed in its detail: the
 		// same information as a record per entry, at a fraction of the writes.
 		if len(f.Entries) > 0 {

@@ -57,6 +57,9 @@ func (s *Service) StartSource() site.Handler {
 		if err != nil {
 			return 0, err
 		}
+		if err := s.trust(r.Context(), digestEndpoints(*target)...); err != nil {
+			return 0, err
+		}
 		async := ru.Tracking != ""
 		if !async {
 			ru.Tracking = newTracking()

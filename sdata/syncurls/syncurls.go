@@ -17,6 +17,7 @@
 package syncurls
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -48,22 +49,27 @@ type Config struct {
 	Log     *slog.Logger
 	MaxBody int64        // request body limit
 	Limits  feeds.Limits // XML limits of request bodies
+	// Priorities, when set, returns the conflict priorities configured for
+	// other endpoints (URL prefix -> 1..9, from the registry): they replace
+	// what a feed's digest claims for those endpoints.
+	Priorities func(ctx context.Context) (map[string]int, error)
 }
 
 // Service serves the sync URLs of every kind of one provider.
 type Service struct {
-	site    *site.Site
-	st      store.Store
-	jobs    *jobs.Runtime
-	log     *slog.Logger
-	maxBody int64
-	limits  feeds.Limits
+	site       *site.Site
+	st         store.Store
+	jobs       *jobs.Runtime
+	log        *slog.Logger
+	maxBody    int64
+	limits     feeds.Limits
+	priorities func(ctx context.Context) (map[string]int, error)
 }
 
 // New builds the service and registers the resumers of source and target
 // jobs with the runtime.
 func New(cfg Config) *Service {
-	s := &Service{site: cfg.Site, st: cfg.Store, jobs: cfg.Jobs, log: cfg.Log, maxBody: cfg.MaxBody, limits: cfg.Limits}
+	s := &Service{site: cfg.Site, st: cfg.Store, jobs: cfg.Jobs, log: cfg.Log, maxBody: cfg.MaxBody, limits: cfg.Limits, priorities: cfg.Priorities}
 	s.jobs.Handle(store.JobSource, s.resumeSource)
 	s.jobs.Handle(store.JobTarget, s.resumeTarget)
 	return s
@@ -155,6 +161,9 @@ func (s *Service) Digest() site.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			d, err := s.readDigest(w, r)
 			if err != nil {
+				return 0, err
+			}
+			if err := s.trust(r.Context(), digestEndpoints(*d)...); err != nil {
 				return 0, err
 			}
 			if err := s.st.ReplaceDigest(r.Context(), t.Endpoint, *d); err != nil {

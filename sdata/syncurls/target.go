@@ -31,8 +31,11 @@ func (s *Service) StartTarget() site.Handler {
 		if err != nil {
 			return 0, err
 		}
-		tf, err := s.prepareTarget(t.Scope, body)
+		tf, err := s.prepareTarget(r.Context(), t.Scope, body)
 		if err != nil {
+			return 0, err
+		}
+		if err := s.trust(r.Context(), append(digestEndpoints(tf.digest), stateEndpoints(tf.states)...)...); err != nil {
 			return 0, err
 		}
 		if tf.immediate {
@@ -94,7 +97,7 @@ func (s *Service) FreeTarget() site.Handler {
 
 // resumeTarget applies a target job's page again after a restart.
 func (s *Service) resumeTarget(ctx context.Context, sc site.Scope, j store.Job) (func(context.Context), error) {
-	tf, err := s.prepareTarget(sc, j.Request)
+	tf, err := s.prepareTarget(ctx, sc, j.Request)
 	if err != nil {
 		return nil, fmt.Errorf("stored request unreadable: %w", err)
 	}
@@ -112,8 +115,8 @@ type targetFeed struct {
 
 // prepareTarget parses a sync feed page and starts preparing its entries; a
 // bad entry is marked invalid (reported 400 in the results), a bad feed is
-// an error.
-func (s *Service) prepareTarget(sc site.Scope, body []byte) (*targetFeed, error) {
+// an error. Configured conflict priorities replace the feed's own.
+func (s *Service) prepareTarget(ctx context.Context, sc site.Scope, body []byte) (*targetFeed, error) {
 	f, err := feeds.ParseFeed(bytes.NewReader(body), s.limits)
 	if err != nil {
 		return nil, err
@@ -131,6 +134,9 @@ func (s *Service) prepareTarget(sc site.Scope, body []byte) (*targetFeed, error)
 			return nil, diag.New(diag.BadRequest, "feed digest: %v", err)
 		}
 		tf.digest = *f.Digest
+		if err := s.configured(ctx, &tf.digest); err != nil {
+			return nil, err
+		}
 	} else if !tf.immediate {
 		return nil, diag.New(diag.BadRequest, "a catchUp sync feed must carry the source's sync:digest")
 	}
