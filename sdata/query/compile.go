@@ -102,6 +102,9 @@ func CompileWhere(e Expr, resolve Resolver) (sql string, args []any, err error) 
 	if err != nil {
 		return "", nil, err
 	}
+	if len(op.args) > MaxValues {
+		return "", nil, compileErr("a where expression holds at most %d values; this one holds %d", MaxValues, len(op.args))
+	}
 	return op.sql, op.args, nil
 }
 

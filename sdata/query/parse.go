@@ -5,9 +5,17 @@ import (
 	"strings"
 )
 
-// maxDepth bounds the nesting of parentheses and unary operators so that
-// hostile input cannot exhaust the stack.
-const maxDepth = 200
+// Limits of a query: hostile input can neither exhaust the stack nor ask
+// SQLite for more variables than it binds (32,766).
+const (
+	maxDepth = 200 // nesting of parentheses and unary operators
+	// MaxList is the most items of an in (...) list.
+	MaxList = 1000
+	// MaxValues is the most literal values of one where expression.
+	MaxValues = 2000
+	// MaxTerms is the most terms of an orderBy or select.
+	MaxTerms = 100
+)
 
 // cmpOps maps comparison operator spellings to their canonical names.
 var cmpOps = map[string]string{
@@ -190,6 +198,10 @@ func (p *parser) parseList() ([]Expr, error) {
 		if p.accept(")") {
 			return list, nil
 		}
+		if len(list) == MaxList {
+			t := p.peek()
+			return nil, whereErr(t.pos, "an in list holds at most %d items", MaxList)
+		}
 		if !p.is(",") {
 			t := p.peek()
 			return nil, whereErr(t.pos, "expected ',' or ')' at %d, found %s", t.pos, t.describe())
@@ -321,6 +333,9 @@ func splitTerms(s, param string) ([]string, []int, error) {
 		trimmed = strings.TrimRight(trimmed, " \t\r\n")
 		if trimmed == "" {
 			return nil, nil, mk(off, "empty term at %d", off)
+		}
+		if len(terms) == MaxTerms {
+			return nil, nil, mk(off, "%s holds at most %d terms", param, MaxTerms)
 		}
 		terms = append(terms, trimmed)
 		offs = append(offs, off)

@@ -3,6 +3,8 @@ package query
 import (
 	"errors"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -251,6 +253,52 @@ func TestParseSelect(t *testing.T) {
 		var qe *Error
 		if !errors.As(err, &qe) || qe.Code != "BadQueryParameter" || qe.Param != "select" || qe.Pos != tt.pos {
 			t.Errorf("ParseSelect(%q) error = %+v, want BadQueryParameter at %d", tt.in, err, tt.pos)
+		}
+	}
+}
+
+// TestLimits: lists, values and terms beyond their bounds are refused with
+// the query's own codes, never reach SQLite (whose variable limit a
+// 32,766-item list once exceeded: a 500).
+func TestLimits(t *testing.T) {
+	list := func(n int) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = strconv.Itoa(i)
+		}
+		return "x in (" + strings.Join(items, ",") + ")"
+	}
+	resolve := func(string) (string, Type, error) { return "x", Integer, nil }
+	if _, err := ParseWhere(list(MaxList)); err != nil {
+		t.Fatalf("a list of %d: %v", MaxList, err)
+	}
+	for _, where := range []string{list(MaxList + 1), list(40000)} {
+		_, err := ParseWhere(where)
+		var qe *Error
+		if !errors.As(err, &qe) || qe.Code != CodeBadWhereSyntax {
+			t.Errorf("a list of %d items: %v", strings.Count(where, ",")+1, err)
+		}
+	}
+	// Many short lists still bind too many values.
+	var parts []string
+	for i := 0; i < MaxValues/500+1; i++ {
+		parts = append(parts, list(500))
+	}
+	e, err := ParseWhere(strings.Join(parts, " or "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := CompileWhere(e, resolve); err == nil {
+		t.Error("more than MaxValues values compiled")
+	}
+	terms := strings.Repeat("name,", MaxTerms) + "name"
+	for _, f := range []func(string) error{
+		func(s string) error { _, err := ParseOrderBy(s); return err },
+		func(s string) error { _, err := ParseSelect(s); return err },
+	} {
+		var qe *Error
+		if err := f(terms); !errors.As(err, &qe) || qe.Code != CodeBadQueryParameter {
+			t.Errorf("%d terms: %v", MaxTerms+1, err)
 		}
 	}
 }
