@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -104,6 +105,43 @@ func FuzzUTF16(f *testing.F) {
 		}
 		if werr == nil && want.Text() != got.Text() {
 			t.Fatalf("UTF-8 %q, UTF-16 %q", want.Text(), got.Text())
+		}
+	})
+}
+
+// TestSurrogateReferences: a character reference to a surrogate is not an
+// XML character: refused, where encoding/xml would store U+FFFD; the same
+// text in CDATA, a comment or escaped is text.
+func TestSurrogateReferences(t *testing.T) {
+	for _, doc := range []string{`<a xmlns="urn:x">&#xD800;</a>`, `<a xmlns="urn:x">&#55296;</a>`, `<a xmlns="urn:x" b="&#xdfff;"/>`, "<a xmlns=\"urn:x\">\n\n&#xDBFF;</a>"} {
+		_, err := ParsePayload(bytes.NewReader([]byte(doc)), Limits{})
+		var se *SyntaxError
+		if !errors.As(err, &se) || !strings.Contains(se.Msg, "surrogate") {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
+	for doc, want := range map[string]string{
+		`<a xmlns="urn:x"><![CDATA[&#xD800;]]></a>`:         "&#xD800;",
+		`<a xmlns="urn:x"><!-- &#xD800; -->ok</a>`:          "ok",
+		`<a xmlns="urn:x">&#xD7FF;&#xE000;&amp;#xD800;</a>`: "\ud7ff\ue000&#xD800;",
+	} {
+		el, err := ParsePayload(bytes.NewReader([]byte(doc)), Limits{})
+		if err != nil || el.Text() != want {
+			t.Errorf("%s: %q %v, want %q", doc, el.Text(), err, want)
+		}
+	}
+}
+
+// FuzzCharRefs: the surrogate check never panics, and accepts every
+// document without a character reference.
+func FuzzCharRefs(f *testing.F) {
+	for _, s := range []string{`<a>&#xD800;</a>`, `<![CDATA[&#xD800;]]>`, `&#`, `&#x`, `&#12345678901;`, `<!--&#xD800;`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := checkCharRefs(b)
+		if err != nil && !bytes.Contains(b, []byte("&#")) {
+			t.Fatalf("refused a document without a character reference: %v", err)
 		}
 	})
 }

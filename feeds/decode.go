@@ -53,6 +53,9 @@ func ScanFeedHead(data []byte, lim Limits) (*Feed, error) {
 		return nil, &LimitError{Limit: "MaxBytes", Max: lim.MaxBytes}
 	}
 	data, err := utf8Document(data)
+	if err == nil {
+		err = checkCharRefs(data)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +194,10 @@ func parseDoc[T any](r io.Reader, lim Limits, fn func(*parser, xml.StartElement)
 	data, rerr := readDocument(src, hint)
 	if rerr == nil {
 		var err error
-		if data, err = utf8Document(data); err != nil {
+		if data, err = utf8Document(data); err == nil {
+			err = checkCharRefs(data)
+		}
+		if err != nil {
 			var zero T
 			return zero, err
 		}

@@ -5,6 +5,7 @@ package feeds
 
 import (
 	"bytes"
+	"fmt"
 	"unicode/utf8"
 )
 
@@ -182,6 +183,80 @@ func reference(b []byte) (r rune, n int) {
 		return '\'', 6
 	case bytes.HasPrefix(b[1:], []byte("quot;")):
 		return '"', 6
+	}
+	return 0, 0
+}
+
+// checkCharRefs refuses character references to surrogates (&#xD800; to
+// &#xDFFF;): they are not XML characters, and encoding/xml would read them
+// as U+FFFD, storing something the client did not send. CDATA sections,
+// comments and processing instructions are skipped (their text is not
+// markup). It runs in linear time over the document.
+func checkCharRefs(data []byte) error {
+	for i := 0; i < len(data); {
+		k := bytes.IndexByte(data[i:], '&')
+		l := bytes.IndexByte(data[i:], '<')
+		switch {
+		case k < 0:
+			return nil
+		case l >= 0 && l < k:
+			// Skip what is not markup before looking at the next '&'.
+			j := i + l
+			var end []byte
+			switch {
+			case bytes.HasPrefix(data[j:], []byte("<![CDATA[")):
+				end = []byte("]]>")
+			case bytes.HasPrefix(data[j:], []byte("<!--")):
+				end = []byte("-->")
+			case bytes.HasPrefix(data[j:], []byte("<?")):
+				end = []byte("?>")
+			}
+			if end == nil {
+				i = j + 1
+				continue
+			}
+			e := bytes.Index(data[j:], end)
+			if e < 0 {
+				return nil // unterminated: the parser reports it
+			}
+			i = j + e + len(end)
+			continue
+		}
+		j := i + k
+		if r, n := charRef(data[j:]); n > 0 && 0xD800 <= r && r <= 0xDFFF {
+			return &SyntaxError{Line: 1 + bytes.Count(data[:j], []byte("\n")),
+				Msg: fmt.Sprintf("character reference %s names a surrogate (U+%04X), not an XML character", data[j:j+n], r)}
+		}
+		i = j + 1
+	}
+	return nil
+}
+
+// charRef decodes a numeric character reference at the start of b (&#n; or
+// &#xh;), n = 0 when there is none.
+func charRef(b []byte) (r rune, n int) {
+	if len(b) < 4 || b[1] != '#' {
+		return 0, 0
+	}
+	j, base := 2, rune(10)
+	if b[j] == 'x' {
+		j, base = 3, 16
+	}
+	start := j
+	for ; j < len(b) && j-start < 8; j++ {
+		c := b[j]
+		switch {
+		case '0' <= c && c <= '9':
+			r = r*base + rune(c-'0')
+		case base == 16 && 'a' <= c && c <= 'f':
+			r = r*base + rune(c-'a') + 10
+		case base == 16 && 'A' <= c && c <= 'F':
+			r = r*base + rune(c-'A') + 10
+		case c == ';' && j > start:
+			return r, j + 1
+		default:
+			return 0, 0
+		}
 	}
 	return 0, 0
 }

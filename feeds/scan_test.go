@@ -29,6 +29,18 @@ func kindOf[T any](name string, fn func(*parser, xml.StartElement) (T, error)) d
 		name: name,
 		fast: func(b []byte, lim Limits) (any, error) { return parseDoc(bytes.NewReader(b), lim, fn) },
 		ref: func(b []byte, lim Limits) (any, error) {
+			// The checks every document passes before either parser.
+			if int64(len(b)) <= lim.withDefaults().MaxBytes {
+				d, err := utf8Document(b)
+				if err == nil {
+					err = checkCharRefs(d)
+				}
+				if err != nil {
+					var zero T
+					return zero, err
+				}
+				b = d
+			}
 			return runParser(newParser(bytes.NewReader(b), lim), fn)
 		},
 		scan: func(b []byte, lim Limits) (any, error) { return runParser(newFastParser(b, lim), fn) },

@@ -201,8 +201,11 @@ func As(ctx context.Context, log *slog.Logger, err error) *Error {
 			return New(BadWhere, "%s", qe.Error())
 		}
 		return New(BadParameter, "%s", qe.Error())
-	case errors.As(err, &lim):
+	case errors.As(err, &lim) && lim.Limit == "MaxBytes":
 		return New(TooLarge, "%s", lim.Error())
+	case errors.As(err, &lim):
+		// Nesting or entries beyond their limit: a bad document, not a big one.
+		return New(BadRequest, "%s", lim.Error())
 	case errors.As(err, &syn):
 		return New(BadRequest, "malformed XML: %s", syn.Error())
 	case errors.As(err, &fe):

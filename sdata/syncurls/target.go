@@ -161,9 +161,12 @@ func (s *Service) prepareEntry(sc site.Scope, i int, e *feeds.Entry) store.Incom
 		in.Invalid, in.PayloadPath = fmt.Errorf(format, args...), p
 		return in
 	}
-	if e.SyncState == nil || e.SyncState.Endpoint == "" {
+	switch {
+	case e.SyncState == nil:
 		// Without a sync state the entry cannot be placed in any clock.
 		return bad(path+"/syncState", "the entry has no sync:syncState")
+	case e.SyncState.Endpoint == "":
+		return bad(path+"/syncState/endpoint", "the entry's sync:syncState has no sync:endpoint")
 	}
 	in.State = *e.SyncState
 	if e.Payload == nil {
