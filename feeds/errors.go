@@ -13,14 +13,24 @@ const (
 	DefaultMaxBytes = 16 << 20
 	// DefaultMaxEntries is the default maximum number of entries in a feed.
 	DefaultMaxEntries = 10000
+	// DefaultMaxAttributes is the default maximum number of attributes of
+	// one element (namespace declarations included).
+	DefaultMaxAttributes = 128
+	// DefaultMaxElements is the default maximum number of elements of a
+	// document (a page of 1000 entries of 150 elements each fits).
+	DefaultMaxElements = 200_000
 )
 
-// Limits bound what a parser accepts. Zero fields mean the defaults
-// (MaxDepth 64, MaxBytes 16 MiB, MaxEntries 10000).
+// Limits bound what a parser accepts, so that the work of a parse is linear
+// in the size of the document and its memory bounded. Zero fields mean the
+// defaults (MaxDepth 64, MaxBytes 16 MiB, MaxEntries 10000, MaxAttributes
+// 128, MaxElements 200,000).
 type Limits struct {
-	MaxDepth   int   // maximum element nesting depth, the root being depth 1
-	MaxBytes   int64 // maximum document size in bytes
-	MaxEntries int   // maximum number of atom:entry elements in a feed
+	MaxDepth      int   // maximum element nesting depth, the root being depth 1
+	MaxBytes      int64 // maximum document size in bytes
+	MaxEntries    int   // maximum number of atom:entry elements in a feed
+	MaxAttributes int   // maximum number of attributes of one element
+	MaxElements   int   // maximum number of elements of the document
 }
 
 func (l Limits) withDefaults() Limits {
@@ -32,6 +42,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxEntries <= 0 {
 		l.MaxEntries = DefaultMaxEntries
+	}
+	if l.MaxAttributes <= 0 {
+		l.MaxAttributes = DefaultMaxAttributes
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = DefaultMaxElements
 	}
 	return l
 }
@@ -49,7 +65,7 @@ func (e *SyntaxError) Error() string {
 
 // LimitError reports a document that exceeds one of the parser Limits.
 type LimitError struct {
-	Limit string // "MaxDepth", "MaxBytes" or "MaxEntries"
+	Limit string // "MaxDepth", "MaxBytes", "MaxEntries", "MaxAttributes" or "MaxElements"
 	Max   int64  // the limit in force
 }
 

@@ -113,14 +113,15 @@ func (r *replayReader) Read(p []byte) (int, error) {
 // On the fast path every syntax error is errFallback: the document is then
 // parsed again on the encoding/xml path, which reports the error.
 type parser struct {
-	dec   *xml.Decoder
-	sc    *scanner
-	src   *limitReader
-	lim   Limits
-	depth int
-	path  []pathSeg
-	start xml.StartElement // the last start tag; Attr is valid until the next token
-	chars []byte           // the last character data; valid until the next token
+	dec      *xml.Decoder
+	sc       *scanner
+	src      *limitReader
+	lim      Limits
+	depth    int
+	elements int // start tags read so far
+	path     []pathSeg
+	start    xml.StartElement // the last start tag; Attr is valid until the next token
+	chars    []byte           // the last character data; valid until the next token
 
 	kids    []pendingChild // children of the payload elements being built
 	textBuf []byte         // text of the payload element being built
@@ -213,6 +214,9 @@ func (p *parser) next() (tokenKind, error) {
 		if p.depth > p.lim.MaxDepth {
 			return 0, &LimitError{Limit: "MaxDepth", Max: int64(p.lim.MaxDepth)}
 		}
+		if err := p.counted(); err != nil {
+			return 0, err
+		}
 	case endToken:
 		p.depth--
 	case directiveToken:
@@ -221,6 +225,18 @@ func (p *parser) next() (tokenKind, error) {
 		return 0, p.wrap(io.EOF)
 	}
 	return k, nil
+}
+
+// counted counts the start tag just read against MaxElements and its
+// attributes against MaxAttributes.
+func (p *parser) counted() error {
+	if p.elements++; p.elements > p.lim.MaxElements {
+		return &LimitError{Limit: "MaxElements", Max: int64(p.lim.MaxElements)}
+	}
+	if len(p.start.Attr) > p.lim.MaxAttributes {
+		return &LimitError{Limit: "MaxAttributes", Max: int64(p.lim.MaxAttributes)}
+	}
+	return nil
 }
 
 // root returns the document element.
@@ -235,7 +251,7 @@ func (p *parser) root() (xml.StartElement, error) {
 			return xml.StartElement{}, p.syntax("document has no root element")
 		case startToken:
 			p.depth = 1
-			return p.start, nil
+			return p.start, p.counted()
 		case textToken:
 			if !isXMLSpace(p.chars) {
 				return xml.StartElement{}, p.syntax("text before the root element")

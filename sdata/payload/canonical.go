@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 
@@ -42,6 +43,7 @@ func Canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Eleme
 	}
 	root.CreateAttr("xmlns", c.TargetNamespace)
 	dropNestedDecls(root, c.TargetNamespace)
+	dropUnknownAttrs(root)
 	DeclarePrefixes(root)
 	kids := root.ChildElements()
 	slices.SortStableFunc(kids, func(a, b *etree.Element) int { return k.Type.Index(a.Tag) - k.Type.Index(b.Tag) })
@@ -162,13 +164,17 @@ func jsonValue(p *contracts.Property, el *etree.Element) any {
 
 var titleProps = []string{"name", "fullName", "description", "text", "reference", "number"}
 
+// MaxTitle is the most bytes of an entry title (and of the content summary
+// that repeats it): a property of megabytes is not repeated in every read.
+const MaxTitle = 256
+
 // Title is the entry title of a resource element: its first non-blank
 // name-like property, else the kind's label with key.
 func Title(k *contracts.ResourceKind, root *etree.Element, key string) string {
 	for _, n := range titleProps {
 		if e := root.SelectElement(n); e != nil {
 			if t := strings.TrimSpace(e.Text()); t != "" {
-				return t
+				return shorten(t, MaxTitle)
 			}
 		}
 	}
@@ -180,6 +186,47 @@ func Title(k *contracts.ResourceKind, root *etree.Element, key string) string {
 		return label
 	}
 	return label + " " + key
+}
+
+// shorten cuts s to at most max bytes on a character boundary, ending it
+// with an ellipsis when it cuts.
+func shorten(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// knownAttr reports whether a payload attribute is one SData defines (or a
+// namespace declaration): everything else is dropped, never stored.
+func knownAttr(a etree.Attr) bool {
+	switch a.Space {
+	case "xmlns", "sdata", "xsi":
+		return a.Space != "xsi" || a.Key == "nil"
+	case "":
+		return a.Key == "xmlns"
+	}
+	return false
+}
+
+// dropUnknownAttrs removes from the payload tree the attributes SData does
+// not define (an attribute of ours in a foreign namespace, anything a
+// client made up).
+func dropUnknownAttrs(el *etree.Element) {
+	kept := el.Attr[:0]
+	for _, a := range el.Attr {
+		if knownAttr(a) {
+			kept = append(kept, a)
+		}
+	}
+	el.Attr = kept
+	for _, ch := range el.ChildElements() {
+		dropUnknownAttrs(ch)
+	}
 }
 
 // Merge applies a partial payload to the current one: every property the

@@ -101,6 +101,9 @@ func validateProperty(p *contracts.Property, c *etree.Element, path string, part
 			return Errorf(path, "property %q takes a simple value, not elements", p.Name)
 		}
 		v := c.Text()
+		if len(v) > MaxValue {
+			return Errorf(path, "property %q holds %d bytes; a value holds at most %d", p.Name, len(v), MaxValue)
+		}
 		if p.Kind != contracts.KindString {
 			v = strings.TrimSpace(v)
 		}
@@ -128,6 +131,9 @@ func validateProperty(p *contracts.Property, c *etree.Element, path string, part
 	// properties of its type, none of them required.
 	return validateType(p.Complex, c, path, p.Relationship != contracts.RelNone || partial)
 }
+
+// MaxValue is the most bytes of one simple property value.
+const MaxValue = 1 << 20
 
 // ValidUUID reports whether u has the textual form of a UUID.
 func ValidUUID(u string) bool {
