@@ -90,6 +90,9 @@ func (s *Server) router(table []route) http.Handler {
 	}
 	m := mux.NewRouter()
 	m.StrictSlash(false)
+	// Paths are matched as sent: a path with dot segments is refused (see
+	// dotSegments), never cleaned and redirected (a 301 on a write).
+	m.SkipClean(true)
 	m.Use(s.logRequests, s.authenticate)
 	for _, g := range groups {
 		m.Handle(g.template, s.serveGroup(g))
@@ -98,6 +101,20 @@ func (s *Server) router(table []route) http.Handler {
 		return diag.New(diag.NoSuchURL, "no SData resource at %s: URLs have the form /sdata/{application}/{contract}/{dataset}/{resourceKind}", r.URL.Path)
 	})
 	return m
+}
+
+// dotSegments refuses a path with . or .. segments or an empty segment:
+// SData URLs have none, and a cleaned path would name something else than
+// the client wrote.
+func (s *Server) dotSegments(next http.Handler) http.Handler {
+	return s.errors(func(w http.ResponseWriter, r *http.Request) error {
+		p := r.URL.Path
+		if strings.Contains(p+"/", "/./") || strings.Contains(p+"/", "/../") || strings.Contains(p, "//") {
+			return diag.New(diag.BadURL, "the path %q has an empty, . or .. segment: SData URLs have none", p)
+		}
+		next.ServeHTTP(w, r)
+		return nil
+	})
 }
 
 // errors writes the error a handler returns as a diagnosis.

@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.push = p
 		s.resources.OnChange = p.Notify
 	}
-	s.handler = s.methodOverride(s.router(s.routes()))
+	s.handler = s.methodOverride(s.dotSegments(s.router(s.routes())))
 	if err := s.jobs.Resume(ctx); err != nil {
 		s.Close()
 		return nil, err
