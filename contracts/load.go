@@ -208,7 +208,11 @@ func describe(n *node) string {
 	return n.name.Local
 }
 
-// resolve resolves the QName attribute attr of n, written in document d.
+// resolve resolves the QName value v of an attribute of n (type, base, ref),
+// written in document d, against the namespace declarations in scope at n.
+// An unprefixed name without a default namespace in scope is taken in d's
+// target namespace (leniency the published contracts do not need, kept for
+// hand-written ones).
 func resolve(d *schemaDoc, n *node, v string) (qname, error) {
 	space, local, err := n.resolveQName(v, d.tns)
 	if err != nil {
