@@ -186,6 +186,21 @@ func TestLoadErrors(t *testing.T) {
 <xs:restriction base="s"/></xs:simpleType></xs:schema>`}, []string{`c.xsd:3:`, `derives from itself`}},
 		{"self-extending type", map[string]string{"c.xsd": xsdHead + `<xs:complexType name="t"><xs:complexContent>
 <xs:extension base="t"/></xs:complexContent></xs:complexType></xs:schema>`}, []string{`c.xsd:4:`, `derives from itself`}},
+		{"derivation cycle across namespaces", map[string]string{
+			"c.xsd": xsdHead + `<xs:import namespace="urn:o" schemaLocation="o.xsd"/>
+<xs:complexType name="t"><xs:complexContent><xs:extension xmlns:o="urn:o" base="o:t"/></xs:complexContent></xs:complexType></xs:schema>`,
+			"o.xsd": `<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:o" xmlns:t="urn:t">
+<xs:import namespace="urn:t" schemaLocation="c.xsd"/>
+<xs:complexType name="t"><xs:complexContent><xs:extension base="t:t"/></xs:complexContent></xs:complexType></xs:schema>`,
+		}, []string{`o.xsd:3:`, `type "t:t" ({urn:t}t) derives from itself`}},
+		{"group cycle across namespaces", map[string]string{
+			"c.xsd": xsdHead + `<xs:import namespace="urn:o" schemaLocation="o.xsd"/>
+<xs:group name="g"><xs:sequence><xs:group ref="o:g" xmlns:o="urn:o"/></xs:sequence></xs:group>
+<xs:complexType name="t"><xs:group ref="g"/></xs:complexType></xs:schema>`,
+			"o.xsd": `<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:o" xmlns:t="urn:t">
+<xs:import namespace="urn:t" schemaLocation="c.xsd"/>
+<xs:group name="g"><xs:sequence><xs:group ref="t:g"/></xs:sequence></xs:group></xs:schema>`,
+		}, []string{`o.xsd:3:`, `group "t:g" ({urn:t}g) refers to itself`}},
 		{"bad maxOccurs", map[string]string{"c.xsd": xsdHead + `<xs:complexType name="t"><xs:sequence>
 <xs:element name="p" type="xs:string" maxOccurs="lots"/></xs:sequence></xs:complexType></xs:schema>`}, []string{`c.xsd:4:`, `maxOccurs="lots"`}},
 		{"bad maxLength", map[string]string{"c.xsd": xsdHead + `<xs:simpleType name="s"><xs:restriction base="xs:string">

@@ -32,23 +32,6 @@ func TestRoundTripFeatures(t *testing.T) {
 	testRoundTrip(t, c)
 }
 
-func TestRoundTripRealGCRM(t *testing.T) {
-	c := loadGCRM(t)
-	got := roundTrip(t, func(b *bytes.Buffer) error { return c.WriteSchema(b) })
-	compareKinds(t, c, got, c.Kinds, false)
-	for _, name := range []string{"tradingAccount", "salesOrder", "computePrice"} {
-		k := c.KindByElement(name)
-		if k == nil {
-			if name == "computePrice" {
-				continue // a service operation, not a resource kind
-			}
-			t.Fatalf("no kind %s", name)
-		}
-		got := roundTrip(t, func(b *bytes.Buffer) error { return c.WriteKindSchema(b, k) })
-		compareKinds(t, c, got, []*ResourceKind{k}, true)
-	}
-}
-
 // TestWriteSchemaShape checks the document header and the sme: attributes of a kind.
 func TestWriteSchemaShape(t *testing.T) {
 	c := mustBuiltin(t)
