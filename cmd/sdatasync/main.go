@@ -259,7 +259,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(sdata.CheckRequestLines(ln)) }()
 	example := base + "/sdata/" + c.app + "/" + contract.Name + "/-/"
 	if k := contract.Kind("tradingAccounts"); k != nil {
 		example += k.PluralName + "?count=5"
