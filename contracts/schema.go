@@ -233,6 +233,10 @@ func (sw *schemaWriter) property(depth int, p *Property) {
 	}
 	if p.Relationship != RelNone {
 		attrs = append(attrs, "sme:relationship", string(p.Relationship), "sme:isCollection", strconv.FormatBool(p.IsCollection))
+		if p.RelatedKind != nil {
+			// Served at its property URL: {kind}('key')/{property}.
+			attrs = append(attrs, "sme:canGet", "true")
+		}
 	} else if p.IsCollection {
 		attrs = append(attrs, "sme:isCollection", "true")
 	}

@@ -80,7 +80,7 @@ func TestWriteSchemaShape(t *testing.T) {
 	for _, want := range []string{
 		`<xs:element name="contact" type="contact--type" sme:role="resourceKind" sme:pluralName="contacts"`,
 		`sme:isSyncSource="true"`, `sme:syncOrder="60"`,
-		`<xs:element name="tradingAccount" type="tradingAccount--type" nillable="true" minOccurs="0" sme:label="Contact TradingAccount" sme:relationship="reference" sme:isCollection="false"/>`,
+		`<xs:element name="tradingAccount" type="tradingAccount--type" nillable="true" minOccurs="0" sme:label="Contact TradingAccount" sme:relationship="reference" sme:isCollection="false" sme:canGet="true"/>`,
 		`<xs:simpleType name="contactGender--enum">`,
 	} {
 		if !strings.Contains(s, want) {
