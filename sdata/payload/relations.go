@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -35,9 +36,10 @@ const ExtNS = "urn:sdatasync:sync-ext"
 // property p, found at path.
 type RelationFunc func(p *contracts.Property, c *etree.Element, path string) error
 
-// WalkRelations calls ref for every reference/parent element and list for
-// every child collection element in el (of type t; path names el), depth
-// first through child items. list may be nil.
+// WalkRelations calls ref for every reference/parent element (and every
+// item of a collection of references) and list for every child collection
+// element in el (of type t; path names el), depth first through child
+// items. list may be nil.
 func WalkRelations(t *contracts.ComplexType, el *etree.Element, path string, ref, list RelationFunc) error {
 	if t == nil {
 		return nil
@@ -52,6 +54,14 @@ func WalkRelations(t *contracts.ComplexType, el *etree.Element, path string, ref
 		case (p.Relationship == contracts.RelReference || p.Relationship == contracts.RelParent) && !p.IsCollection:
 			if err := ref(p, c, cpath); err != nil {
 				return err
+			}
+		case (p.Relationship == contracts.RelReference || p.Relationship == contracts.RelAssociation) && p.IsCollection && p.ItemName != "":
+			// A collection of references (an association): each item is a
+			// reference.
+			for i, item := range c.SelectElements(p.ItemName) {
+				if err := ref(p, item, fmt.Sprintf("%s/%s[%d]", cpath, p.ItemName, i+1)); err != nil {
+					return err
+				}
 			}
 		case p.Relationship == contracts.RelChild && p.IsCollection && p.ItemName != "":
 			if list != nil {
