@@ -136,6 +136,9 @@ func (s *Service) WriteChild(ctx context.Context, sc site.Scope, cl site.ChildLi
 			if parentKey == "" {
 				return nil, payload.Errorf(sc.Kind.Name, "a new %s names its %s (a parent reference by sdata:key, sdata:uuid or sdata:url)", sc.Kind.Name, cl.Parent.Name)
 			}
+			if parent, err := s.Store.Get(ctx, ps.Endpoint, parentKey); err != nil || parent.Deleted {
+				return nil, payload.Errorf(sc.Kind.Name+"/"+cl.Parent.Name, "no %s with key %q to hold the new %s", cl.Parent.PluralName, parentKey, sc.Kind.Name)
+			}
 			item = el
 		} else {
 			item = payload.Merge(cur.Item, el) // a partial item updates the named properties
