@@ -117,12 +117,19 @@ func (s *Server) dotSegments(next http.Handler) http.Handler {
 	})
 }
 
-// errors writes the error a handler returns as a diagnosis.
+// errors writes the error a handler returns as a diagnosis; once an answer
+// has begun (a feed cut while streaming) it can only be logged.
 func (s *Server) errors(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			diag.Write(w, diag.As(r.Context(), s.log, err))
+		err := h(w, r)
+		if err == nil {
+			return
 		}
+		if sw, ok := w.(*wire.StatusWriter); ok && sw.Status != 0 {
+			s.log.WarnContext(r.Context(), "answer cut", "method", r.Method, "uri", r.URL.RequestURI(), "status", sw.Status, "err", err)
+			return
+		}
+		diag.Write(w, diag.As(r.Context(), s.log, err))
 	})
 }
 

@@ -50,6 +50,12 @@ type Config struct {
 	AliasTTL         time.Duration       // how long a former UUID keeps naming a relinked resource (0: DefaultAliasTTL)
 	PushTo           []string            // immediate push targets: dataset or resource-kind URLs of other providers
 	PushClient       *http.Client        // client for pushes (nil: a default with a 30 s timeout)
+	// Stall is how long a request body or an answer may make no progress
+	// before its connection is cut (0: DefaultStall).
+	Stall time.Duration
+	// MaxInFlight is how many requests run at once; more are answered 503
+	// with Retry-After (0: DefaultMaxInFlight).
+	MaxInFlight int
 	// Auth authenticates requests; nil runs the provider without
 	// authentication (every request is auth.Unchecked: only for
 	// --insecure-no-auth on loopback, and tests).
@@ -98,6 +104,12 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if cfg.AliasTTL <= 0 {
 		cfg.AliasTTL = DefaultAliasTTL
 	}
+	if cfg.Stall <= 0 {
+		cfg.Stall = DefaultStall
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -123,7 +135,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.push = p
 		s.resources.OnChange = p.Notify
 	}
-	s.handler = s.methodOverride(s.dotSegments(s.router(s.routes())))
+	s.handler = s.guard(s.methodOverride(s.dotSegments(s.router(s.routes()))))
 	if err := s.jobs.Resume(ctx); err != nil {
 		s.Close()
 		return nil, err

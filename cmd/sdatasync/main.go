@@ -150,6 +150,7 @@ type serveConfig struct {
 	demo                                       bool
 	priority                                   int
 	maxBody                                    int64
+	maxConns                                   int
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -166,6 +167,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&c.pushTo, "push-to", "push local changes at once (immediate sync) to this dataset or resource-kind URL of another provider (repeatable)")
 	fs.IntVar(&c.priority, "conflict-priority", 5, "conflict priority (1..9, lower wins) of kinds whose contract declares none")
 	fs.Int64Var(&c.maxBody, "max-body", sdata.DefaultMaxBody, "request body limit in bytes")
+	fs.IntVar(&c.maxConns, "max-connections", 800, "open connections at most (more are answered 503); keep it under the open-file limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	if err := fs.Parse(args); err != nil {
@@ -256,10 +258,13 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	// new requests and lets the ones in flight finish (Shutdown below)
 	// before the jobs stop and the store closes (the defers above).
 	reqCtx := context.WithoutCancel(ctx)
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext: func(net.Listener) context.Context { return reqCtx }}
+	// Headers must arrive within 10 s; bodies and answers may take as long
+	// as they keep moving (sdata.Config.Stall); idle keep-alive connections
+	// close after 2 minutes; at most --max-connections are open at once.
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(sdata.CheckRequestLines(ln)) }()
+	go func() { errc <- hs.Serve(sdata.CheckRequestLines(sdata.CapConnections(ln, c.maxConns))) }()
 	example := base + "/sdata/" + c.app + "/" + contract.Name + "/-/"
 	if k := contract.Kind("tradingAccounts"); k != nil {
 		example += k.PluralName + "?count=5"
