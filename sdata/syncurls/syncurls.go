@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"sdatasync/digest"
 	"sdatasync/feeds"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/jobs"
@@ -148,6 +149,32 @@ func (s *Service) audited(op string, h opHandler) site.Handler {
 	}
 }
 
+// replaceDigest replaces a kind's digest and records in the audit log the
+// digests before and after (an admin can restore the former from it).
+func (s *Service) replaceDigest(ctx context.Context, sc site.Scope, ru wire.Run, d digest.Digest, op string) error {
+	before, err := s.st.Digest(ctx, sc.Endpoint)
+	if err != nil {
+		return err
+	}
+	if err := s.st.ReplaceDigest(ctx, sc.Endpoint, d); err != nil {
+		return err
+	}
+	after, err := s.st.Digest(ctx, sc.Endpoint)
+	if err != nil {
+		return err
+	}
+	s.jobs.Audit(ctx, store.AuditRecord{Dataset: sc.Dataset, Kind: sc.Kind.PluralName, Operation: op, TrackingID: ru.Tracking,
+		RunName: ru.Name, RunStamp: ru.Stamp, RunTime: ru.StampTime, Status: http.StatusOK, Count: len(after.Entries),
+		Detail: jsonString(digestChange{Before: before, After: after})})
+	return nil
+}
+
+// digestChange is the audit detail of a digest replacement.
+type digestChange struct {
+	Before digest.Digest `json:"before"`
+	After  digest.Digest `json:"after"`
+}
+
 // LogAttrs are the attributes of the log line of a sync or batch request.
 func LogAttrs(ru wire.Run, kind, op, method string, status, count int) []slog.Attr {
 	return []slog.Attr{slog.String("runName", ru.Name), slog.String("runStamp", ru.Stamp), slog.String("trackingID", ru.Tracking),
@@ -166,7 +193,7 @@ func (s *Service) Digest() site.Handler {
 			if err := s.trust(r.Context(), digestEndpoints(*d)...); err != nil {
 				return 0, err
 			}
-			if err := s.st.ReplaceDigest(r.Context(), t.Endpoint, *d); err != nil {
+			if err := s.replaceDigest(r.Context(), t.Scope, ru, *d, "digest.replaced"); err != nil {
 				return 0, err
 			}
 		}
