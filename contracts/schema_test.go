@@ -16,6 +16,7 @@ func testRoundTrip(t *testing.T, c *Contract) {
 	})
 	for _, k := range c.Kinds {
 		t.Run("WriteKindSchema/"+k.Name, func(t *testing.T) {
+			t.Parallel() // the real contracts have 108 kinds of up to 800 KB of schema each
 			got := roundTrip(t, func(b *bytes.Buffer) error { return c.WriteKindSchema(b, k) })
 			compareKinds(t, c, got, []*ResourceKind{k}, true)
 		})
