@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	s.jobs.Go(func(ctx context.Context) { s.retireAliases(ctx, time.Minute) })
+	s.jobs.Every(time.Minute, s.retire)
 	if s.push != nil {
 		s.jobs.Go(s.push.Run)
 	}
@@ -186,20 +186,6 @@ func (s *Server) Empty(ctx context.Context, dataset string) (bool, error) {
 		}
 	}
 	return true, nil
-}
-
-// retireAliases retires old UUID aliases every interval until ctx ends.
-func (s *Server) retireAliases(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			s.retire(ctx, now)
-		}
-	}
 }
 
 // retire retires the UUID aliases older than the alias TTL at now.

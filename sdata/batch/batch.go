@@ -26,7 +26,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -38,7 +37,6 @@ import (
 	"sdatasync/sdata/resources"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
-	"sdatasync/sdata/syncurls"
 	"sdatasync/sdata/wire"
 )
 
@@ -110,27 +108,8 @@ type item struct {
 	err     *diag.Error    // set when the entry cannot run; it is reported as is
 }
 
-// audited runs h and records the request in the audit log and the log.
-func (s *Service) audited(h func(w http.ResponseWriter, r *http.Request, t site.Target, ru wire.Run) (int, error)) site.Handler {
-	return func(w http.ResponseWriter, r *http.Request, t site.Target) error {
-		ru := wire.RunOf(r)
-		if t.ID != "" {
-			ru.Tracking = t.ID
-		}
-		start := time.Now()
-		sw := &wire.StatusWriter{ResponseWriter: w}
-		count, err := h(sw, r, t, ru)
-		status := sw.Status
-		if err != nil {
-			status = diag.As(r.Context(), s.log, err).Status
-		}
-		s.jobs.Audit(r.Context(), store.AuditRecord{Dataset: t.Dataset, Kind: t.Kind.PluralName, Operation: "batch." + strings.ToLower(r.Method),
-			TrackingID: ru.Tracking, RunName: ru.Name, RunStamp: ru.Stamp, RunTime: ru.StampTime, Client: r.RemoteAddr,
-			Status: status, Count: count, Duration: time.Since(start)})
-		s.log.LogAttrs(r.Context(), diag.Level(status), "batch request", syncurls.LogAttrs(ru, t.Kind.PluralName, Op, r.Method, status, count)...)
-		return err
-	}
-}
+// audited runs h as jobs.Runtime.Audited does ("batch.post"...).
+func (s *Service) audited(h jobs.RequestHandler) site.Handler { return s.jobs.Audited("batch", Op, h) }
 
 // Post serves POST $batch: synchronously without a tracking ID, else as a
 // job (idempotently: an existing job with that tracking ID is answered as

@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config) *Runtime {
 		sweep = DefaultSweep
 	}
 	rt.life, rt.stop = context.WithCancel(context.WithoutCancel(ctx))
-	rt.Go(func(ctx context.Context) { rt.sweeper(ctx, sweep) })
+	rt.Every(sweep, rt.Sweep)
 	rt.Go(rt.purger)
 	return rt
 }
@@ -280,19 +280,21 @@ func (rt *Runtime) retryFailures(ctx context.Context) {
 	}
 }
 
-// sweeper deletes expired jobs and retries unrecorded failures every
-// interval until ctx ends.
-func (rt *Runtime) sweeper(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			rt.Sweep(ctx, now)
+// Every runs fn every interval, on a goroutine of the runtime, until the
+// runtime closes.
+func (rt *Runtime) Every(interval time.Duration, fn func(ctx context.Context, now time.Time)) {
+	rt.Go(func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				fn(ctx, now)
+			}
 		}
-	}
+	})
 }
 
 // Sweep runs one round of the sweeper now: expired jobs are deleted,

@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 
 	"sdatasync/digest"
 	"sdatasync/feeds"
@@ -78,16 +77,6 @@ func New(cfg Config) *Service {
 
 var trackingRE = regexp.MustCompile(`^[A-Za-z0-9._~{}-]{1,128}$`)
 
-// runOf is the run of a sync request; a tracking id in the URL wins over
-// the trackingID parameter.
-func runOf(r *http.Request, t site.Target) wire.Run {
-	ru := wire.RunOf(r)
-	if t.ID != "" {
-		ru.Tracking = t.ID
-	}
-	return ru
-}
-
 // Check is the route check of a sync op, before its methods: the kind must
 // synchronize (and be a source for $syncSource, a target for $syncTarget)
 // and a tracking id must be well-formed.
@@ -103,7 +92,7 @@ func (s *Service) Check(op string) func(r *http.Request, t site.Target) error {
 
 // checkRun validates the tracking id and the kind's role for op.
 func checkRun(r *http.Request, t site.Target, op string) error {
-	if ru := runOf(r, t); ru.Tracking != "" && !trackingRE.MatchString(ru.Tracking) {
+	if ru := jobs.RunOf(r, t); ru.Tracking != "" && !trackingRE.MatchString(ru.Tracking) {
 		return diag.New(diag.BadParameter, "invalid trackingID %q", ru.Tracking)
 	}
 	switch {
@@ -118,35 +107,16 @@ func checkRun(r *http.Request, t site.Target, op string) error {
 // CheckTracking is the route check of a URL that takes a tracking id
 // ($batch): a tracking id must be well-formed.
 func CheckTracking(r *http.Request, t site.Target) error {
-	if ru := runOf(r, t); ru.Tracking != "" && !trackingRE.MatchString(ru.Tracking) {
+	if ru := jobs.RunOf(r, t); ru.Tracking != "" && !trackingRE.MatchString(ru.Tracking) {
 		return diag.New(diag.BadParameter, "invalid trackingID %q", ru.Tracking)
 	}
 	return nil
 }
 
-// opHandler serves one method of a sync op; it returns how many entries
-// the request carried or answered.
-type opHandler func(w http.ResponseWriter, r *http.Request, t site.Target, ru wire.Run) (int, error)
-
-// audited runs h and writes one audit record and one log line for the
-// request, tagged with its run.
-func (s *Service) audited(op string, h opHandler) site.Handler {
-	return func(w http.ResponseWriter, r *http.Request, t site.Target) error {
-		ru := runOf(r, t)
-		start := time.Now()
-		sw := &wire.StatusWriter{ResponseWriter: w}
-		count, err := h(sw, r, t, ru)
-		status := sw.Status
-		if err != nil {
-			status = diag.As(r.Context(), s.log, err).Status
-		}
-		name := strings.TrimPrefix(op, "$sync")
-		s.jobs.Audit(r.Context(), store.AuditRecord{Dataset: t.Dataset, Kind: t.Kind.PluralName, Operation: strings.ToLower(name) + "." + strings.ToLower(r.Method),
-			TrackingID: ru.Tracking, RunName: ru.Name, RunStamp: ru.Stamp, RunTime: ru.StampTime, Client: r.RemoteAddr,
-			Status: status, Count: count, Duration: time.Since(start)})
-		s.log.LogAttrs(r.Context(), diag.Level(status), "sync request", LogAttrs(ru, t.Kind.PluralName, op, r.Method, status, count)...)
-		return err
-	}
+// audited runs h as jobs.Runtime.Audited does: one audit record
+// ("source.post", "target.get"...) and one log line per request.
+func (s *Service) audited(op string, h jobs.RequestHandler) site.Handler {
+	return s.jobs.Audited(strings.ToLower(strings.TrimPrefix(op, "$sync")), op, h)
 }
 
 // replaceDigest replaces a kind's digest and records in the audit log the
@@ -173,12 +143,6 @@ func (s *Service) replaceDigest(ctx context.Context, sc site.Scope, ru wire.Run,
 type digestChange struct {
 	Before digest.Digest `json:"before"`
 	After  digest.Digest `json:"after"`
-}
-
-// LogAttrs are the attributes of the log line of a sync or batch request.
-func LogAttrs(ru wire.Run, kind, op, method string, status, count int) []slog.Attr {
-	return []slog.Attr{slog.String("runName", ru.Name), slog.String("runStamp", ru.Stamp), slog.String("trackingID", ru.Tracking),
-		slog.String("kind", kind), slog.String("op", op), slog.String("method", method), slog.Int("status", status), slog.Int("count", count)}
 }
 
 // Digest serves $syncDigest: GET answers the kind's digest; PUT and POST
