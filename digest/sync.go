@@ -108,6 +108,10 @@ const (
 	// ConflictTarget means a conflict the target side wins: ignore the entry
 	// (and report 409 Conflict for it).
 	ConflictTarget
+	// Invalid means the entry cannot be applied at all (a bad payload):
+	// nothing is written, only the digest advances past it. Decide never
+	// returns it; DecideEntry does, for an Arrival marked Invalid.
+	Invalid
 )
 
 // Applies reports whether the source change must be applied (Apply or
@@ -118,7 +122,9 @@ func (o Outcome) Applies() bool { return o == Apply || o == ConflictSource }
 // ConflictTarget).
 func (o Outcome) Conflict() bool { return o == ConflictSource || o == ConflictTarget }
 
-// String returns the constant's name, e.g. "ConflictTarget".
+// String returns the constant's name, e.g. "ConflictTarget", except for
+// Invalid: "invalid", the name results have always recorded (it is stored
+// with every result, and engines and audits read it).
 func (o Outcome) String() string {
 	switch o {
 	case Apply:
@@ -129,6 +135,8 @@ func (o Outcome) String() string {
 		return "ConflictSource"
 	case ConflictTarget:
 		return "ConflictTarget"
+	case Invalid:
+		return "invalid"
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }

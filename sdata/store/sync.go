@@ -415,7 +415,7 @@ type Result struct {
 	Seq         int
 	Status      int
 	Method      string
-	Outcome     string // digest.Outcome name, or "invalid"
+	Outcome     string // the name of the digest.Outcome (Invalid: "invalid")
 	Key         string
 	UUID        string
 	ETag        string
@@ -443,7 +443,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 	obs, _ := in.(ResultObserver)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		results = make([]Result, 0, n)
-		pc := &pageCache{nodes: map[string]int64{}, endsFeed: last && !immediate}
+		pc := &pageCache{nodes: map[string]int64{}}
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM uuid_aliases WHERE endpoint_id = ?)`, ep.ID).Scan(&pc.aliases); err != nil {
 			return err
 		}
@@ -451,7 +451,7 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		if err != nil {
 			return err
 		}
-		pc.feedContext = digest.ContextOf(feedDigest).Beyond(tgt)
+		pc.page = digest.NewPage(feedDigest, tgt, ep.URL, ep.Priority, immediate, last)
 		if immediate {
 			states := make([]digest.SyncState, n)
 			for i := range n {
@@ -463,20 +463,13 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		}
 		for i := range n {
 			e := in.At(i)
-			// An endpoint missing from the feed's digest: its source tick
-			// counts as the entry's tick + 1, with the default priority.
-			fd := feedDigest
-			if _, ok := fd.Get(e.State.Endpoint); !ok {
-				fd = feedDigest.Clone()
-				fd.Set(digest.Entry{Endpoint: e.State.Endpoint, Tick: e.State.Tick + 1, Stamp: e.State.Stamp, ConflictPriority: digest.DefaultConflictPriority})
-			}
 			pc.remaining = n - i
 			if i%lookAhead == 0 && !pc.aliases {
 				if err := pc.lookup(ctx, tx, ep, in, i, min(n, i+lookAhead)); err != nil {
 					return err
 				}
 			}
-			r, err := applyEntry(ctx, tx, ep, fd, &tgt, e, pc)
+			r, err := applyEntry(ctx, tx, ep, &tgt, e, pc)
 			if err != nil {
 				return err
 			}
@@ -488,14 +481,11 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 			if obs != nil {
 				obs.Applied(i, r)
 			}
-			digest.AfterEntry(&tgt, fd, e.State)
 		}
 		if err := pc.releaseKeys(ctx, tx, ep); err != nil {
 			return err
 		}
-		if last && !immediate {
-			digest.EndOfFeed(&tgt, feedDigest)
-		}
+		pc.page.End(&tgt)
 		if err := writeDigest(ctx, tx, ep, tgt); err != nil {
 			return err
 		}
@@ -519,13 +509,11 @@ type pageCache struct {
 	nodes   map[string]int64
 	aliases bool
 
-	// endsFeed: the page ends with the end-of-feed merge, which claims the
-	// feed's digest, so what it applies needs no context. Otherwise
-	// feedContext is the part of the feed's digest the target does not
-	// claim, stored (row feedCtx, once set) with what the page applies.
-	endsFeed    bool
-	feedContext digest.Context
-	feedCtx     *syncCtx
+	// page is what the decisions of the page's entries share (the feed's
+	// digest, whether it ends the feed, its context); feedCtx is the row of
+	// that context once stored.
+	page    *digest.Page
+	feedCtx *syncCtx
 
 	// Keys for new resources are reserved in one block per page:
 	// [keyNext, keyEnd), minus the ones clients chose already (keyTaken).
@@ -633,32 +621,36 @@ func (pc *pageCache) releaseKeys(ctx context.Context, tx *sql.Tx, ep Endpoint) e
 	return err
 }
 
-func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.Digest, tgt *digest.Digest, e Incoming, pc *pageCache) (Result, error) {
-	res := Result{Method: e.Method, UUID: strings.ToLower(e.UUID), SourceState: e.State}
-	if e.Invalid != nil {
-		res.Status, res.Outcome, res.Severity, res.Message, res.PayloadPath = 400, "invalid", "error", e.Invalid.Error(), e.PayloadPath
-		return res, nil
-	}
-	// The resource answers to the entry's UUID or to one of its aliases.
+// applyEntry executes, inside tx, what digest.DecideEntry decides for one
+// incoming entry: it looks the resource up (by its UUID or an alias), lets
+// the decision be made, then writes the incoming version, restamps the held
+// one or writes nothing, and stores the contexts the decision names.
+func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, e Incoming, pc *pageCache) (Result, error) {
+	res := Result{Method: e.Method, UUID: strings.ToLower(e.UUID), SourceState: e.State, PayloadPath: e.PayloadPath}
+	in := digest.Arrival{State: e.State, Deleted: e.Deleted, Invalid: e.Invalid}
 	var cur Resource
 	var curID int64
-	var err error
-	for _, u := range append([]string{res.UUID}, e.Aliases...) {
-		if !pc.aliases && pc.absent[u] {
-			err = ErrNotFound // looked up with the entries around it
-			continue
+	known := false
+	if e.Invalid == nil {
+		// The resource answers to the entry's UUID or to one of its aliases.
+		var err error
+		for _, u := range append([]string{res.UUID}, e.Aliases...) {
+			if !pc.aliases && pc.absent[u] {
+				err = ErrNotFound // looked up with the entries around it
+				continue
+			}
+			if cur, curID, err = resourceByUUID(ctx, tx, ep, u, pc.aliases); err == nil || !errors.Is(err, ErrNotFound) {
+				break
+			}
 		}
-		if cur, curID, err = resourceByUUID(ctx, tx, ep, u, pc.aliases); err == nil || !errors.Is(err, ErrNotFound) {
-			break
+		delete(pc.absent, res.UUID) // applied or not, it is looked up again next time
+		if len(e.Aliases) > 0 || err == nil && cur.UUID != res.UUID {
+			pc.aliases = true // this entry may add aliases
 		}
-	}
-	delete(pc.absent, res.UUID) // applied or not, it is looked up again next time
-	if len(e.Aliases) > 0 || err == nil && cur.UUID != res.UUID {
-		pc.aliases = true // this entry may add aliases
-	}
-	known := err == nil
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return res, err
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return res, err
+		}
+		known = err == nil
 	}
 	var ts *digest.SyncState
 	if known {
@@ -666,65 +658,32 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		ts = &st
 		res.TargetState = ts
 	}
-	out := digest.Decide(feedDigest, *tgt, e.State, ts)
-	var held digest.Context
-	if out.Conflict() {
-		// The target's version may include the source's beyond what the
-		// digest claims (digest.Context): then it is no conflict.
-		if held, err = resourceContext(ctx, tx, curID); err != nil {
-			return res, err
-		}
-		if len(held) > 0 {
-			out = digest.Decide(feedDigest, tgt.Including(held), e.State, ts)
-		}
+	d, err := digest.DecideEntry(tgt, pc.page, in, ts, func() (digest.Context, error) { return resourceContext(ctx, tx, curID) })
+	if err != nil {
+		return res, err
 	}
-	res.Outcome = out.String()
-	// What the version the target holds after the entry includes beyond its
-	// digest: a merge includes both sides.
-	sc := keepCtx
-	switch {
-	case out.Conflict() && !pc.endsFeed:
-		if sc, err = contextID(ctx, tx, held.Union(pc.feedContext).Beyond(*tgt)); err != nil {
-			return res, err
-		}
-	case out == digest.Apply && pc.endsFeed:
-		sc = noCtx
-	case out == digest.Apply:
-		if pc.feedCtx == nil {
-			c, err := contextID(ctx, tx, pc.feedContext)
-			if err != nil {
-				return res, err
-			}
-			pc.feedCtx = &c
-		}
-		sc = *pc.feedCtx
+	res.Outcome, res.Status, res.Severity, res.Message = d.Outcome.String(), d.Status, d.Severity, d.Message
+	if d.Outcome == digest.Invalid {
+		return res, nil
 	}
-	if !out.Applies() {
-		res.Key, res.ETag, res.Payload, res.Title, res.Deleted = cur.Key, cur.ETag, cur.Payload, cur.Title, cur.Deleted
-		if out == digest.ConflictTarget {
-			res.Status, res.Severity = 409, "warning"
-			res.Message = fmt.Sprintf("conflict: the target's version (%s tick %d) wins over the source's (%s tick %d)",
-				ts.Endpoint, ts.Tick, e.State.Endpoint, e.State.Tick)
+	sc, err := pc.storedContext(ctx, tx, d)
+	if err != nil {
+		return res, err
+	}
+	if !d.Writes() {
+		if d.Restamp {
 			// The winning version becomes a merge of both (digest.Merge):
 			// a change of this endpoint that every other node takes in.
-			if err := recordMerge(ctx, tx, ep, tgt, &cur, sc, pc); err != nil {
+			if err := restamp(ctx, tx, ep, &cur, d.State, sc, pc); err != nil {
 				return res, err
 			}
-			res.ETag = cur.ETag
-		} else {
-			res.Status, res.Severity = 200, "info"
-			res.Message = "skipped: the target already holds this change or a newer one"
 		}
+		res.Key, res.ETag, res.Payload, res.Title, res.Deleted = cur.Key, cur.ETag, cur.Payload, cur.Title, cur.Deleted
 		return res, nil
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := Resource{UUID: res.UUID, Payload: e.Payload, Props: props(e.Props), Title: e.Title, Deleted: e.Deleted,
-		State: e.State, Updated: now}
-	if out == digest.ConflictSource {
-		// The source's version wins and is recorded as a merge of both
-		// (digest.Merge), like a target win.
-		r.State = digest.Merge(tgt, ep.URL, ep.Priority, e.State)
-	}
+		State: d.State, Updated: now}
 	nid, err := pc.nodeID(ctx, tx, r.State.Endpoint)
 	if err != nil {
 		return res, err
@@ -758,7 +717,6 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		if err := updateResource(ctx, tx, ep, nid, &r, sc); err != nil {
 			return res, err
 		}
-		res.Status = 200
 	} else {
 		key, err := pc.newKey(ctx, tx, ep, pc.remaining)
 		if err != nil {
@@ -767,11 +725,6 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 		r.Key, r.Created = key, now
 		if err := insertResource(ctx, tx, ep, nid, &r, sc); err != nil {
 			return res, err
-		}
-
-		res.Status = 201
-		if e.Deleted {
-			res.Status = 200
 		}
 	}
 	// The source's former UUIDs name the resource here too, unless they name
@@ -787,11 +740,6 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, feedDigest digest.
 			ep.ID, a, fmtStamp(now), ep.ID, r.Key, ep.ID, a); err != nil {
 			return res, err
 		}
-	}
-	if out == digest.ConflictSource {
-		res.Severity = "warning"
-		res.Message = fmt.Sprintf("conflict: the source's version (%s tick %d) wins over the target's (%s tick %d)",
-			e.State.Endpoint, e.State.Tick, ts.Endpoint, ts.Tick)
 	}
 	res.Key, res.ETag, res.Payload, res.Title, res.Deleted = r.Key, r.ETag, r.Payload, r.Title, r.Deleted
 	return res, nil
@@ -1090,17 +1038,37 @@ func (s *SQLite) AssignUUIDs(ctx context.Context, ep Endpoint, keys []string) (m
 	return out, err
 }
 
-// recordMerge records the target's version, which won a conflict, as a merge
-// (digest.Merge): its content and stamp stay, its sync state becomes a fresh
-// tick of this endpoint, taken from the in-transaction digest tgt.
-func recordMerge(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest, cur *Resource, sc syncCtx, pc *pageCache) error {
-	nid, err := pc.nodeID(ctx, tx, ep.URL)
+// restamp rewrites the held version, which won a conflict, with the merge
+// state the decision gave it (digest.Merge): its content and stamp stay.
+func restamp(ctx context.Context, tx *sql.Tx, ep Endpoint, cur *Resource, state digest.SyncState, sc syncCtx, pc *pageCache) error {
+	nid, err := pc.nodeID(ctx, tx, state.Endpoint)
 	if err != nil {
 		return err
 	}
-	cur.State = digest.Merge(tgt, ep.URL, ep.Priority, cur.State)
+	cur.State = state
 	cur.ETag = etag(cur.Payload, cur.Deleted, cur.State)
 	return updateResource(ctx, tx, ep, nid, cur, sc)
+}
+
+// storedContext stores the context a decision names and returns its row
+// (the page's context is stored once per page).
+func (pc *pageCache) storedContext(ctx context.Context, tx *sql.Tx, d digest.Decision) (syncCtx, error) {
+	switch d.ContextRule {
+	case digest.NoContext:
+		return noCtx, nil
+	case digest.FeedContext:
+		if pc.feedCtx == nil {
+			c, err := contextID(ctx, tx, pc.page.Context)
+			if err != nil {
+				return keepCtx, err
+			}
+			pc.feedCtx = &c
+		}
+		return *pc.feedCtx, nil
+	case digest.OwnContext:
+		return contextID(ctx, tx, d.Context)
+	}
+	return keepCtx, nil
 }
 
 // resourceByUUID reads the resource answering to u (its primary UUID or an
