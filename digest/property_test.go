@@ -868,3 +868,16 @@ func TestTargetOnlyMergeDiverges(t *testing.T) {
 	}
 	t.Logf("target-only merges: %d of %d histories end divergent", divergent, histories)
 }
+
+// formatDigest renders a digest for comparisons and messages.
+func formatDigest(d Digest, stamps bool) string {
+	var b strings.Builder
+	for _, e := range d.Entries {
+		fmt.Fprintf(&b, "(%s %d %d", e.Endpoint, e.Tick, e.ConflictPriority)
+		if stamps {
+			fmt.Fprintf(&b, " %s", e.Stamp.Format(time.RFC3339Nano))
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}

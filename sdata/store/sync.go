@@ -259,7 +259,9 @@ func (s *SQLite) ExpireJobs(ctx context.Context, now time.Time) (int, error) {
 
 // RunSource makes the selection of a source job: in one transaction it reads
 // the endpoint's digest S, selects every resource the target (whose digest
-// is target) lacks, ordered by ascending tick per endpoint, gives a UUID to
+// is target) lacks by digest.Selects's rule (a change of an endpoint from
+// the target's tick of it on; no upper bound, spec 2.5), ordered by
+// ascending tick per endpoint, gives a UUID to
 // every selected resource that has none, copies the selection into the job
 // (so the feed stays stable while it is paged and later writes go to the
 // next pass) and marks the job done with S.
@@ -314,8 +316,8 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 			res, err := tx.ExecContext(ctx, `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases)
 				SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), r.key, r.uuid, r.etag, r.payload, r.title, r.deleted, r.change, ?, r.sync_tick, r.sync_stamp, r.sync_user, r.updated,
 				coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), '')
-				FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ? AND r.sync_tick < ?`,
-				job.ID, seq, rg.Endpoint, ep.ID, nid, rg.From, rg.To)
+				FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ?`,
+				job.ID, seq, rg.Endpoint, ep.ID, nid, rg.From)
 			if err != nil {
 				return fmt.Errorf("store: select changes: %w", err)
 			}
