@@ -1,0 +1,157 @@
+package store
+
+// migrations are applied in order; migrations[i] brings the schema from
+// version i to i+1. Never edit a released migration: append a new one.
+var migrations = []string{
+	// 1: endpoints, digests, resources.
+	`CREATE TABLE nodes (
+		id  INTEGER PRIMARY KEY,
+		url TEXT NOT NULL UNIQUE
+	);
+	CREATE TABLE endpoints (
+		id       INTEGER PRIMARY KEY,
+		dataset  TEXT NOT NULL,
+		kind     TEXT NOT NULL,
+		node_id  INTEGER NOT NULL REFERENCES nodes(id),
+		priority INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 9),
+		next_key INTEGER NOT NULL DEFAULT 1,
+		created  TEXT NOT NULL,
+		UNIQUE (dataset, kind)
+	);
+	CREATE TABLE digest_entries (
+		endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+		node_id     INTEGER NOT NULL REFERENCES nodes(id),
+		pos         INTEGER NOT NULL,
+		tick        INTEGER NOT NULL CHECK (tick >= 0),
+		stamp       TEXT NOT NULL,
+		priority    INTEGER NOT NULL,
+		PRIMARY KEY (endpoint_id, node_id)
+	) WITHOUT ROWID;
+	CREATE TABLE resources (
+		id          INTEGER PRIMARY KEY,
+		endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+		key         TEXT NOT NULL,
+		uuid        TEXT,
+		etag        TEXT NOT NULL,
+		payload     BLOB NOT NULL,
+		props       TEXT NOT NULL DEFAULT '{}',
+		title       TEXT NOT NULL DEFAULT '',
+		deleted     INTEGER NOT NULL DEFAULT 0,
+		change      TEXT NOT NULL,
+		sync_node   INTEGER NOT NULL REFERENCES nodes(id),
+		sync_tick   INTEGER NOT NULL,
+		sync_stamp  TEXT NOT NULL,
+		sync_user   TEXT NOT NULL DEFAULT '',
+		created     TEXT NOT NULL,
+		updated     TEXT NOT NULL,
+		UNIQUE (endpoint_id, key)
+	);
+	CREATE UNIQUE INDEX resources_uuid ON resources (endpoint_id, uuid) WHERE uuid IS NOT NULL;
+	CREATE INDEX resources_changes ON resources (endpoint_id, sync_node, sync_tick);`,
+	// 2: asynchronous sync jobs, their snapshots and results; the audit log.
+	`CREATE TABLE sync_jobs (
+		id          INTEGER PRIMARY KEY,
+		endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+		type        TEXT NOT NULL,
+		tracking_id TEXT NOT NULL,
+		status      TEXT NOT NULL,
+		run_name    TEXT NOT NULL DEFAULT '',
+		run_stamp   TEXT NOT NULL DEFAULT '',
+		request     BLOB,
+		digest      TEXT NOT NULL DEFAULT '',
+		total       INTEGER NOT NULL DEFAULT 0,
+		failure     TEXT NOT NULL DEFAULT '',
+		created     TEXT NOT NULL,
+		updated     TEXT NOT NULL,
+		expires     TEXT NOT NULL,
+		UNIQUE (endpoint_id, type, tracking_id)
+	);
+	CREATE TABLE sync_job_entries (
+		job_id   INTEGER NOT NULL REFERENCES sync_jobs(id) ON DELETE CASCADE,
+		seq      INTEGER NOT NULL,
+		key      TEXT NOT NULL,
+		uuid     TEXT NOT NULL,
+		etag     TEXT NOT NULL,
+		payload  BLOB NOT NULL,
+		title    TEXT NOT NULL,
+		deleted  INTEGER NOT NULL,
+		change   TEXT NOT NULL,
+		endpoint TEXT NOT NULL,
+		tick     INTEGER NOT NULL,
+		stamp    TEXT NOT NULL,
+		user     TEXT NOT NULL,
+		updated  TEXT NOT NULL,
+		PRIMARY KEY (job_id, seq)
+	) WITHOUT ROWID;
+	CREATE TABLE sync_job_results (
+		job_id      INTEGER NOT NULL REFERENCES sync_jobs(id) ON DELETE CASCADE,
+		seq         INTEGER NOT NULL,
+		status      INTEGER NOT NULL,
+		method      TEXT NOT NULL,
+		outcome     TEXT NOT NULL,
+		key         TEXT NOT NULL,
+		uuid        TEXT NOT NULL,
+		etag        TEXT NOT NULL,
+		payload     BLOB,
+		title       TEXT NOT NULL,
+		deleted     INTEGER NOT NULL,
+		severity    TEXT NOT NULL,
+		message     TEXT NOT NULL,
+		payload_path TEXT NOT NULL,
+		source_state TEXT NOT NULL,
+		target_state TEXT NOT NULL,
+		PRIMARY KEY (job_id, seq)
+	) WITHOUT ROWID;
+	CREATE TABLE audit_log (
+		id          INTEGER PRIMARY KEY,
+		time        TEXT NOT NULL,
+		dataset     TEXT NOT NULL,
+		kind        TEXT NOT NULL,
+		operation   TEXT NOT NULL,
+		tracking_id TEXT NOT NULL,
+		run_name    TEXT NOT NULL,
+		run_stamp   TEXT NOT NULL,
+		run_time    TEXT NOT NULL,
+		client      TEXT NOT NULL,
+		status      INTEGER NOT NULL,
+		count       INTEGER NOT NULL,
+		duration_ms REAL NOT NULL,
+		detail      TEXT NOT NULL
+	);
+	CREATE INDEX audit_by_run ON audit_log (run_name, run_stamp, id);
+	CREATE INDEX audit_by_kind ON audit_log (dataset, kind, id);
+	CREATE INDEX audit_by_tracking ON audit_log (tracking_id, id);`,
+	// 3: UUID aliases: a relinked resource keeps answering to its old UUIDs.
+	`CREATE TABLE uuid_aliases (
+		endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),
+		alias       TEXT NOT NULL,
+		resource_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+		created     TEXT NOT NULL,
+		PRIMARY KEY (endpoint_id, alias)
+	) WITHOUT ROWID;
+	CREATE INDEX uuid_aliases_resource ON uuid_aliases (resource_id);
+	ALTER TABLE sync_job_entries ADD COLUMN aliases TEXT NOT NULL DEFAULT '';`,
+	// 4: the endpoint registry (core 14): endpoints registered by applications.
+	`CREATE TABLE registry_endpoints (
+		id      INTEGER PRIMARY KEY AUTOINCREMENT,
+		url     TEXT NOT NULL UNIQUE,
+		etag    TEXT NOT NULL,
+		payload BLOB NOT NULL,
+		props   TEXT NOT NULL DEFAULT '{}',
+		title   TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		created TEXT NOT NULL,
+		updated TEXT NOT NULL
+	);`,
+	// 5: big job requests (sync feed pages) live in files next to the
+	// database until the job is done; the column names the file.
+	`ALTER TABLE sync_jobs ADD COLUMN request_file TEXT NOT NULL DEFAULT '';`,
+	// 6: causal contexts of resources applied without an end-of-feed merge
+	// (see context.go). No foreign key: unreferenced rows are swept at open,
+	// and a key would make each of those deletes scan the resources.
+	`CREATE TABLE sync_contexts (
+		id    INTEGER PRIMARY KEY,
+		ticks TEXT NOT NULL UNIQUE
+	);
+	ALTER TABLE resources ADD COLUMN sync_context INTEGER;`,
+}

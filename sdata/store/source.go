@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"sdatasync/digest"
+)
+
+// RunSource makes the selection of a source job: in one transaction it reads
+// the endpoint's digest S, selects every resource the target (whose digest
+// is target) lacks by digest.Selects's rule (a change of an endpoint from
+// the target's tick of it on; no upper bound, spec 2.5), ordered by
+// ascending tick per endpoint, gives a UUID to
+// every selected resource that has none, copies the selection into the job
+// (so the feed stays stable while it is paged and later writes go to the
+// next pass) and marks the job done with S.
+func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target digest.Digest) (Job, error) {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		src, err := readDigest(ctx, tx, ep)
+		if err != nil {
+			return err
+		}
+		// Resources without a UUID get one now: they are about to travel.
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM resources WHERE endpoint_id = ? AND uuid IS NULL`, ep.ID)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		// New UUIDs go in 500 at a time: {"row id": "uuid", ...}.
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), 500)]
+			ids = ids[len(chunk):]
+			m := make(map[string]string, len(chunk))
+			for _, id := range chunk {
+				m[strconv.FormatInt(id, 10)] = NewUUID()
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = j.value FROM json_each(?) AS j
+				WHERE resources.id = CAST(j.key AS INTEGER)`, string(b)); err != nil {
+				return fmt.Errorf("store: assign uuids: %w", err)
+			}
+		}
+		seq := 0
+		for _, rg := range digest.Missing(src, target) {
+			var nid int64
+			err := tx.QueryRowContext(ctx, `SELECT id FROM nodes WHERE url = ?`, rg.Endpoint).Scan(&nid)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // no resource carries a change of that endpoint
+			}
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases)
+				SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), r.key, r.uuid, r.etag, r.payload, r.title, r.deleted, r.change, ?, r.sync_tick, r.sync_stamp, r.sync_user, r.updated,
+				coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), '')
+				FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ?`,
+				job.ID, seq, rg.Endpoint, ep.ID, nid, rg.From)
+			if err != nil {
+				return fmt.Errorf("store: select changes: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			seq += int(n)
+		}
+		dj, err := json.Marshal(src)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, digest = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status <> ?`,
+			JobDone, string(dj), seq, fmtStamp(time.Now()), job.ID, JobDeleted)
+		return err
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	s.dropRequests(job.requestFile)
+	return s.Job(ctx, ep.ID, JobSource, job.TrackingID)
+}
+
+// SourceEntries returns entries [offset, offset+limit) of a source job's
+// selection as resources with their sync states.
+func (s *SQLite) SourceEntries(ctx context.Context, job Job, offset, limit int) ([]Resource, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases
+		FROM sync_job_entries WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`, job.ID, offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: source page: %w", err)
+	}
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		var r Resource
+		var deleted int
+		var change, stamp, updated, aliases string
+		if err := rows.Scan(&r.Key, &r.UUID, &r.ETag, &r.Payload, &r.Title, &deleted, &change, &r.State.Endpoint, &r.State.Tick,
+			&stamp, &r.State.User, &updated, &aliases); err != nil {
+			return nil, err
+		}
+		r.Aliases = strings.Fields(aliases)
+		r.Deleted, r.Change = deleted != 0, Change(change)
+		r.State.Stamp, r.Updated = parseStamp(stamp), parseStamp(updated)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
