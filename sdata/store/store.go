@@ -120,8 +120,8 @@ type Store interface {
 	Job(ctx context.Context, endpointID int64, typ, trackingID string) (Job, error)
 	// RunningJobs lists unfinished jobs, oldest first.
 	RunningJobs(ctx context.Context) ([]Job, error)
-	// FailJob marks a job failed.
-	FailJob(ctx context.Context, id int64, reason string) error
+	// FailJob marks a job failed (matched by ID and tracking ID).
+	FailJob(ctx context.Context, j Job, reason string) error
 	// DeleteJob frees a job; what it holds goes with PurgeDeletedJobs.
 	DeleteJob(ctx context.Context, id int64) error
 	// PurgeDeletedJobs removes what freed jobs held, a little at a time.
