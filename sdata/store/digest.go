@@ -33,7 +33,8 @@ func writeDigest(ctx context.Context, tx *sql.Tx, ep Endpoint, d digest.Digest) 
 
 // ReplaceDigest replaces the endpoint's digest (a $syncDigest PUT, used to
 // re-seed an endpoint). The endpoint's own entry never moves backwards
-// below the ticks its stored resources carry, and is kept when d lacks it.
+// below the ticks its stored resources carry, never moves beyond the
+// provider's own clock, and is kept when d lacks it.
 func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) error {
 	if err := d.Validate(); err != nil {
 		return err
@@ -52,7 +53,10 @@ func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest
 		nd := d.Clone()
 		nd.Origin = ep.URL
 		if e, ok := nd.Get(ep.URL); ok {
-			e.Tick = max(e.Tick, maxOwn+1, digest.FirstTick)
+			// The provider's own clock is authoritative: a replacement may
+			// move it back (never below a stored change) but never claim
+			// more of it than it has.
+			e.Tick = max(min(e.Tick, own.Tick), maxOwn+1, digest.FirstTick)
 			nd.Set(e)
 		} else {
 			own.Tick = max(own.Tick, maxOwn+1)

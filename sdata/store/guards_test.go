@@ -45,3 +45,36 @@ func TestLateJobWritesNeverLandOnAReusedRowID(t *testing.T) {
 		t.Fatalf("the new job was changed by the freed job's late writes: status %s failure %q digest %v", got.Status, got.Failure, got.Digest)
 	}
 }
+
+// TestReplaceDigestNeverClaimsMoreOfTheOwnClock: a $syncDigest replacement
+// may lower the provider's own tick (not below a stored change), keep it,
+// or omit it, but never move it beyond the clock.
+func TestReplaceDigestNeverClaimsMoreOfTheOwnClock(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	ep := testEndpoint(t, s)
+	for i := 0; i < 3; i++ {
+		if _, err := s.Create(ctx, ep, Write{Payload: []byte("<x/>"), Props: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock := ownTick(t, s, ep)
+	for _, tc := range []struct {
+		name  string
+		claim int64
+		want  int64
+	}{
+		{"far beyond the clock", 99999999, clock},
+		{"one beyond the clock", clock + 1, clock},
+		{"the clock", clock, clock},
+		{"below a stored change", 1, clock},
+	} {
+		d := digest.Digest{Origin: ep.URL, Entries: []digest.Entry{{Endpoint: ep.URL, Tick: tc.claim, ConflictPriority: 3}}}
+		if err := s.ReplaceDigest(ctx, ep, d); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := ownTick(t, s, ep); got != tc.want {
+			t.Fatalf("%s: claim %d left the own tick at %d, want %d", tc.name, tc.claim, got, tc.want)
+		}
+	}
+}
