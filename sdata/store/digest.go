@@ -35,15 +35,19 @@ func writeDigest(ctx context.Context, tx *sql.Tx, ep Endpoint, d digest.Digest) 
 // re-seed an endpoint). The endpoint's own entry never moves backwards
 // below the ticks its stored resources carry, never moves beyond the
 // provider's own clock, and is kept when d lacks it.
-func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) error {
+//
+// It returns the digests before and after, read in the same transaction, for
+// the audit log.
+func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) (before, after digest.Digest, err error) {
 	if err := d.Validate(); err != nil {
-		return err
+		return before, after, err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		cur, err := readDigest(ctx, tx, ep)
 		if err != nil {
 			return err
 		}
+		before = cur.Clone()
 		own, _ := cur.Get(ep.URL)
 		var maxOwn int64
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(r.sync_tick), 0) FROM resources r JOIN endpoints e ON e.id = r.endpoint_id
@@ -62,6 +66,11 @@ func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest
 			own.Tick = max(own.Tick, maxOwn+1)
 			nd.Set(own)
 		}
-		return writeDigest(ctx, tx, ep, nd)
+		if err := writeDigest(ctx, tx, ep, nd); err != nil {
+			return err
+		}
+		after, err = readDigest(ctx, tx, ep)
+		return err
 	})
+	return before, after, err
 }

@@ -70,7 +70,7 @@ func TestReplaceDigestNeverClaimsMoreOfTheOwnClock(t *testing.T) {
 		{"below a stored change", 1, clock},
 	} {
 		d := digest.Digest{Origin: ep.URL, Entries: []digest.Entry{{Endpoint: ep.URL, Tick: tc.claim, ConflictPriority: 3}}}
-		if err := s.ReplaceDigest(ctx, ep, d); err != nil {
+		if _, _, err := s.ReplaceDigest(ctx, ep, d); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if got := ownTick(t, s, ep); got != tc.want {

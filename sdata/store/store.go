@@ -111,7 +111,7 @@ type Store interface {
 	Delete(ctx context.Context, ep Endpoint, key, user string, check func(cur Resource) error) (Resource, error)
 
 	// ReplaceDigest replaces the endpoint's digest after validating it.
-	ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) error
+	ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) (before, after digest.Digest, err error)
 
 	// CreateJob persists a new running job or returns the existing one with
 	// the same endpoint, type and tracking ID; created says which.
