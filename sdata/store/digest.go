@@ -32,10 +32,11 @@ func writeDigest(ctx context.Context, tx *sql.Tx, ep Endpoint, d digest.Digest) 
 }
 
 // ReplaceDigest replaces the endpoint's digest (a $syncDigest PUT, used to
-// re-seed an endpoint). The endpoint's own entry never moves backwards
-// below the ticks its stored resources carry, and is kept when d lacks it.
+// re-seed an endpoint) after digest.Digest.ValidateOwn. The endpoint's own
+// entry never moves backwards below the ticks its stored resources carry,
+// and is kept when d lacks it.
 func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) error {
-	if err := d.Validate(); err != nil {
+	if err := d.ValidateOwn(ep.URL); err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
