@@ -129,10 +129,10 @@ func (s *Service) prepareTarget(ctx context.Context, sc site.Scope, body []byte)
 	default:
 		return nil, diag.New(diag.BadRequest, "unknown sync:syncMode %q (catchUp or immediate)", f.SyncMode)
 	}
+	// The codec validated the digest and every sync state, each against
+	// the digest's claim (digest.Digest.Validate, SyncState.Validate,
+	// Claims.Check).
 	if f.Digest != nil {
-		if err := f.Digest.Validate(); err != nil {
-			return nil, diag.New(diag.BadRequest, "feed digest: %v", err)
-		}
 		tf.digest = *f.Digest
 		if err := s.configured(ctx, &tf.digest); err != nil {
 			return nil, err
@@ -163,10 +163,10 @@ func (s *Service) prepareEntry(sc site.Scope, i int, e *feeds.Entry) store.Incom
 	}
 	switch {
 	case e.SyncState == nil:
-		// Without a sync state the entry cannot be placed in any clock.
+		// Without a sync state the entry cannot be placed in any clock. (A
+		// sync state that is there but wrong fails the whole page: the
+		// codec refuses it.)
 		return bad(path+"/syncState", "the entry has no sync:syncState")
-	case e.SyncState.Endpoint == "":
-		return bad(path+"/syncState/endpoint", "the entry's sync:syncState has no sync:endpoint")
 	}
 	in.State = *e.SyncState
 	if e.Payload == nil {
