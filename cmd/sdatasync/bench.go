@@ -44,6 +44,7 @@ type benchConfig struct {
 	keep, json                    bool
 	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
 	repeat                        int
+	reuse                         bool // --reuse: the databases of an earlier --keep run
 }
 
 // benchPass is what one measured pass reported.
@@ -93,8 +94,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 || c.repeat < 0 {
-		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1 and no arguments")
+	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 || c.repeat < 0 ||
+		(c.reuse && (c.dir == "" || len(c.sizes) > 0)) {
+		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1, --repeat >= 0, --reuse only with --dir and without --sizes, and no arguments")
 		return 2
 	}
 	if len(c.sizes) > 0 {
@@ -151,17 +153,19 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	}
 	srcBase, dstBase := "http://"+srcAddr, "http://"+dstAddr
 	srcDB, dstDB := filepath.Join(dir, "source.db"), filepath.Join(dir, "target.db")
-	for _, f := range []string{srcDB, dstDB} {
-		os.Remove(f)
-	}
 	rep := &benchReport{Resources: c.resources, PageSize: c.pageSize}
-
-	fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
-	start := time.Now()
-	if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
-		return nil, fmt.Errorf("seeding: %w", err)
+	reuse := c.reuse && reusable(log, srcDB, dstDB)
+	if !reuse {
+		for _, f := range []string{srcDB, dstDB} {
+			os.Remove(f)
+		}
+		fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
+		start := time.Now()
+		if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
+			return nil, fmt.Errorf("seeding: %w", err)
+		}
+		rep.SeedSeconds = time.Since(start).Seconds()
 	}
-	rep.SeedSeconds = time.Since(start).Seconds()
 
 	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource)
 	if err != nil {
@@ -175,14 +179,16 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	defer dst.stop()
 
 	kind := "/sdata/sdatasync/gcrm/-/tradingAccounts"
-	fmt.Fprintln(log, "full pass...")
-	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
-	if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
-		return nil, err
-	}
-	rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
-	if rep.Full.Entries != c.resources {
-		return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+	if !reuse {
+		fmt.Fprintln(log, "full pass...")
+		s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
+		if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
+			return nil, err
+		}
+		rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
+		if rep.Full.Entries != c.resources {
+			return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+		}
 	}
 	fmt.Fprintf(log, "changing %d resources at the source...\n", c.changes)
 	client := &http.Client{Timeout: time.Minute}
@@ -200,7 +206,7 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		}
 	}
 	fmt.Fprintln(log, "incremental pass...")
-	s0, t0 = src.cpuSeconds(), dst.cpuSeconds()
+	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
 	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental"); err != nil {
 		return nil, err
 	}

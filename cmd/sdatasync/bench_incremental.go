@@ -35,6 +35,7 @@ func (c *benchConfig) incrementalFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.BoolVar(&c.reuse, "reuse", false, "with --dir: reuse the databases an earlier run left there (--keep), in sync: no seeding and no full pass, only the incremental passes")
 	fs.IntVar(&c.repeat, "repeat", 3, "incremental passes measured, with --changes changes and with none (medians reported)")
 }
 
@@ -210,4 +211,16 @@ func (p *provider) cpuPrecise() float64 {
 		ns += v
 	}
 	return float64(ns) / 1e9
+}
+
+// reusable reports whether both databases of an earlier run are there.
+func reusable(log io.Writer, dbs ...string) bool {
+	for _, db := range dbs {
+		if _, err := os.Stat(db); err != nil {
+			fmt.Fprintf(log, "%s: %v: seeding again\n", db, err)
+			return false
+		}
+	}
+	fmt.Fprintln(log, "reusing the databases of an earlier run: no seeding, no full pass")
+	return true
 }

@@ -55,7 +55,7 @@ func TestBenchCommand(t *testing.T) {
 		reps[1].Repeated == nil || reps[1].Repeated.ChangedEntries != 10 {
 		t.Fatalf("sizes report: %s", out.Bytes())
 	}
-	for _, bad := range [][]string{{"--changes", "5", "--resources", "2"}, {"--sizes", "10,x"}, {"--repeat", "-1"}} {
+	for _, bad := range [][]string{{"--changes", "5", "--resources", "2"}, {"--sizes", "10,x"}, {"--repeat", "-1"}, {"--reuse"}} {
 		if code := bench(context.Background(), bad, &out, &out); code != 2 {
 			t.Fatalf("bad flags %q: exit %d", bad, code)
 		}
