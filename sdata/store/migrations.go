@@ -154,4 +154,8 @@ var migrations = []string{
 		ticks TEXT NOT NULL UNIQUE
 	);
 	ALTER TABLE resources ADD COLUMN sync_context INTEGER;`,
+	// 7: resources that never travelled (no UUID yet) found without a scan:
+	// a source selection gives them a UUID, and that search must cost what
+	// it finds, not the size of the table (issue 17).
+	`CREATE INDEX resources_without_uuid ON resources (endpoint_id) WHERE uuid IS NULL;`,
 }
