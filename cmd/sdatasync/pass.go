@@ -123,14 +123,14 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	wire := &countingTransport{base: http.DefaultTransport}
 	e := &engine.Engine{
 		Client:   &http.Client{Timeout: requestTimeout, Transport: wire},
-		User:     c.user,
-		Password: c.password,
 		PageSize: c.pageSize,
 		Logger:   slog.New(slog.NewTextHandler(pr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Progress: pr.report,
 	}
 	sum, err := e.Pass(ctx, engine.PassOptions{Source: c.source, Target: c.target, Kinds: c.kinds, Both: c.both,
-		RunName: c.runName, RunStamp: c.runStamp})
+		RunName: c.runName, RunStamp: c.runStamp,
+		SourceCredentials: client.Credentials{User: c.user, Password: c.password},
+		TargetCredentials: client.Credentials{User: c.user, Password: c.password}})
 	if errors.Is(err, engine.ErrBadOptions) {
 		return usageErr("%v", err)
 	}
