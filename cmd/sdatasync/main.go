@@ -151,6 +151,7 @@ type serveConfig struct {
 	priority                                   int
 	maxBody                                    int64
 	maxConns                                   int
+	sec                                        serveSecurity // TLS, push credentials (tls.go)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -169,6 +170,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&c.maxBody, "max-body", sdata.DefaultMaxBody, "request body limit in bytes")
 	fs.IntVar(&c.maxConns, "max-connections", 800, "open connections at most (more are answered 503); keep it under the open-file limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	c.sec.register(fs)
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -211,9 +213,18 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 		return err
 	}
 	defer ln.Close()
+	srvTLS, stopTLS, err := c.sec.startTLS(log)
+	if err != nil {
+		return err
+	}
+	defer stopTLS()
+	pushHTTP, pushCred, err := c.sec.push(c.pushTo, log)
+	if err != nil {
+		return err
+	}
 	base := c.baseURL
 	if base == "" {
-		base = "http://" + ln.Addr().String()
+		base = c.sec.scheme() + "://" + ln.Addr().String()
 	}
 	st, err := store.OpenSQLite(ctx, c.db)
 	if err != nil {
@@ -221,6 +232,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	}
 	defer st.Close()
 	srv, err := sdata.New(ctx, sdata.Config{
+		PushClient: pushHTTP, PushCredentials: pushCred,
 		App: c.app, Contract: contract, Datasets: c.datasets, BaseURL: base,
 		ConflictPriority: c.priority, MaxBody: c.maxBody, Logger: log, PushTo: c.pushTo,
 	}, st)
@@ -264,7 +276,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(sdata.CheckRequestLines(sdata.CapConnections(ln, c.maxConns))) }()
+	go func() { errc <- hs.Serve(sdata.CheckRequestLines(sdata.CapConnections(srvTLS.listen(ln), c.maxConns))) }()
 	example := base + "/sdata/" + c.app + "/" + contract.Name + "/-/"
 	if k := contract.Kind("tradingAccounts"); k != nil {
 		example += k.PluralName + "?count=5"
