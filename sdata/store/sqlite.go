@@ -309,6 +309,14 @@ func (s *SQLite) GetByUUID(ctx context.Context, ep Endpoint, uuid string) (Resou
 	return getResource(ctx, s.r, ep, "id", fmt.Sprint(id))
 }
 
+// sqlLiveCount is the number of live resources of an endpoint.
+const sqlLiveCount = `SELECT live FROM resource_counts WHERE endpoint_id = ?`
+
+// listPageSQL is the statement of one page of a listing.
+func listPageSQL(where, order string) string {
+	return `SELECT ` + resourceCols + resourceFrom + `WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+}
+
 // List implements Store.
 func (s *SQLite) List(ctx context.Context, ep Endpoint, q ListQuery) ([]Resource, int, error) {
 	where := `r.endpoint_id = ?`
@@ -326,7 +334,16 @@ func (s *SQLite) List(ctx context.Context, ep Endpoint, q ListQuery) ([]Resource
 	}
 	defer tx.Rollback() // one read transaction: count and page see the same snapshot
 	var total int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources r WHERE `+where, args...).Scan(&total); err != nil {
+	if q.Where == "" && !q.IncludeDeleted {
+		// Every live resource: counted by the triggers of migration 8.
+		err = tx.QueryRowContext(ctx, sqlLiveCount, ep.ID).Scan(&total)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+	} else {
+		err = tx.QueryRowContext(ctx, `SELECT count(*) FROM resources r WHERE `+where, args...).Scan(&total)
+	}
+	if err != nil {
 		return nil, 0, fmt.Errorf("store: list %s: %w", ep.Kind, err)
 	}
 	order := `r.id`
@@ -337,8 +354,7 @@ func (s *SQLite) List(ctx context.Context, ep Endpoint, q ListQuery) ([]Resource
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+resourceCols+resourceFrom+`WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-		append(args, limit, q.Offset)...)
+	rows, err := tx.QueryContext(ctx, listPageSQL(where, order), append(args, limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list %s: %w", ep.Kind, err)
 	}
