@@ -312,9 +312,13 @@ func (s *SQLite) GetByUUID(ctx context.Context, ep Endpoint, uuid string) (Resou
 // sqlLiveCount is the number of live resources of an endpoint.
 const sqlLiveCount = `SELECT live FROM resource_counts WHERE endpoint_id = ?`
 
-// listPageSQL is the statement of one page of a listing.
+// listPageSQL is the statement of one page of a listing. The page's rows
+// are found first, by id, and only they are read and joined: the rows an
+// offset skips cost an index entry each (for the default listing, one of
+// resources_live), not the read of the row.
 func listPageSQL(where, order string) string {
-	return `SELECT ` + resourceCols + resourceFrom + `WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	return `SELECT ` + resourceCols + resourceFrom + `WHERE r.id IN (SELECT r.id FROM resources r WHERE ` + where +
+		` ORDER BY ` + order + ` LIMIT ? OFFSET ?) ORDER BY ` + order
 }
 
 // List implements Store.
