@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -40,6 +41,7 @@ type apiConfig struct {
 	reuse     bool
 	json      bool
 	pprof     string
+	depth     int // pages start at a random index in [1, depth]
 }
 
 // apiResult is what one (mode, clients) run measured.
@@ -57,6 +59,25 @@ type apiResult struct {
 	MaxMs       float64        `json:"maxMs"`
 	ServerCPU   float64        `json:"serverCPUSeconds"`
 	ServerRSSMB float64        `json:"serverPeakRSSMiB"`
+	// ByMethod splits the latencies by HTTP method (the mix).
+	ByMethod map[string]apiLatency `json:"byMethod,omitempty"`
+}
+
+// apiLatency is the latency of the requests of one method.
+type apiLatency struct {
+	Requests int     `json:"requests"`
+	P50ms    float64 `json:"p50ms"`
+	P99ms    float64 `json:"p99ms"`
+}
+
+// quantiles sorts lat and returns its p50, p99 and max in milliseconds.
+func quantiles(lat []time.Duration) (p50, p99, maxMs float64) {
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / 1e6 }
+	return q(0.50), q(0.99), float64(lat[len(lat)-1]) / 1e6
 }
 
 // apiReport is the outcome of `sdatasync bench api`.
@@ -81,6 +102,7 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&c.dir, "dir", "", "folder for the database (default: a temporary folder)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the database")
 	fs.BoolVar(&c.reuse, "reuse", false, "with --dir: reuse the source.db an earlier bench left there (--keep) instead of seeding")
+	fs.IntVar(&c.depth, "page-depth", 10_000, "pages start at a random index up to this (a page deep in a big table costs its offset: an index walk)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve the provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
 	if err := fs.Parse(args); err != nil {
@@ -98,7 +120,7 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}
-	if err != nil || fs.NArg() > 0 || c.resources < 1 || c.duration <= 0 || (c.reuse && c.dir == "") {
+	if err != nil || fs.NArg() > 0 || c.resources < 1 || c.duration <= 0 || c.depth < 1 || (c.reuse && c.dir == "") {
 		fmt.Fprintln(stderr, "sdatasync bench api: need --resources >= 1, --clients and --modes lists, --duration > 0, --reuse only with --dir, and no arguments", err)
 		return 2
 	}
@@ -116,6 +138,12 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.1f\t%d\t%.1f\t\n", r.Mode, r.Clients, r.Requests, r.PerSecond, r.P50ms, r.P99ms, r.MaxMs, r.Errors, r.ServerCPU)
 	}
 	tw.Flush()
+	for _, r := range rep.Runs {
+		for _, m := range slices.Sorted(maps.Keys(r.ByMethod)) {
+			l := r.ByMethod[m]
+			fmt.Fprintf(stdout, "  %s, %d clients: %s %d requests, p50 %.2f ms, p99 %.2f ms\n", r.Mode, r.Clients, m, l.Requests, l.P50ms, l.P99ms)
+		}
+	}
 	fmt.Fprintf(stdout, "%d resources (seeding took %.1f s), %s per run\n", rep.Resources, rep.SeedSeconds, c.duration)
 	return 0
 }
@@ -172,7 +200,7 @@ func runBenchAPI(ctx context.Context, c apiConfig, log io.Writer) (*apiReport, e
 		for _, n := range c.clients {
 			fmt.Fprintf(log, "%s, %d clients...\n", mode, n)
 			cpu0 := p.cpuPrecise()
-			r := loadAPI(ctx, kind, mode, n, c.resources, c.duration)
+			r := loadAPI(ctx, kind, mode, n, min(c.resources, c.depth), c.resources, c.duration)
 			r.ServerCPU = p.cpuPrecise() - cpu0
 			r.ServerRSSMB = p.peakRSS()
 			rep.Runs = append(rep.Runs, r)
@@ -190,9 +218,11 @@ type apiClient struct {
 	hc      *http.Client
 	kind    string
 	n       int // resources seeded: keys 1..n
+	depth   int // pages start in [1, depth]
 	rnd     *rand.Rand
 	created []string
 	lat     []time.Duration
+	byOp    map[string][]time.Duration // the same latencies by method
 	bad     map[string]int
 	stale   int // 412 answers
 }
@@ -231,6 +261,7 @@ func (c *apiClient) do(ctx context.Context, method, u, body string, hdr map[stri
 		return nil, nil, false // cut by the end of the run: not counted
 	}
 	c.lat = append(c.lat, d)
+	c.byOp[method] = append(c.byOp[method], d)
 	if err != nil || !slices.Contains(want, resp.StatusCode) {
 		c.bad[method+" "+strconv.Itoa(resp.StatusCode)]++
 		return resp, b, false
@@ -245,7 +276,7 @@ func (c *apiClient) read(ctx context.Context) {
 }
 
 func (c *apiClient) page(ctx context.Context) {
-	start := 1 + c.rnd.IntN(max(c.n-100, 1))
+	start := 1 + c.rnd.IntN(max(c.depth-99, 1))
 	c.do(ctx, http.MethodGet, c.kind+"?count=100&startIndex="+strconv.Itoa(start), "", nil, http.StatusOK)
 }
 
@@ -303,8 +334,9 @@ func (c *apiClient) mix(ctx context.Context) {
 	}
 }
 
-// loadAPI runs n clients doing mode against kind for d.
-func loadAPI(ctx context.Context, kind, mode string, n, resources int, d time.Duration) apiResult {
+// loadAPI runs n clients doing mode against kind (resources seeded, pages
+// starting up to depth) for d.
+func loadAPI(ctx context.Context, kind, mode string, n, depth, resources int, d time.Duration) apiResult {
 	tr := &http.Transport{MaxIdleConns: n, MaxIdleConnsPerHost: n, MaxConnsPerHost: n, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: time.Minute}
@@ -314,7 +346,7 @@ func loadAPI(ctx context.Context, kind, mode string, n, resources int, d time.Du
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range clients {
-		c := &apiClient{hc: hc, kind: kind, n: resources, rnd: rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))), bad: map[string]int{}}
+		c := &apiClient{hc: hc, kind: kind, n: resources, depth: depth, rnd: rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))), bad: map[string]int{}, byOp: map[string][]time.Duration{}}
 		clients[i] = c
 		op := map[string]func(context.Context){"read": c.read, "page": c.page, "create": c.create, "update": c.update, "mix": c.mix}[mode]
 		wg.Go(func() {
@@ -327,8 +359,12 @@ func loadAPI(ctx context.Context, kind, mode string, n, resources int, d time.Du
 	elapsed := time.Since(start)
 	res := apiResult{Mode: mode, Clients: n, Seconds: elapsed.Seconds(), Statuses: map[string]int{}}
 	var lat []time.Duration
+	byOp := map[string][]time.Duration{}
 	for _, c := range clients {
 		lat = append(lat, c.lat...)
+		for m, l := range c.byOp {
+			byOp[m] = append(byOp[m], l...)
+		}
 		res.Conflicts += c.stale
 		for k, v := range c.bad {
 			res.Statuses[k] += v
@@ -337,10 +373,13 @@ func loadAPI(ctx context.Context, kind, mode string, n, resources int, d time.Du
 	}
 	res.Requests = len(lat)
 	res.PerSecond = float64(res.Requests) / elapsed.Seconds()
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		q := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / 1e6 }
-		res.P50ms, res.P99ms, res.MaxMs = q(0.50), q(0.99), float64(lat[len(lat)-1])/1e6
+	res.P50ms, res.P99ms, res.MaxMs = quantiles(lat)
+	if len(byOp) > 1 {
+		res.ByMethod = map[string]apiLatency{}
+		for m, l := range byOp {
+			p50, p99, _ := quantiles(l)
+			res.ByMethod[m] = apiLatency{Requests: len(l), P50ms: p50, P99ms: p99}
+		}
 	}
 	return res
 }

@@ -48,18 +48,24 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		q.Set("_stmt_cache_size", "64") // reuse prepared statements: hot paths repeat a few queries
 		return "file:" + path + "?" + q.Encode() + extra
 	}
-	w, err := sql.Open("sqlite3", dsn("&_txlock=immediate"))
+	// The writer keeps a bigger page cache: index pages of a large table
+	// stay in it between the writes of a sync page (issue 17).
+	w, err := sql.Open("sqlite3", dsn("&_txlock=immediate&_cache_size=-16000"))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite3", dsn(""))
+	r, err := sql.Open("sqlite3", dsn("&_cache_size=-8000"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
+	// Readers stay open (database/sql keeps 2 idle by default): a new
+	// connection costs its pragmas and starts with a cold page cache, and
+	// concurrent reads closed and reopened them all the time (issue 17).
+	r.SetMaxIdleConns(8)
 	s := &SQLite{w: w, r: r, path: path}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
