@@ -45,7 +45,8 @@ type benchConfig struct {
 	keep, json                    bool
 	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
 	repeat                        int
-	reuse                         bool // --reuse: the databases of an earlier --keep run
+	reuse                         bool   // --reuse: the databases of an earlier --keep run
+	exe                           string // --exe: the build whose providers and engine are measured
 }
 
 // benchPass is what one measured pass reported.
@@ -134,7 +135,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, error) {
-	exe, err := os.Executable()
+	exe, err := benchExe(c.exe)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,8 @@ type apiConfig struct {
 	reuse     bool
 	json      bool
 	pprof     string
-	depth     int // pages start at a random index in [1, depth]
+	depth     int    // pages start at a random index in [1, depth]
+	exe       string // --exe: the build whose provider is measured
 }
 
 // apiResult is what one (mode, clients) run measured.
@@ -103,6 +104,7 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&c.keep, "keep", false, "keep the database")
 	fs.BoolVar(&c.reuse, "reuse", false, "with --dir: reuse the source.db an earlier bench left there (--keep) instead of seeding")
 	fs.IntVar(&c.depth, "page-depth", 10_000, "pages start at a random index up to this (a page deep in a big table costs its offset: an index walk)")
+	fs.StringVar(&c.exe, "exe", "", "run the provider from this sdatasync binary (e.g. a build of main, to compare; with --reuse on a database that build made: seeding here writes this build's schema)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve the provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
 	if err := fs.Parse(args); err != nil {
@@ -161,7 +163,7 @@ func positiveList(v string) ([]int, error) {
 }
 
 func runBenchAPI(ctx context.Context, c apiConfig, log io.Writer) (*apiReport, error) {
-	exe, err := os.Executable()
+	exe, err := benchExe(c.exe)
 	if err != nil {
 		return nil, err
 	}
