@@ -188,8 +188,8 @@ func (h *selHistory) rewind(n selNode) string {
 // it and the engine drives it: the target's digest to RunSource, then the
 // selection page by page (random page sizes) to RunTarget with the feed
 // digest, last only on the final page (an empty selection is one empty,
-// last page). Every other pass stops after its first page that is not the
-// last, when it has one.
+// last page). Half the passes, at random, stop after their first page that
+// is not the last, when they have one (an engine that fails mid-feed).
 func (h *selHistory) sync(src, dst selNode) string {
 	ctx := context.Background()
 	td, err := dst.s.Digest(ctx, dst.ep)
@@ -221,6 +221,8 @@ func (h *selHistory) sync(src, dst selNode) string {
 			h.stats.stopped++
 			return fmt.Sprintf("sync %s -> %s stopped after %d of %d entries (%d pages)", src.name, dst.name, offset, j.Total, pages)
 		}
+		// As prepareEntry makes them from the feed entries (props, which
+		// selection never reads, left empty).
 		in := make(Entries, len(page))
 		for i, r := range page {
 			in[i] = Incoming{UUID: r.UUID, Aliases: r.Aliases, State: r.State, Method: string(r.Change), Deleted: r.Deleted,
@@ -327,7 +329,9 @@ func (h *selHistory) check(step int, what string, src, dst selNode) {
 	// The pure side: S's digest and every stored resource (tombstones
 	// included; read after RunSource, which gives UUIDs), selected by
 	// digest's rule and ordered by range, then tick. List returns them by
-	// row id, the store's tie-break (ticks of one endpoint are unique).
+	// row id, and the stable sort keeps that order between equal ticks (the
+	// store's tie-break; a tick of one endpoint names one change, so equal
+	// ticks should not occur).
 	sd, err := src.s.Digest(ctx, src.ep)
 	if err != nil {
 		h.fatalf("digest of %s: %v", src.name, err)
