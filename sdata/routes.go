@@ -41,6 +41,7 @@ func (s *Server) routes() []route {
 		{pattern: "/healthz", method: GET, role: auth.Public, handle: s.health},
 		{pattern: "/healthz", method: HEAD, role: auth.Public, handle: s.health},
 		{pattern: "/sdata", method: GET, role: auth.Reader, handle: s.listApps},
+		{pattern: "/metrics", method: GET, role: auth.Auditor, handle: s.serveMetrics},
 
 		// The endpoint registry (core 14).
 		{pattern: reg + "/endpoints", method: GET, role: auth.Auditor, handle: rg.List},

@@ -173,6 +173,8 @@ func policy(pattern, method string) auth.Role {
 	switch {
 	case pattern == "/healthz":
 		return auth.Public
+	case pattern == "/metrics":
+		return auth.Auditor
 	case strings.Contains(pattern, "$syncLog"):
 		return auth.Auditor
 	case strings.Contains(pattern, "$sync"):

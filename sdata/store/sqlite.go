@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -27,6 +28,9 @@ import (
 type SQLite struct {
 	w, r *sql.DB
 	path string
+	// onWrite, when set, sees the duration of every write transaction
+	// (see ObserveWrites).
+	onWrite atomic.Pointer[func(time.Duration)]
 }
 
 var _ Store = (*SQLite)(nil)
@@ -233,6 +237,9 @@ func readDigest(ctx context.Context, q queryer, ep Endpoint) (digest.Digest, err
 
 // write runs fn in a write transaction and commits it when fn succeeds.
 func (s *SQLite) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if obs := s.onWrite.Load(); obs != nil {
+		defer func(start time.Time) { (*obs)(time.Since(start)) }(time.Now())
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
