@@ -154,4 +154,9 @@ var migrations = []string{
 		ticks TEXT NOT NULL UNIQUE
 	);
 	ALTER TABLE resources ADD COLUMN sync_context INTEGER;`,
+	// console: run summaries (one row per run, dataset and kind) and daily
+	// counts per operation, kept by triggers on the audit log (backfilled
+	// here), and the audit log indexed by operation, so that the console's
+	// views read a few rows, never the whole log (see console.go).
+	consoleMigration,
 }
