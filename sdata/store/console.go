@@ -302,4 +302,3 @@ func (s *SQLite) EndpointDigests(ctx context.Context) ([]EndpointDigest, error) 
 	}
 	return out, rows.Err()
 }
-
