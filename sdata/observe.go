@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"sdatasync/sdata/console"
 	"sdatasync/sdata/metrics"
 	"sdatasync/sdata/site"
 )
@@ -61,4 +62,12 @@ func (g *group) label() string {
 		return g.collection[0].pattern
 	}
 	return g.single[0].pattern
+}
+
+// newConsole makes the operations console over the store's console
+// summaries (store.SQLite keeps them; another store gets a console whose
+// APIs answer 503).
+func (s *Server) newConsole() *console.Service {
+	cs, _ := s.st.(console.Store)
+	return console.New(console.Config{Site: s.site, Store: cs, Resources: s.resources, Metrics: s.metrics, Running: s.jobs.Running, Log: s.log})
 }

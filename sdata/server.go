@@ -19,6 +19,7 @@ import (
 	"sdatasync/feeds"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
+	"sdatasync/sdata/console"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/metrics"
 	"sdatasync/sdata/push"
@@ -79,6 +80,7 @@ type Server struct {
 	registry  *registry.Service
 	push      *push.Pusher // nil without push targets
 	metrics   *metrics.Metrics
+	console   *console.Service
 
 	handler http.Handler
 }
@@ -128,6 +130,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.sync = syncurls.New(syncurls.Config{Site: s.site, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits,
 		Priorities: s.registry.Priorities})
 	s.batch = batch.New(batch.Config{Site: s.site, Resources: s.resources, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
+	s.console = s.newConsole()
 	if len(cfg.PushTo) > 0 {
 		p, err := push.New(push.Config{Site: s.site, Store: st, Log: s.log, Targets: cfg.PushTo, Client: cfg.PushClient,
 			MaxBody: cfg.MaxBody, Limits: s.limits})
