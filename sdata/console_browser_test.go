@@ -268,6 +268,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.text("#rule"); !strings.HasPrefix(got, "priority") {
 		t.Errorf("rule %q", got)
 	}
+	if got := b.text("#loser-state"); !strings.HasPrefix(got, dst.KindURL(kind)+" tick ") {
+		t.Errorf("loser's state %q, want the target endpoint's", got)
+	}
 	b.shot("conflict")
 	hash := eval[string](b, `location.hash`)
 	id := hash[strings.Index(hash, "id=")+3:]

@@ -266,7 +266,7 @@
         restoreBtn.disabled = false;
       }
     });
-    const state = (s) => s ? `${s.endpoint} tick ${s.tick} · ${fmtTime(s.stamp)}` : "";
+    const state = (s) => s ? `${s.Endpoint} tick ${s.Tick} · ${fmtTime(s.Stamp)}` + (s.User ? ` · by ${s.User}` : "") : "";
     main.replaceChildren(
       el("h2", {}, `Conflict #${c.id} · ${c.kind}('${x.key || ""}')`),
       el("dl", { class: "summary" },
@@ -275,7 +275,7 @@
         el("dt", {}, "Winner"), el("dd", { id: "winner" }, x.winner === "target" ? "this provider's version (target)" : "the incoming version (source)"),
         el("dt", {}, "Rule"), el("dd", { id: "rule" }, x.rule || "", x.rule ? " — " + (ruleText[x.rule] || "") : ""),
         el("dt", {}, "Winner's state"), el("dd", {}, state(won.state)),
-        el("dt", {}, "Loser's state"), el("dd", {}, state(lost.state))),
+        el("dt", {}, "Loser's state"), el("dd", { id: "loser-state" }, state(lost.state))),
       el("h3", {}, "The two versions, field by field"),
       fields.length ? table(["Field", "Winner" + (won.deleted ? " (deleted)" : ""), "Loser" + (lost.deleted ? " (deleted)" : "")],
         fields.map((f) => el("tr", { class: f.differs ? "differs" : "" }, el("td", { class: "path" }, f.path),
