@@ -266,7 +266,9 @@ func (a *applier) row(ctx context.Context, p prepared) (OutputRow, error) {
 	s := Situation{Action: p.action, Device: p.rec, Server: server, ServerLive: !cur.Deleted, Backend: !a.device,
 		Rule: a.c.ConflictRule, Fallback: a.c.MergeFallback}
 	if a.device {
-		s.Changed = cur.Seq > seen(a.v, a.fresh)
+		// A version this request wrote or told of is one the device has seen.
+		told, toldOK := a.up.told[cur.Key]
+		s.Changed = cur.Seq > seen(a.v, a.fresh) && !(toldOK && told == cur.Seq)
 		if a.c.StoreBusinessData {
 			held, ok, err := a.m.Held(ctx, a.c.Alias, a.cl.Device, cur.Key)
 			if err != nil {
@@ -278,7 +280,7 @@ func (a *applier) row(ctx context.Context, p prepared) (OutputRow, error) {
 					a.det.Unchanged++
 					return OutputRow{UID: p.uid, ActionID: ActDelete, RowStatus: RowOK}, nil
 				}
-				s.Changed = held.Seq != cur.Seq
+				s.Changed = held.Seq != cur.Seq && !(toldOK && told == cur.Seq)
 				if s.Base, err = RecordFromProps(held.Record); err != nil {
 					return OutputRow{}, err
 				}
@@ -349,7 +351,8 @@ func (a *applier) write(ctx context.Context, p prepared, cur *store.SeqRow, r Re
 		if server != nil {
 			out.UID = uidOf(a.c, server)
 		}
-	case p.action == ActInsert && r.Write && !wasLive:
+	case p.action == ActInsert && (r.Write && !wasLive || !r.Write && r.Status == RowOK):
+		// Created, or a retried insert the server already holds.
 		out.ActionID, out.Record, out.UID = ActInsert, final, uidOf(a.c, final)
 	default:
 		out.ActionID, out.Record, out.UID = ActUpdate, final, uidOf(a.c, final)

@@ -108,6 +108,27 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// UnmarshalJSON reads a JSON object of simple values (strings, numbers,
+// booleans, null) as a record, fields by name.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	out := make(Record, 0, len(m))
+	for k, v := range m {
+		switch v.(type) {
+		case map[string]any, []any:
+			return fmt.Errorf("field %q: a record holds simple values, not objects or lists", k)
+		}
+		out = append(out, fieldOf(k, v))
+	}
+	*r = out.sorted()
+	return nil
+}
+
 // Filter is what a device downloads: for each filter key the values a
 // row's property may hold (several keys: all must match; several values:
 // any). The component's filter keys are all present.
