@@ -45,6 +45,19 @@ type route struct {
 	// check, when set, runs before the method is looked at (a sync URL on
 	// a kind that does not synchronize is a 404 whatever the method).
 	check func(r *http.Request, t site.Target) error
+	// orRoles, with orWhen, are the roles that may call the row instead of
+	// role when orWhen(r) holds (device sync: a request without the mobile
+	// app headers is a backend notification, for writer or sync).
+	orRoles []auth.Role
+	orWhen  func(r *http.Request) bool
+}
+
+// needs is the roles of which a request to the row needs one.
+func (rt route) needs(r *http.Request) []auth.Role {
+	if rt.orWhen != nil && rt.orWhen(r) {
+		return rt.orRoles
+	}
+	return []auth.Role{rt.role}
 }
 
 // anyMethod is the method of a row that serves every method (the handlers
@@ -175,12 +188,13 @@ func (s *Server) serveGroup(g *group) http.Handler {
 		for _, rt := range rows {
 			if rt.method == anyMethod || rt.method == method && slices.Contains(allowed, method) {
 				metrics.SetRoute(r.Context(), rt.pattern)
-				if !p.Can(t.Dataset, rt.role) {
+				needs := rt.needs(r)
+				if !slices.ContainsFunc(needs, func(n auth.Role) bool { return p.Can(t.Dataset, n) }) {
 					if p == nil {
 						return diag.Unauthorized()
 					}
-					s.denied(r, t, p, rt.role)
-					return diag.New(diag.Forbidden, "%s may not %s %s: it needs the %s role in dataset %q", p.Name, r.Method, r.URL.Path, rt.role, datasetOf(t))
+					s.denied(r, t, p, needs[0])
+					return diag.New(diag.Forbidden, "%s may not %s %s: it needs the %s role in dataset %q", p.Name, r.Method, r.URL.Path, roleList(needs), datasetOf(t))
 				}
 				return rt.handle(w, r, t)
 			}
@@ -198,6 +212,15 @@ func (s *Server) denied(r *http.Request, t site.Target, p *auth.Principal, need 
 	detail, _ := json.Marshal(map[string]string{"principal": p.Name, "path": r.URL.Path, "needs": string(need)})
 	s.jobs.Audit(r.Context(), store.AuditRecord{Dataset: t.Dataset, Kind: kind, Operation: "denied." + strings.ToLower(r.Method),
 		Client: r.RemoteAddr, Status: http.StatusForbidden, Detail: string(detail)})
+}
+
+// roleList names roles for messages: "writer or sync".
+func roleList(rs []auth.Role) string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = string(r)
+	}
+	return strings.Join(names, " or ")
 }
 
 // datasetOf names the dataset of a target for messages ("*" above the

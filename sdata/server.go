@@ -22,6 +22,7 @@ import (
 	"sdatasync/sdata/console"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/metrics"
+	"sdatasync/sdata/mobile"
 	"sdatasync/sdata/push"
 	"sdatasync/sdata/registry"
 	"sdatasync/sdata/resources"
@@ -58,6 +59,9 @@ type Config struct {
 	// MaxInFlight is how many requests run at once; more are answered 503
 	// with Retry-After (0: DefaultMaxInFlight).
 	MaxInFlight int
+	// MobileComponents, when set, is a component file (a JSON array of
+	// mobile sync components) loaded at start (device sync, issue 14).
+	MobileComponents string
 	// Auth authenticates requests; nil runs the provider without
 	// authentication (every request is auth.Unchecked: only for
 	// --insecure-no-auth on loopback, and tests).
@@ -81,6 +85,7 @@ type Server struct {
 	push      *push.Pusher // nil without push targets
 	metrics   *metrics.Metrics
 	console   *console.Service
+	mobile    *mobile.Engine
 
 	handler http.Handler
 }
@@ -141,6 +146,20 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.push = p
 		s.resources.OnChange = p.Notify
 	}
+	ms, ok := st.(store.Mobile)
+	if !ok {
+		s.jobs.Close()
+		return nil, fmt.Errorf("sdata: device sync needs a store that implements store.Mobile")
+	}
+	if s.mobile, err = mobile.New(ctx, mobile.Config{Site: s.site, Store: ms, Logger: s.log, OnChange: s.resources.Changed}); err == nil && cfg.MobileComponents != "" {
+		var n int
+		n, err = s.mobile.LoadFile(ctx, cfg.MobileComponents)
+		s.log.Info("mobile sync components loaded", "file", cfg.MobileComponents, "count", n)
+	}
+	if err != nil {
+		s.jobs.Close()
+		return nil, err
+	}
 	s.handler = s.metrics.Middleware(s.guard(s.methodOverride(s.dotSegments(s.router(s.routes())))))
 	if err := s.jobs.Resume(ctx); err != nil {
 		s.Close()
@@ -169,6 +188,10 @@ func (s *Server) Close() error {
 func (s *Server) Endpoint(dataset, kind string) (store.Endpoint, bool) {
 	return s.site.Endpoint(dataset, kind)
 }
+
+// Mobile is the device-sync engine (issue 14), for the wire formats and
+// tools built on it.
+func (s *Server) Mobile() *mobile.Engine { return s.mobile }
 
 // Datasets lists the datasets served.
 func (s *Server) Datasets() []string { return s.site.Datasets() }
