@@ -9,3 +9,9 @@ require (
 	github.com/mattn/go-sqlite3 v1.14.53
 	golang.org/x/tools v0.52.0
 )
+
+require (
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
+)
