@@ -55,9 +55,9 @@ func (s *Server) routes() []route {
 		// Application, contract and dataset levels, $schema of the contract.
 		{pattern: app, method: GET, role: auth.Reader, handle: s.listContracts},
 		{pattern: app + "/{contract}", method: GET, role: auth.Reader, handle: s.listDatasets},
-		{pattern: app + "/{contract}/$schema", method: GET, role: auth.Reader, handle: s.contractSchema},
+		{pattern: app + "/{contract}/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.contractSchema},
 		{pattern: dataset, method: GET, role: auth.Reader, handle: s.listKinds},
-		{pattern: dataset + "/$schema", method: GET, role: auth.Reader, handle: s.contractSchema},
+		{pattern: dataset + "/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.contractSchema},
 		{pattern: dataset + "/$syncLog", method: GET, role: auth.Auditor, handle: sy.Log()},
 
 		// Resources (CRUD, query, paging) and their metadata.
@@ -66,7 +66,7 @@ func (s *Server) routes() []route {
 		{pattern: one, method: GET, role: auth.Reader, handle: s.get, byContract: true},
 		{pattern: one, method: PUT, role: auth.Writer, handle: s.update, byContract: true},
 		{pattern: one, method: DELETE, role: auth.Writer, handle: s.delete, byContract: true},
-		{pattern: kind + "/$schema", method: GET, role: auth.Reader, handle: s.kindSchema},
+		{pattern: kind + "/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.kindSchema},
 		{pattern: kind + "/$template", method: GET, role: auth.Reader, handle: s.template},
 
 		// Synchronization (sync 3): the four URLs and the audit log.
