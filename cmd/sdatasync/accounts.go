@@ -21,12 +21,14 @@ import (
 
 const userUsage = `Usage: sdatasync user COMMAND [flags] NAME
 
-  add NAME      create a user (--role, repeatable: role@dataset or role for every dataset)
-  list          list the users and their roles
-  remove NAME   remove a user and its tokens
-  passwd NAME   change a user's password
-  roles NAME    replace a user's roles (--role, repeatable; none: no role)
-  disable NAME  refuse the user's password and tokens; enable NAME undoes it
+  add NAME        create a user (--role, repeatable: role@dataset or role for every dataset;
+                  --endpoint URL, repeatable: URL prefixes of the endpoints a sync user speaks for)
+  list            list the users, their roles and endpoints
+  remove NAME     remove a user and its tokens
+  passwd NAME     change a user's password
+  roles NAME      replace a user's roles (--role, repeatable; none: no role)
+  endpoints NAME  replace the endpoints a sync user speaks for (--endpoint, repeatable; none: none)
+  disable NAME    refuse the user's password and tokens; enable NAME undoes it
 
 Passwords are read from the terminal (twice, without echo) or, with
 --password-stdin, from the first line of standard input; never from the
@@ -68,7 +70,7 @@ func parseAccounts(name string, args []string, stderr io.Writer, usage string) (
 	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
 	fs.BoolVar(&f.json, "json", false, "list as JSON")
 	fs.StringVar(&f.user, "user", "", "token create: the user the token acts as")
-	fs.Var(&f.endpoints, "endpoint", "token create: URL prefix of endpoints the token may speak for; repeatable")
+	fs.Var(&f.endpoints, "endpoint", "URL prefix of endpoints the user or token may speak for as a sync credential; repeatable")
 	fs.StringVar(&f.device, "device", "", "token create: the device the token is bound to")
 	fs.StringVar(&f.expires, "expires", "", "token create: a duration (720h) or an RFC 3339 time")
 	var pos []string
@@ -148,7 +150,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			if err != nil {
 				return err
 			}
-			if _, err := auth.AddUser(ctx, st, pos[0], pw, grants); err != nil {
+			if _, err := auth.AddUser(ctx, st, pos[0], pw, grants, f.endpoints...); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "user %s added with roles %s\n", pos[0], grantList(grants))
@@ -169,6 +171,14 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 				return err
 			}
 			fmt.Fprintf(stdout, "roles of %s: %s\n", pos[0], grantList(grants))
+		case "endpoints":
+			if err := auth.CheckEndpoints(f.endpoints); err != nil {
+				return err
+			}
+			if err := st.SetEndpoints(ctx, pos[0], f.endpoints); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s speaks for: %s\n", pos[0], orDash(strings.Join(f.endpoints, ",")))
 		case "remove":
 			if err := st.RemoveUser(ctx, pos[0]); err != nil {
 				return err
@@ -229,26 +239,27 @@ func storeGrantList(gs []store.Grant) string {
 
 // userJSON is a user as `user list --json` prints it (no hash).
 type userJSON struct {
-	Name     string        `json:"name"`
-	Roles    []store.Grant `json:"roles"`
-	Created  time.Time     `json:"created"`
-	Disabled bool          `json:"disabled"`
+	Name      string        `json:"name"`
+	Roles     []store.Grant `json:"roles"`
+	Endpoints []string      `json:"endpoints,omitempty"`
+	Created   time.Time     `json:"created"`
+	Disabled  bool          `json:"disabled"`
 }
 
 func listUsers(w io.Writer, us []store.User, asJSON bool) error {
 	if asJSON {
 		out := []userJSON{}
 		for _, u := range us {
-			out = append(out, userJSON{Name: u.Name, Roles: nonNilGrants(u.Grants), Created: u.Created, Disabled: u.Disabled})
+			out = append(out, userJSON{Name: u.Name, Roles: nonNilGrants(u.Grants), Endpoints: u.Endpoints, Created: u.Created, Disabled: u.Disabled})
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLES\tCREATED\tDISABLED")
+	fmt.Fprintln(tw, "NAME\tROLES\tENDPOINTS\tCREATED\tDISABLED")
 	for _, u := range us {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", u.Name, storeGrantList(u.Grants), u.Created.Format(time.RFC3339), u.Disabled)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", u.Name, storeGrantList(u.Grants), orDash(strings.Join(u.Endpoints, ",")), u.Created.Format(time.RFC3339), u.Disabled)
 	}
 	return tw.Flush()
 }

@@ -43,10 +43,14 @@ func CheckNewPassword(pw string) error {
 }
 
 // AddUser checks and stores a new user with its password hashed
-// (DefaultArgon2).
-func AddUser(ctx context.Context, st store.Accounts, name, password string, grants []Grant) (store.User, error) {
+// (DefaultArgon2) and the endpoints (URL prefixes) it may speak for as a
+// sync credential.
+func AddUser(ctx context.Context, st store.Accounts, name, password string, grants []Grant, endpoints ...string) (store.User, error) {
 	if err := ValidName(name); err != nil {
 		return store.User{}, invalid("user name %q: %v", name, err)
+	}
+	if err := CheckEndpoints(endpoints); err != nil {
+		return store.User{}, err
 	}
 	if err := CheckNewPassword(password); err != nil {
 		return store.User{}, err
@@ -55,7 +59,7 @@ func AddUser(ctx context.Context, st store.Accounts, name, password string, gran
 	if err != nil {
 		return store.User{}, err
 	}
-	return st.CreateUser(ctx, store.User{Name: name, PasswordHash: h, Grants: StoreGrants(grants)})
+	return st.CreateUser(ctx, store.User{Name: name, PasswordHash: h, Grants: StoreGrants(grants), Endpoints: endpoints})
 }
 
 // SetPassword checks, hashes and stores a user's new password.
@@ -97,10 +101,8 @@ func IssueToken(ctx context.Context, st store.Accounts, spec TokenSpec, now time
 			return store.Token{}, "", invalid("device id %q: %v", spec.Device, err)
 		}
 	}
-	for _, e := range spec.Endpoints {
-		if err := checkEndpointPrefix(e); err != nil {
-			return store.Token{}, "", err
-		}
+	if err := CheckEndpoints(spec.Endpoints); err != nil {
+		return store.Token{}, "", err
 	}
 	id, secret, tok, err := NewToken()
 	if err != nil {
@@ -113,6 +115,16 @@ func IssueToken(ctx context.Context, st store.Accounts, spec TokenSpec, now time
 		return store.Token{}, "", err
 	}
 	return t, tok, nil
+}
+
+// CheckEndpoints checks the endpoint prefixes of a user or token.
+func CheckEndpoints(eps []string) error {
+	for _, e := range eps {
+		if err := checkEndpointPrefix(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkEndpointPrefix checks the URL prefix of an endpoint a token may

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -259,7 +260,7 @@ func (v *Verifier) password(ctx context.Context, r *http.Request, client string,
 	if u.Disabled {
 		return nil, v.fail(r, client, cred.User, cred.User, "disabled user")
 	}
-	return &Principal{Name: u.Name, User: u.Name, Grants: grantsOf(u.Grants)}, nil
+	return &Principal{Name: u.Name, User: u.Name, Grants: grantsOf(u.Grants), Endpoints: u.Endpoints}, nil
 }
 
 // token verifies an API token.
@@ -294,8 +295,15 @@ func (v *Verifier) token(ctx context.Context, r *http.Request, client, tok strin
 		}
 		// A user's token acts as the user, with at most the user's roles:
 		// its own grants narrow them, none inherits them all.
-		owner := &Principal{Name: u.Name, Grants: grantsOf(u.Grants)}
+		owner := &Principal{Name: u.Name, Grants: grantsOf(u.Grants), Endpoints: u.Endpoints}
 		p.Name, p.User = u.Name, u.Name
+		// ... and speaks for at most the user's endpoints (none of its
+		// own: all of them).
+		if len(p.Endpoints) == 0 {
+			p.Endpoints = owner.Endpoints
+		} else {
+			p.Endpoints = slices.DeleteFunc(slices.Clone(p.Endpoints), func(e string) bool { return !owner.SpeaksFor(e) })
+		}
 		if len(p.Grants) == 0 {
 			p.Grants = owner.Grants
 		} else {

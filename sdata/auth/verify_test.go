@@ -43,6 +43,9 @@ func newFixture(t *testing.T, cfg VerifierConfig) *fixture {
 	if _, err := AddUser(ctx, st, "ann", "ann-secret-1", []Grant{{"-", Writer}, {"crm", Sync}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := AddUser(ctx, st, "eng", "eng-secret-1", []Grant{{AnyDataset, Sync}}, "http://erp.example/", "http://crm.example/"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := AddUser(ctx, st, "dora", "dora-secret-1", []Grant{{AnyDataset, Reader}}); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +60,7 @@ func newFixture(t *testing.T, cfg VerifierConfig) *fixture {
 		{Name: "old", Grants: []Grant{{AnyDataset, Reader}}, Expires: now.Add(time.Hour)},
 		{Name: "gone", Grants: []Grant{{AnyDataset, Reader}}},
 		{Name: "phone", Device: "dev-7"},
+		{Name: "eng-erp", User: "eng", Endpoints: []string{"http://erp.example/sdata", "http://evil.example/"}},
 	} {
 		_, tok, err := IssueToken(ctx, st, spec, now)
 		if err != nil {
@@ -110,6 +114,7 @@ func TestVerifier(t *testing.T) {
 		can          []Grant
 		cannot       []Grant
 		endpoint     string // an endpoint the principal speaks for
+		notEndpoint  string // one it does not
 		device       string
 	}{
 		{name: "no header", header: "", who: ""},
@@ -126,6 +131,10 @@ func TestVerifier(t *testing.T) {
 			cannot: []Grant{{"-", Writer}, {"-", Admin}, {"crm", Sync}}},
 		{name: "user token without grants inherits", header: "Bearer " + tok["ann-all"], who: "ann", can: []Grant{{"-", Writer}, {"crm", Sync}}},
 		{name: "device token", header: "Bearer " + tok["phone"], who: "token:phone", can: []Grant{{"-", Device}}, cannot: []Grant{{"-", Reader}}, device: "dev-7"},
+		{name: "sync user speaks for its endpoints", header: basic("eng", "eng-secret-1"), who: "eng", can: []Grant{{"x", Sync}},
+			endpoint: "http://crm.example/sdata/crm/gcrm/-/contacts"},
+		{name: "user token: at most the user's endpoints", header: "Bearer " + tok["eng-erp"], who: "eng", endpoint: "http://erp.example/sdata/a",
+			notEndpoint: "http://evil.example/x"},
 		{name: "expired token", header: "Bearer " + tok["old"], status: 401},
 		{name: "revoked token", header: "Bearer " + tok["gone"], status: 401},
 		{name: "wrong secret", header: "Bearer " + flipLast(tok["engine"]), status: 401},
@@ -167,6 +176,9 @@ func TestVerifier(t *testing.T) {
 			}
 			if tc.endpoint != "" && !p.SpeaksFor(tc.endpoint) {
 				t.Errorf("does not speak for %s", tc.endpoint)
+			}
+			if tc.notEndpoint != "" && p.SpeaksFor(tc.notEndpoint) {
+				t.Errorf("speaks for %s", tc.notEndpoint)
 			}
 			if p.Device != tc.device {
 				t.Errorf("device %q, want %q", p.Device, tc.device)

@@ -29,6 +29,7 @@ type User struct {
 	Created      time.Time
 	Disabled     bool
 	Grants       []Grant
+	Endpoints    []string // URL prefixes the user may speak for as a sync credential
 }
 
 // Token is an API token (bearer). Its secret is never stored: SecretHash
@@ -65,6 +66,9 @@ type Accounts interface {
 	SetPassword(ctx context.Context, name, hash string) error
 	// SetGrants replaces a user's grants; ErrNotFound.
 	SetGrants(ctx context.Context, name string, grants []Grant) error
+	// SetEndpoints replaces the endpoint prefixes a user speaks for;
+	// ErrNotFound.
+	SetEndpoints(ctx context.Context, name string, endpoints []string) error
 	// SetDisabled disables or enables a user; ErrNotFound.
 	SetDisabled(ctx context.Context, name string, disabled bool) error
 	// RemoveUser removes a user, its grants and its tokens; ErrNotFound.
@@ -116,8 +120,9 @@ func (s *SQLite) accountsWrite(ctx context.Context, fn func(tx *sql.Tx) error) e
 func (s *SQLite) CreateUser(ctx context.Context, u User) (User, error) {
 	u.Created = time.Now().UTC().Truncate(time.Millisecond)
 	err := s.accountsWrite(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, created, disabled) VALUES (?,?,?,?)`,
-			u.Name, u.PasswordHash, fmtStamp(u.Created), u.Disabled)
+		eps, _ := json.Marshal(nonNil(u.Endpoints))
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, created, disabled, endpoints) VALUES (?,?,?,?,?)`,
+			u.Name, u.PasswordHash, fmtStamp(u.Created), u.Disabled, string(eps))
 		if isUnique(err) {
 			return fmt.Errorf("store: user %q exists already: %w", u.Name, ErrConflict)
 		}
@@ -156,22 +161,33 @@ func userID(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
 
 // User implements Accounts.
 func (s *SQLite) User(ctx context.Context, name string) (User, error) {
-	var u User
-	var created string
-	err := s.r.QueryRowContext(ctx, `SELECT id, name, password_hash, created, disabled FROM users WHERE name = ?`, name).
-		Scan(&u.ID, &u.Name, &u.PasswordHash, &created, &u.Disabled)
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: user %q: %w", name, ErrNotFound)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("store: user: %w", err)
 	}
-	u.Created = parseStamp(created)
 	g, err := s.grantsOf(ctx, []int64{u.ID})
 	if err != nil {
 		return User{}, err
 	}
 	u.Grants = g[u.ID]
+	return u, nil
+}
+
+const userCols = `id, name, password_hash, created, disabled, endpoints`
+
+func scanUser(sc scanner) (User, error) {
+	var u User
+	var created, eps string
+	if err := sc.Scan(&u.ID, &u.Name, &u.PasswordHash, &created, &u.Disabled, &eps); err != nil {
+		return User{}, err
+	}
+	u.Created = parseStamp(created)
+	if err := json.Unmarshal([]byte(eps), &u.Endpoints); err != nil {
+		return User{}, fmt.Errorf("store: user %q endpoints: %w", u.Name, err)
+	}
 	return u, nil
 }
 
@@ -202,19 +218,17 @@ func (s *SQLite) grantsOf(ctx context.Context, ids []int64) (map[int64][]Grant, 
 
 // Users implements Accounts.
 func (s *SQLite) Users(ctx context.Context) ([]User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, name, password_hash, created, disabled FROM users ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: users: %w", err)
 	}
 	var out []User
 	for rows.Next() {
-		var u User
-		var created string
-		if err := rows.Scan(&u.ID, &u.Name, &u.PasswordHash, &created, &u.Disabled); err != nil {
+		u, err := scanUser(rows)
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		u.Created = parseStamp(created)
 		out = append(out, u)
 	}
 	rows.Close()
@@ -265,6 +279,14 @@ func (s *SQLite) SetGrants(ctx context.Context, name string, grants []Grant) err
 			return err
 		}
 		return insertGrants(ctx, tx, id, grants)
+	})
+}
+
+// SetEndpoints implements Accounts.
+func (s *SQLite) SetEndpoints(ctx context.Context, name string, endpoints []string) error {
+	eps, _ := json.Marshal(nonNil(endpoints))
+	return s.accountsWrite(ctx, func(tx *sql.Tx) error {
+		return mustAffect(tx.ExecContext(ctx, `UPDATE users SET endpoints = ? WHERE name = ?`, string(eps), name))(name)
 	})
 }
 

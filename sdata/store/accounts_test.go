@@ -35,7 +35,7 @@ func TestAccounts(t *testing.T) {
 	if n, err := s.CountUsers(ctx); err != nil || n != 0 {
 		t.Fatalf("CountUsers on a fresh store = %d, %v", n, err)
 	}
-	ann, err := s.CreateUser(ctx, User{Name: "ann", PasswordHash: "h1", Grants: []Grant{{"-", "writer"}, {"*", "auditor"}}})
+	ann, err := s.CreateUser(ctx, User{Name: "ann", PasswordHash: "h1", Grants: []Grant{{"-", "writer"}, {"*", "auditor"}}, Endpoints: []string{"http://a/"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,8 @@ func TestAccounts(t *testing.T) {
 		t.Fatal("a refused create bumped the epoch")
 	}
 	got, err := s.User(ctx, "ann")
-	if err != nil || got.ID != ann.ID || got.PasswordHash != "h1" || len(got.Grants) != 2 || got.Grants[0] != (Grant{"*", "auditor"}) {
+	if err != nil || got.ID != ann.ID || got.PasswordHash != "h1" || len(got.Grants) != 2 || got.Grants[0] != (Grant{"*", "auditor"}) ||
+		!slices.Equal(got.Endpoints, []string{"http://a/"}) {
 		t.Fatalf("User(ann) = %+v, %v", got, err)
 	}
 	if _, err := s.User(ctx, "bob"); !errors.Is(err, ErrNotFound) {
@@ -65,11 +66,16 @@ func TestAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	e = bumped("disable", e)
+	if err := s.SetEndpoints(ctx, "ann", []string{"http://b/", "http://c/"}); err != nil {
+		t.Fatal(err)
+	}
+	e = bumped("set endpoints", e)
 	got, _ = s.User(ctx, "ann")
-	if got.PasswordHash != "h3" || !got.Disabled || !slices.Equal(got.Grants, []Grant{{"-", "sync"}}) {
+	if got.PasswordHash != "h3" || !got.Disabled || !slices.Equal(got.Grants, []Grant{{"-", "sync"}}) || len(got.Endpoints) != 2 {
 		t.Fatalf("after changes: %+v", got)
 	}
-	for _, err := range []error{s.SetPassword(ctx, "bob", "x"), s.SetGrants(ctx, "bob", nil), s.SetDisabled(ctx, "bob", true), s.RemoveUser(ctx, "bob")} {
+	for _, err := range []error{s.SetPassword(ctx, "bob", "x"), s.SetGrants(ctx, "bob", nil), s.SetDisabled(ctx, "bob", true), s.RemoveUser(ctx, "bob"),
+		s.SetEndpoints(ctx, "bob", nil)} {
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("change of an unknown user: %v", err)
 		}

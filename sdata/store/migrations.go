@@ -192,4 +192,7 @@ var migrations = []string{
 	ALTER TABLE audit_log ADD COLUMN principal TEXT NOT NULL DEFAULT '';
 	CREATE INDEX audit_by_principal ON audit_log (principal, id);
 	ALTER TABLE sync_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';`,
+	// 8: a user may speak for endpoints (URL prefixes) as a sync
+	// credential, as a token may.
+	`ALTER TABLE users ADD COLUMN endpoints TEXT NOT NULL DEFAULT '[]';`,
 }
