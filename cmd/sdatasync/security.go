@@ -61,9 +61,10 @@ func isLoopback(addr net.Addr) bool {
 	return ok && tcp.IP.IsLoopback()
 }
 
-// demoCredentials makes sure the demo user exists with the password in
-// the credentials file (reused from a previous start when it still
-// verifies, else a new random one), grants it admin in every dataset and
+// demoCredentials makes sure the demo user exists with the password of
+// the credentials file (a previous start's, or one a script wrote there
+// before the first start: make demo gives its two providers the same),
+// else a new random one; a new demo user is admin in every dataset. It
 // prints how to use it.
 func demoCredentials(ctx context.Context, st *store.SQLite, db string, stdout io.Writer) error {
 	file := credentialsFile(db)
@@ -85,7 +86,9 @@ func demoCredentials(ctx context.Context, st *store.SQLite, db string, stdout io
 	case err != nil:
 		return err
 	case pw == "" || !auth.CheckPassword(u.PasswordHash, pw):
-		pw = randomPassword()
+		if pw == "" {
+			pw = randomPassword()
+		}
 		if err := auth.SetPassword(ctx, st, demoUser, pw); err != nil {
 			return fmt.Errorf("resetting the demo user's password: %w", err)
 		}
