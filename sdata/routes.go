@@ -11,6 +11,7 @@ import (
 // Patterns of the URL grammar (SData core 2), used by the route table.
 const (
 	system  = "/sdata/$system"
+	adm     = system + "/admin/-"
 	reg     = system + "/registry/-"
 	app     = "/sdata/{app}"
 	dataset = app + "/{contract}/{dataset}"
@@ -50,6 +51,17 @@ func (s *Server) routes() []route {
 		{pattern: reg + "/endpoints('{id}')", method: DELETE, role: auth.Admin, handle: rg.Delete},
 		{pattern: reg + "/{seg}", method: anyMethod, role: auth.Auditor, handle: s.registryUnknown(rg.Collection)},
 		{pattern: reg + "/{seg}/{op}", method: anyMethod, role: auth.Auditor, handle: s.registryUnknown(rg.NoService)},
+
+		// Users and API tokens (JSON; admin in every dataset, see package admin).
+		{pattern: adm + "/users", method: GET, role: auth.Admin, handle: s.admin.Users()},
+		{pattern: adm + "/users", method: POST, role: auth.Admin, handle: s.admin.Users()},
+		{pattern: adm + "/users('{id}')", method: GET, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/users('{id}')", method: PUT, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/users('{id}')", method: DELETE, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/tokens", method: GET, role: auth.Admin, handle: s.admin.Tokens()},
+		{pattern: adm + "/tokens", method: POST, role: auth.Admin, handle: s.admin.Tokens()},
+		{pattern: adm + "/tokens('{id}')", method: GET, role: auth.Admin, handle: s.admin.Token()},
+		{pattern: adm + "/tokens('{id}')", method: DELETE, role: auth.Admin, handle: s.admin.Token()},
 		{pattern: system + "{rest}", method: anyMethod, role: auth.Auditor, handle: rg.SystemNotFound},
 
 		// Application, contract and dataset levels, $schema of the contract.

@@ -17,6 +17,7 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata/admin"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
 	"sdatasync/sdata/jobs"
@@ -76,6 +77,7 @@ type Server struct {
 	sync      *syncurls.Service
 	batch     *batch.Service
 	registry  *registry.Service
+	admin     *admin.Service
 	push      *push.Pusher // nil without push targets
 
 	handler http.Handler
@@ -124,6 +126,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.registry = registry.New(registry.Config{Site: s.site, Store: st, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.sync = syncurls.New(syncurls.Config{Site: s.site, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits,
 		Priorities: s.registry.Priorities})
+	s.admin = admin.New(st, s.log, s.jobs.Audit)
 	s.batch = batch.New(batch.Config{Site: s.site, Resources: s.resources, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	if len(cfg.PushTo) > 0 {
 		p, err := push.New(push.Config{Site: s.site, Store: st, Log: s.log, Targets: cfg.PushTo, Client: cfg.PushClient,
