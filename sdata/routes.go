@@ -12,6 +12,7 @@ import (
 // Patterns of the URL grammar (SData core 2), used by the route table.
 const (
 	system  = "/sdata/$system"
+	adm     = system + "/admin/-"
 	reg     = system + "/registry/-"
 	app     = "/sdata/{app}"
 	dataset = app + "/{contract}/{dataset}"
@@ -80,14 +81,25 @@ func (s *Server) routes() []route {
 		{pattern: system + "/mobile/components('{id}')", method: DELETE, role: auth.Admin, handle: mb.RemoveComponent()},
 		{pattern: system + "/mobile/devices", method: GET, role: auth.Auditor, handle: mb.Devices()},
 		{pattern: system + "/mobile/$rotateKey", method: POST, role: auth.Admin, handle: mb.RotateKeyHandler()},
+
+		// Users and API tokens (JSON; admin in every dataset, see package admin).
+		{pattern: adm + "/users", method: GET, role: auth.Admin, handle: s.admin.Users()},
+		{pattern: adm + "/users", method: POST, role: auth.Admin, handle: s.admin.Users()},
+		{pattern: adm + "/users('{id}')", method: GET, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/users('{id}')", method: PUT, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/users('{id}')", method: DELETE, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/tokens", method: GET, role: auth.Admin, handle: s.admin.Tokens()},
+		{pattern: adm + "/tokens", method: POST, role: auth.Admin, handle: s.admin.Tokens()},
+		{pattern: adm + "/tokens('{id}')", method: GET, role: auth.Admin, handle: s.admin.Token()},
+		{pattern: adm + "/tokens('{id}')", method: DELETE, role: auth.Admin, handle: s.admin.Token()},
 		{pattern: system + "{rest}", method: anyMethod, role: auth.Auditor, handle: rg.SystemNotFound},
 
 		// Application, contract and dataset levels, $schema of the contract.
 		{pattern: app, method: GET, role: auth.Reader, handle: s.listContracts},
 		{pattern: app + "/{contract}", method: GET, role: auth.Reader, handle: s.listDatasets},
-		{pattern: app + "/{contract}/$schema", method: GET, role: auth.Reader, handle: s.contractSchema},
+		{pattern: app + "/{contract}/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.contractSchema},
 		{pattern: dataset, method: GET, role: auth.Reader, handle: s.listKinds},
-		{pattern: dataset + "/$schema", method: GET, role: auth.Reader, handle: s.contractSchema},
+		{pattern: dataset + "/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.contractSchema},
 		{pattern: dataset + "/$syncLog", method: GET, role: auth.Auditor, handle: sy.Log()},
 		{pattern: dataset + "/$mobile/synchronize", method: POST, role: auth.Device, handle: mb.Synchronize(s.cfg.MaxBody, true),
 			orRoles: []auth.Role{auth.Writer, auth.Sync}, orWhen: notDevice},
@@ -98,7 +110,7 @@ func (s *Server) routes() []route {
 		{pattern: one, method: GET, role: auth.Reader, handle: s.get, byContract: true},
 		{pattern: one, method: PUT, role: auth.Writer, handle: s.update, byContract: true},
 		{pattern: one, method: DELETE, role: auth.Writer, handle: s.delete, byContract: true},
-		{pattern: kind + "/$schema", method: GET, role: auth.Reader, handle: s.kindSchema},
+		{pattern: kind + "/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.kindSchema},
 		{pattern: kind + "/$template", method: GET, role: auth.Reader, handle: s.template},
 
 		// Synchronization (sync 3): the four URLs and the audit log.

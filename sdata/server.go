@@ -17,6 +17,7 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata/admin"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
 	"sdatasync/sdata/console"
@@ -82,6 +83,7 @@ type Server struct {
 	sync      *syncurls.Service
 	batch     *batch.Service
 	registry  *registry.Service
+	admin     *admin.Service
 	push      *push.Pusher // nil without push targets
 	metrics   *metrics.Metrics
 	console   *console.Service
@@ -134,6 +136,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.registry = registry.New(registry.Config{Site: s.site, Store: st, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.sync = syncurls.New(syncurls.Config{Site: s.site, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits,
 		Priorities: s.registry.Priorities})
+	s.admin = admin.New(st, s.log, s.jobs.Audit)
 	s.batch = batch.New(batch.Config{Site: s.site, Resources: s.resources, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.console = s.newConsole()
 	if len(cfg.PushTo) > 0 {

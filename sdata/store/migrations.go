@@ -232,4 +232,45 @@ var migrations = []string{
 		record   TEXT NOT NULL,
 		PRIMARY KEY (alias, device, response, key)
 	) WITHOUT ROWID;`,
+	// 10: users, their grants, API tokens (secrets stored hashed) and the
+	// auth epoch (bumped by every change of them, for the verifier's cache);
+	// the audit log names the authenticated principal; jobs their owner.
+	`CREATE TABLE users (
+		id            INTEGER PRIMARY KEY,
+		name          TEXT NOT NULL UNIQUE,
+		password_hash TEXT NOT NULL,
+		created       TEXT NOT NULL,
+		disabled      INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE user_grants (
+		user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		dataset TEXT NOT NULL,
+		role    TEXT NOT NULL,
+		PRIMARY KEY (user_id, dataset, role)
+	) WITHOUT ROWID;
+	CREATE TABLE api_tokens (
+		id          INTEGER PRIMARY KEY,
+		public_id   TEXT NOT NULL UNIQUE,
+		name        TEXT NOT NULL UNIQUE,
+		user_id     INTEGER REFERENCES users(id) ON DELETE CASCADE,
+		grants      TEXT NOT NULL DEFAULT '[]',
+		endpoints   TEXT NOT NULL DEFAULT '[]',
+		device      TEXT NOT NULL DEFAULT '',
+		secret_hash BLOB NOT NULL,
+		created     TEXT NOT NULL,
+		expires     TEXT NOT NULL DEFAULT '',
+		revoked     TEXT NOT NULL DEFAULT '',
+		last_used   TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE auth_epoch (
+		id    INTEGER PRIMARY KEY CHECK (id = 1),
+		epoch INTEGER NOT NULL
+	);
+	INSERT INTO auth_epoch (id, epoch) VALUES (1, 1);
+	ALTER TABLE audit_log ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+	CREATE INDEX audit_by_principal ON audit_log (principal, id);
+	ALTER TABLE sync_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';`,
+	// 11: a user may speak for endpoints (URL prefixes) as a sync
+	// credential, as a token may.
+	`ALTER TABLE users ADD COLUMN endpoints TEXT NOT NULL DEFAULT '[]';`,
 }
