@@ -100,4 +100,3 @@ func BenchmarkHostilePerMB(b *testing.B) {
 		})
 	}
 }
-
