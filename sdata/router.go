@@ -15,6 +15,7 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
+	"sdatasync/sdata/metrics"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
 	"sdatasync/sdata/wire"
@@ -139,6 +140,7 @@ func (s *Server) errors(h func(w http.ResponseWriter, r *http.Request) error) ht
 func (s *Server) serveGroup(g *group) http.Handler {
 	public := slices.ContainsFunc(append(slices.Clone(g.collection), g.single...), func(rt route) bool { return rt.role == auth.Public })
 	return s.errors(func(w http.ResponseWriter, r *http.Request) error {
+		metrics.SetRoute(r.Context(), g.label()) // the row, once chosen, names it better
 		p := auth.From(r.Context())
 		if p == nil && !public {
 			return diag.Unauthorized()
@@ -172,6 +174,7 @@ func (s *Server) serveGroup(g *group) http.Handler {
 		}
 		for _, rt := range rows {
 			if rt.method == anyMethod || rt.method == method && slices.Contains(allowed, method) {
+				metrics.SetRoute(r.Context(), rt.pattern)
 				if !p.Can(t.Dataset, rt.role) {
 					if p == nil {
 						return diag.Unauthorized()

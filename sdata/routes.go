@@ -34,13 +34,30 @@ const (
 // Rows are matched in order: specific paths before the patterns that would
 // also match them.
 func (s *Server) routes() []route {
-	sy, bt, rg := s.sync, s.batch, s.registry
+	sy, bt, rg, cs := s.sync, s.batch, s.registry, s.console
 	syncCheck := sy.Check
 	return []route{
 		// pattern                                     method  handler
 		{pattern: "/healthz", method: GET, role: auth.Public, handle: s.health},
 		{pattern: "/healthz", method: HEAD, role: auth.Public, handle: s.health},
 		{pattern: "/sdata", method: GET, role: auth.Reader, handle: s.listApps},
+		{pattern: "/metrics", method: GET, role: auth.Auditor, handle: s.serveMetrics},
+
+		// The operations console (package console): its page and JSON APIs.
+		{pattern: "/console", method: GET, role: auth.Auditor, handle: cs.Redirect},
+		{pattern: "/console/api/endpoints", method: GET, role: auth.Auditor, handle: cs.Endpoints},
+		{pattern: "/console/api/runs", method: GET, role: auth.Auditor, handle: cs.Runs},
+		{pattern: "/console/api/run", method: GET, role: auth.Auditor, handle: cs.Run},
+		{pattern: "/console/api/audit", method: GET, role: auth.Auditor, handle: cs.Audit},
+		{pattern: "/console/api/jobs", method: GET, role: auth.Auditor, handle: cs.Jobs},
+		{pattern: "/console/api/conflicts", method: GET, role: auth.Auditor, handle: cs.Conflicts},
+		{pattern: "/console/api/conflicts('{id}')", method: GET, role: auth.Auditor, handle: cs.Conflict},
+		{pattern: "/console/api/datasets/{dataset}/conflicts('{id}')/restore", method: POST, role: auth.Writer, handle: cs.Restore},
+		{pattern: "/console/api/charts", method: GET, role: auth.Auditor, handle: cs.Charts},
+		{pattern: "/console/api/registry", method: GET, role: auth.Auditor, handle: cs.Registry},
+		{pattern: "/console/api/devices", method: GET, role: auth.Auditor, handle: cs.Devices},
+		{pattern: "/console/", method: GET, role: auth.Auditor, handle: cs.Assets},
+		{pattern: "/console/{file}", method: GET, role: auth.Auditor, handle: cs.Assets},
 
 		// The endpoint registry (core 14).
 		{pattern: reg + "/endpoints", method: GET, role: auth.Auditor, handle: rg.List},
@@ -85,6 +102,7 @@ func (s *Server) routes() []route {
 		{pattern: kind + "/$syncTarget('{id}')", method: DELETE, role: auth.Sync, handle: sy.FreeTarget()},
 		{pattern: kind + "/$syncResults", method: POST, role: auth.Sync, handle: sy.Results(), check: syncCheck(syncurls.OpResults)},
 		{pattern: kind + "/$syncLog", method: GET, role: auth.Auditor, handle: sy.Log()},
+		{pattern: kind + "/$syncLog('{id}')/$undo", method: POST, role: auth.Admin, handle: sy.UndoDigest()},
 
 		// Linking (sync 6): UUIDs of local resources.
 		{pattern: kind + "/$linked", method: GET, role: auth.Writer, handle: s.linkedFeed},

@@ -23,7 +23,7 @@ func concrete(pattern, key, id string) string {
 	r := strings.NewReplacer(
 		"{app}", "sdatasync", "{contract}", "gcrm", "{dataset}", "-",
 		"{kind}('{key}')", "tradingAccounts('"+key+"')", "{kind}", "tradingAccounts",
-		"('{id}')", "('"+id+"')", "{seg}", "contracts", "{op}", "$nothing", "{rest}", "/other")
+		"('{id}')", "('"+id+"')", "{seg}", "contracts", "{op}", "$nothing", "{rest}", "/other", "{file}", "app.js")
 	return r.Replace(pattern)
 }
 
@@ -173,6 +173,14 @@ func policy(pattern, method string) auth.Role {
 	switch {
 	case pattern == "/healthz":
 		return auth.Public
+	case strings.HasSuffix(pattern, "/$undo"):
+		return auth.Admin
+	case pattern == "/metrics":
+		return auth.Auditor
+	case strings.HasPrefix(pattern, "/console") && write:
+		return auth.Writer // the console's restore: a local write
+	case strings.HasPrefix(pattern, "/console"):
+		return auth.Auditor // the console reads what auditors may read
 	case strings.Contains(pattern, "$syncLog"):
 		return auth.Auditor
 	case strings.Contains(pattern, "$sync"):

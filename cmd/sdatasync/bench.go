@@ -42,6 +42,9 @@ type benchConfig struct {
 	resources, changes, pageSize  int
 	dir, pprofSource, pprofTarget string
 	keep, json                    bool
+	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
+	repeat                        int
+	reuse                         bool // --reuse: the databases of an earlier --keep run
 }
 
 // benchPass is what one measured pass reported.
@@ -67,6 +70,8 @@ type benchReport struct {
 	Incremental  benchPass `json:"incremental"`
 	SourceRSSMiB float64   `json:"sourcePeakRSSMiB"`
 	TargetRSSMiB float64   `json:"targetPeakRSSMiB"`
+	// Repeated incremental passes, with and without changes (--repeat).
+	Repeated *benchRepeated `json:"repeated,omitempty"`
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -82,15 +87,20 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.pprofSource, "pprof-source", "", "serve the source provider's profiling endpoints on this address")
 	fs.StringVar(&c.pprofTarget, "pprof-target", "", "serve the target provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
+	c.incrementalFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 {
-		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1 and no arguments")
+	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 || c.repeat < 0 ||
+		(c.reuse && (c.dir == "" || len(c.sizes) > 0)) {
+		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1, --repeat >= 0, --reuse only with --dir and without --sizes, and no arguments")
 		return 2
+	}
+	if len(c.sizes) > 0 {
+		return benchSizes(ctx, c, stdout, stderr)
 	}
 	rep, err := runBench(ctx, c, stderr)
 	if err != nil {
@@ -98,10 +108,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if c.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-		return 0
+		return writeJSON(stdout, rep)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "pass\tentries\tseconds\tentries/s\tsent MiB\treceived MiB\tengine RSS MiB\tCPU s source/target/engine\t\n")
@@ -115,6 +122,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tw.Flush()
 	fmt.Fprintf(stdout, "peak RSS: source %.1f MiB, target %.1f MiB (page size %d, seeding took %.1f s)\n",
 		rep.SourceRSSMiB, rep.TargetRSSMiB, rep.PageSize, rep.SeedSeconds)
+	if r := rep.Repeated; r != nil {
+		fmt.Fprintf(stdout, "incremental passes (median of %d): %d changes %.3f s (source CPU %.3f s), no change %.3f s (source CPU %.3f s)\n",
+			r.Runs, r.Changes, r.ChangedMedian, r.ChangedSrcCPU, r.QuietMedian, r.QuietSrcCPU)
+	}
 	return 0
 }
 
@@ -142,17 +153,19 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	}
 	srcBase, dstBase := "http://"+srcAddr, "http://"+dstAddr
 	srcDB, dstDB := filepath.Join(dir, "source.db"), filepath.Join(dir, "target.db")
-	for _, f := range []string{srcDB, dstDB} {
-		os.Remove(f)
-	}
 	rep := &benchReport{Resources: c.resources, PageSize: c.pageSize}
-
-	fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
-	start := time.Now()
-	if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
-		return nil, fmt.Errorf("seeding: %w", err)
+	reuse := c.reuse && reusable(log, srcDB, dstDB)
+	if !reuse {
+		for _, f := range []string{srcDB, dstDB} {
+			os.Remove(f)
+		}
+		fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
+		start := time.Now()
+		if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
+			return nil, fmt.Errorf("seeding: %w", err)
+		}
+		rep.SeedSeconds = time.Since(start).Seconds()
 	}
-	rep.SeedSeconds = time.Since(start).Seconds()
 
 	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource)
 	if err != nil {
@@ -166,14 +179,16 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	defer dst.stop()
 
 	kind := "/sdata/sdatasync/gcrm/-/tradingAccounts"
-	fmt.Fprintln(log, "full pass...")
-	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
-	if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
-		return nil, err
-	}
-	rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
-	if rep.Full.Entries != c.resources {
-		return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+	if !reuse {
+		fmt.Fprintln(log, "full pass...")
+		s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
+		if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
+			return nil, err
+		}
+		rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
+		if rep.Full.Entries != c.resources {
+			return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+		}
 	}
 	fmt.Fprintf(log, "changing %d resources at the source...\n", c.changes)
 	client := &http.Client{Timeout: time.Minute}
@@ -191,13 +206,18 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		}
 	}
 	fmt.Fprintln(log, "incremental pass...")
-	s0, t0 = src.cpuSeconds(), dst.cpuSeconds()
+	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
 	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental"); err != nil {
 		return nil, err
 	}
 	rep.Incremental.SourceCPU, rep.Incremental.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
 	if rep.Incremental.Entries != c.changes {
 		return nil, fmt.Errorf("the incremental pass moved %d entries, want %d", rep.Incremental.Entries, c.changes)
+	}
+	if c.repeat > 0 {
+		if rep.Repeated, err = repeatIncremental(ctx, exe, src, srcBase+kind, dstBase+kind, c, log); err != nil {
+			return nil, err
+		}
 	}
 	rep.SourceRSSMiB, rep.TargetRSSMiB = src.peakRSS(), dst.peakRSS()
 	return rep, nil

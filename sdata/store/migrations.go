@@ -154,4 +154,13 @@ var migrations = []string{
 		ticks TEXT NOT NULL UNIQUE
 	);
 	ALTER TABLE resources ADD COLUMN sync_context INTEGER;`,
+	// 7: resources that never travelled (no UUID yet) found without a scan:
+	// a source selection gives them a UUID, and that search must cost what
+	// it finds, not the size of the table (issue 17).
+	`CREATE INDEX resources_without_uuid ON resources (endpoint_id) WHERE uuid IS NULL;`,
+	// 8: console: run summaries (one row per run, dataset and kind) and daily
+	// counts per operation, kept by triggers on the audit log (backfilled
+	// here), and the audit log indexed by operation, so that the console's
+	// views read a few rows, never the whole log (see console.go).
+	consoleMigration,
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -29,6 +30,9 @@ type SQLite struct {
 	path string
 	// stopCheckpointer stops the WAL checkpointer (wal.go); nil when none.
 	stopCheckpointer func()
+	// onWrite, when set, sees the duration of every write transaction
+	// (see ObserveWrites).
+	onWrite atomic.Pointer[func(time.Duration)]
 }
 
 var _ Store = (*SQLite)(nil)
@@ -88,9 +92,6 @@ func (s *SQLite) Close() error {
 // DB returns the writer and reader pools, for packages that keep their own
 // tables in the same database (sync jobs, audit log).
 func (s *SQLite) DB() (writer, reader *sql.DB) { return s.w, s.r }
-
-// SchemaVersion is the schema version this build writes.
-func SchemaVersion() int { return len(migrations) }
 
 func (s *SQLite) migrate(ctx context.Context) error {
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -237,6 +238,9 @@ func readDigest(ctx context.Context, q queryer, ep Endpoint) (digest.Digest, err
 
 // write runs fn in a write transaction and commits it when fn succeeds.
 func (s *SQLite) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if obs := s.onWrite.Load(); obs != nil {
+		defer func(start time.Time) { (*obs)(time.Since(start)) }(time.Now())
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
