@@ -45,3 +45,7 @@ func (s *Server) Routes() []Route {
 func (s *Server) KindAllows(kind, method string) bool {
 	return kindAllows(s.site.Contract.Kind(kind), method)
 }
+
+// BadRequestLine says what is wrong with a first request line ("" when
+// CheckRequestLines lets it through).
+func BadRequestLine(line string) string { return badRequestLine(line) }
