@@ -42,7 +42,7 @@ resource API under concurrent clients instead.
 type benchConfig struct {
 	resources, changes, pageSize  int
 	dir, pprofSource, pprofTarget string
-	keep, json                    bool
+	keep, json, noAuth            bool
 	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
 	repeat                        int
 	reuse                         bool   // --reuse: the databases of an earlier --keep run
@@ -93,6 +93,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.pprofTarget, "pprof-target", "", "serve the target provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
 	c.incrementalFlags(fs)
+	fs.BoolVar(&c.noAuth, "insecure-no-auth", false, "run the providers without authentication (to measure what it costs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -171,13 +172,20 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		}
 		rep.SeedSeconds = time.Since(start).Seconds()
 	}
+	cred := benchCred{}
+	if !c.noAuth {
+		var err error
+		if cred, err = benchUsers(ctx, exe, map[string]string{srcDB: dstBase, dstDB: srcBase}); err != nil {
+			return nil, err
+		}
+	}
 
-	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource)
+	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource, c.noAuth)
 	if err != nil {
 		return nil, err
 	}
 	defer src.stop()
-	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5, c.pprofTarget)
+	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5, c.pprofTarget, c.noAuth)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +195,7 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	if !reuse {
 		fmt.Fprintln(log, "full pass...")
 		s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
-		if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
+		if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full", cred); err != nil {
 			return nil, err
 		}
 		rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
@@ -201,6 +209,9 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		body := fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><financeBalance>%d.25</financeBalance></tradingAccount>`, i)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srcBase+kind+"('"+strconv.Itoa(i)+"')", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/xml")
+		if cred.user != "" {
+			req.SetBasicAuth(cred.user, cred.password)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, err
@@ -212,7 +223,7 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	}
 	fmt.Fprintln(log, "incremental pass...")
 	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
-	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental"); err != nil {
+	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental", cred); err != nil {
 		return nil, err
 	}
 	rep.Incremental.SourceCPU, rep.Incremental.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
@@ -220,7 +231,7 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		return nil, fmt.Errorf("the incremental pass moved %d entries, want %d", rep.Incremental.Entries, c.changes)
 	}
 	if c.repeat > 0 {
-		if rep.Repeated, err = repeatIncremental(ctx, exe, src, srcBase+kind, dstBase+kind, c, log); err != nil {
+		if rep.Repeated, err = repeatIncremental(ctx, exe, src, srcBase+kind, dstBase+kind, c, cred, log); err != nil {
 			return nil, err
 		}
 	}
@@ -275,9 +286,13 @@ type provider struct {
 	cmd *exec.Cmd
 }
 
-func startProvider(ctx context.Context, exe, addr, db string, priority int, pprofAddr string) (*provider, error) {
-	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", addr, "--db", db, "--base-url", "http://"+addr,
-		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn", "--pprof", pprofAddr)
+func startProvider(ctx context.Context, exe, addr, db string, priority int, pprofAddr string, noAuth bool) (*provider, error) {
+	args := []string{"serve", "--addr", addr, "--db", db, "--base-url", "http://" + addr,
+		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn", "--pprof", pprofAddr}
+	if noAuth {
+		args = append(args, "--insecure-no-auth")
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -351,10 +366,17 @@ func (p *provider) stop() {
 
 // runPassChild runs `sdatasync pass --json` as a child process and reads
 // its summary and peak memory.
-func runPassChild(ctx context.Context, exe, source, target string, pageSize int, run string) (benchPass, error) {
+func runPassChild(ctx context.Context, exe, source, target string, pageSize int, run string, cred benchCred) (benchPass, error) {
 	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, exe, "pass", "--source", source, "--target", target, "--page-size", strconv.Itoa(pageSize),
-		"--run-name", run, "--json")
+	args := []string{"pass", "--source", source, "--target", target, "--page-size", strconv.Itoa(pageSize), "--run-name", run, "--json"}
+	if cred.user != "" {
+		args = append(args, "--user", cred.user)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	if cred.user != "" {
+		// The password goes through the environment, never the command line.
+		cmd.Env = append(os.Environ(), "SDATASYNC_PASSWORD="+cred.password)
+	}
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		return benchPass{}, fmt.Errorf("pass: %v\n%s", err, errb.String())
@@ -379,4 +401,27 @@ func runPassChild(ctx context.Context, exe, source, target string, pageSize int,
 	}
 	bp.EngineCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return bp, nil
+}
+
+// benchCred is the user the bench's pass and changes authenticate as.
+type benchCred struct{ user, password string }
+
+// benchUsers creates, through the user command of the binary (as an
+// operator would), the same user with a random password in each database
+// (db -> the other provider's URL, which the user speaks for): sync for
+// the pass, writer for the changes at the source.
+func benchUsers(ctx context.Context, exe string, dbs map[string]string) (benchCred, error) {
+	c := benchCred{user: "bench", password: randomPassword()}
+	for db, other := range dbs {
+		// A reused database (--reuse) holds the user of the earlier run,
+		// whose password is gone: it is replaced.
+		_ = exec.CommandContext(ctx, exe, "user", "remove", "--db", db, c.user).Run()
+		cmd := exec.CommandContext(ctx, exe, "user", "add", "--db", db, "--role", "sync", "--role", "writer", "--endpoint", other,
+			"--password-stdin", c.user)
+		cmd.Stdin = strings.NewReader(c.password + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return benchCred{}, fmt.Errorf("creating the bench user in %s: %v\n%s", db, err, out)
+		}
+	}
+	return c, nil
 }

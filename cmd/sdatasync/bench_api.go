@@ -192,7 +192,10 @@ func runBenchAPI(ctx context.Context, c apiConfig, log io.Writer) (*apiReport, e
 		}
 		rep.SeedSeconds = time.Since(start).Seconds()
 	}
-	p, err := startProvider(ctx, exe, addr, db, 3, c.pprof)
+	// The API load runs without authentication: it measures the HTTP, XML
+	// and store layers (the verifier's cached check is measured by the pass
+	// bench, auth vs --insecure-no-auth).
+	p, err := startProvider(ctx, exe, addr, db, 3, c.pprof, true)
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func median(xs []float64) float64 {
 
 // changeResources makes n local changes at the source over HTTP (PUTs of
 // resources 1..n; round makes each round's values differ).
-func changeResources(ctx context.Context, kindURL string, n, round int) error {
+func changeResources(ctx context.Context, kindURL string, n, round int, cred benchCred) error {
 	client := &http.Client{Timeout: time.Minute}
 	for i := 1; i <= n; i++ {
 		body := fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><financeBalance>%d.%02d</financeBalance></tradingAccount>`, i, round%100)
@@ -79,6 +79,9 @@ func changeResources(ctx context.Context, kindURL string, n, round int) error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/xml")
+		if cred.user != "" {
+			req.SetBasicAuth(cred.user, cred.password)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
@@ -94,15 +97,15 @@ func changeResources(ctx context.Context, kindURL string, n, round int) error {
 // repeatIncremental runs c.repeat incremental passes after c.changes
 // changes each, then c.repeat passes with no change, alternating nothing
 // else: the providers stay up between them.
-func repeatIncremental(ctx context.Context, exe string, src *provider, source, target string, c benchConfig, log io.Writer) (*benchRepeated, error) {
+func repeatIncremental(ctx context.Context, exe string, src *provider, source, target string, c benchConfig, cred benchCred, log io.Writer) (*benchRepeated, error) {
 	rr := &benchRepeated{Runs: c.repeat, Changes: c.changes}
 	var changedCPU, quietCPU []float64
 	for i := range c.repeat {
-		if err := changeResources(ctx, source, c.changes, i+1); err != nil {
+		if err := changeResources(ctx, source, c.changes, i+1, cred); err != nil {
 			return nil, err
 		}
 		s0 := src.cpuPrecise()
-		p, err := runPassChild(ctx, exe, source, target, c.pageSize, "bench-incremental-"+strconv.Itoa(i+1))
+		p, err := runPassChild(ctx, exe, source, target, c.pageSize, "bench-incremental-"+strconv.Itoa(i+1), cred)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +118,7 @@ func repeatIncremental(ctx context.Context, exe string, src *provider, source, t
 	}
 	for i := range c.repeat {
 		s0 := src.cpuPrecise()
-		p, err := runPassChild(ctx, exe, source, target, c.pageSize, "bench-quiet-"+strconv.Itoa(i+1))
+		p, err := runPassChild(ctx, exe, source, target, c.pageSize, "bench-quiet-"+strconv.Itoa(i+1), cred)
 		if err != nil {
 			return nil, err
 		}
