@@ -97,6 +97,14 @@ func TestAdminAPI(t *testing.T) {
 	if st, _, b := doWith(t, http.MethodPost, kind, []byte(ta("Bob Ltd", "BOB")), "Authorization", bob); st != http.StatusCreated {
 		t.Fatalf("bob writes as a writer: %d %s", st, b)
 	}
+	// The write is audited under bob (the refused one as denied.post).
+	if recs := p.audit(store.AuditQuery{Principal: "bob", Operation: "resource.post"}); len(recs) != 1 || recs[0].Status != http.StatusCreated ||
+		!strings.Contains(recs[0].Detail, "location") {
+		t.Fatalf("bob's write in the audit log: %+v", recs)
+	}
+	if recs := p.audit(store.AuditQuery{Principal: "bob", Operation: "denied.post"}); len(recs) != 1 {
+		t.Fatalf("bob's refused write in the audit log: %+v", recs)
+	}
 	st, b = adminDo(t, p, root, http.MethodPut, "/users('bob')", `{"disabled":true}`)
 	mustStatus(t, http.StatusOK, st, b)
 	if st, _, _ := doWith(t, http.MethodGet, kind, nil, "Authorization", bob); st != http.StatusUnauthorized {

@@ -40,6 +40,7 @@ func realAuth(src string) *sdatatest.Auth {
 		Tokens: []auth.TokenSpec{
 			{Name: "other-engine", Grants: []auth.Grant{{Dataset: auth.AnyDataset, Role: auth.Sync}}},
 			{Name: "auditor", Grants: []auth.Grant{{Dataset: auth.AnyDataset, Role: auth.Auditor}}},
+			{Name: "writer2", Grants: []auth.Grant{{Dataset: "-", Role: auth.Writer}}},
 		},
 	}
 	if src != "" {
@@ -263,4 +264,49 @@ func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set("Authorization", a.header)
 	}
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestBatchJobOwnership: a batch job is read and re-posted only by its
+// owner (or an admin).
+func TestBatchJobOwnership(t *testing.T) {
+	p := realProvider(t, 5, "", nil)
+	ann, other := basicAuth("ann", annPW), bearer(p, "writer2")
+	u := p.kind("tradingAccounts") + "/$batch"
+	body := batchFeed(batchReq("POST", "", "", ta("Batch Ltd", "BL")))
+	st, _, b := doWith(t, http.MethodPost, u+"?trackingID=b-1", body, "Authorization", ann)
+	mustStatus(t, http.StatusAccepted, st, b)
+	for _, c := range []struct{ method, url string }{{http.MethodGet, u + "('b-1')"}, {http.MethodPost, u + "?trackingID=b-1"}, {http.MethodDelete, u + "('b-1')"}} {
+		st, _, b := doWith(t, c.method, c.url, body, "Authorization", other)
+		mustStatus(t, http.StatusForbidden, st, b)
+	}
+	for {
+		if st, _, b = doWith(t, http.MethodGet, u+"('b-1')", nil, "Authorization", ann); st != http.StatusAccepted {
+			break
+		}
+	}
+	mustStatus(t, http.StatusOK, st, b)
+	if recs := p.audit(store.AuditQuery{Operation: "batch.applied"}); len(recs) != 1 || recs[0].Principal != "ann" {
+		t.Fatalf("the batch is not audited under its owner: %+v", recs)
+	}
+	if n := len(p.audit(store.AuditQuery{Operation: "denied.job", Principal: "token:writer2"})); n != 3 {
+		t.Fatalf("%d denied.job records, want 3", n)
+	}
+}
+
+// TestThrottledOverHTTP: repeated failures get 429 with Retry-After and a
+// diagnosis, also for the right password, from the same client.
+func TestThrottledOverHTTP(t *testing.T) {
+	a := realAuth("")
+	a.Verifier = func(c *auth.VerifierConfig) { c.MaxFailures = 2 }
+	p := &provider{t: t, Provider: sdatatest.Start(t, sdatatest.Options{Auth: a})}
+	kind := p.kind("tradingAccounts")
+	for range 2 {
+		st, _, b := doWith(t, http.MethodGet, kind, nil, "Authorization", basicAuth("ann", "guess-guess"))
+		mustStatus(t, http.StatusUnauthorized, st, b)
+	}
+	st, h, b := doWith(t, http.MethodGet, kind, nil, "Authorization", basicAuth("ann", annPW))
+	mustStatus(t, http.StatusTooManyRequests, st, b)
+	if ds := diagnosesOf(t, b); ds[0].ApplicationCode != "TooManyRequests" || h.Get("Retry-After") == "" {
+		t.Fatalf("429: Retry-After %q, %+v", h.Get("Retry-After"), ds)
+	}
 }

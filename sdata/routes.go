@@ -106,10 +106,10 @@ func (s *Server) routes() []route {
 
 		// Resources (CRUD, query, paging) and their metadata.
 		{pattern: kind, method: GET, role: auth.Reader, handle: s.list, byContract: true},
-		{pattern: kind, method: POST, role: auth.Writer, handle: s.create, byContract: true},
+		{pattern: kind, method: POST, role: auth.Writer, handle: s.audited("resource", s.create), byContract: true},
 		{pattern: one, method: GET, role: auth.Reader, handle: s.get, byContract: true},
-		{pattern: one, method: PUT, role: auth.Writer, handle: s.update, byContract: true},
-		{pattern: one, method: DELETE, role: auth.Writer, handle: s.delete, byContract: true},
+		{pattern: one, method: PUT, role: auth.Writer, handle: s.audited("resource", s.update), byContract: true},
+		{pattern: one, method: DELETE, role: auth.Writer, handle: s.audited("resource", s.delete), byContract: true},
 		{pattern: kind + "/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.kindSchema},
 		{pattern: kind + "/$template", method: GET, role: auth.Reader, handle: s.template},
 
@@ -133,10 +133,10 @@ func (s *Server) routes() []route {
 
 		// Linking (sync 6): UUIDs of local resources.
 		{pattern: kind + "/$linked", method: GET, role: auth.Writer, handle: s.linkedFeed},
-		{pattern: kind + "/$linked", method: POST, role: auth.Writer, handle: s.link},
+		{pattern: kind + "/$linked", method: POST, role: auth.Writer, handle: s.audited("link", s.link)},
 		{pattern: kind + "/$linked('{id}')", method: GET, role: auth.Writer, handle: s.getLink, check: checkLinkID},
-		{pattern: kind + "/$linked('{id}')", method: PUT, role: auth.Writer, handle: s.relink},
-		{pattern: kind + "/$linked('{id}')", method: DELETE, role: auth.Writer, handle: s.unlink},
+		{pattern: kind + "/$linked('{id}')", method: PUT, role: auth.Writer, handle: s.audited("link", s.relink)},
+		{pattern: kind + "/$linked('{id}')", method: DELETE, role: auth.Writer, handle: s.audited("link", s.unlink)},
 
 		// Batches (core 13.3 to 13.6).
 		{pattern: kind + "/$batch", method: POST, role: auth.Writer, handle: bt.Post(), check: syncurls.CheckTracking},

@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.registry = registry.New(registry.Config{Site: s.site, Store: st, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.sync = syncurls.New(syncurls.Config{Site: s.site, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits,
 		Priorities: s.registry.Priorities})
-	s.admin = admin.New(st, s.log, s.jobs.Audit)
+	s.admin = admin.New(st, s.jobs.Audit)
 	s.batch = batch.New(batch.Config{Site: s.site, Resources: s.resources, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.console = s.newConsole()
 	if len(cfg.PushTo) > 0 {

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -35,13 +34,12 @@ const maxBody = 64 << 10
 // Service serves the admin API.
 type Service struct {
 	st    store.Accounts
-	log   *slog.Logger
 	audit func(ctx context.Context, recs ...store.AuditRecord)
 }
 
 // New returns the admin API over a store; audit records every change.
-func New(st store.Accounts, log *slog.Logger, audit func(ctx context.Context, recs ...store.AuditRecord)) *Service {
-	return &Service{st: st, log: log, audit: audit}
+func New(st store.Accounts, audit func(ctx context.Context, recs ...store.AuditRecord)) *Service {
+	return &Service{st: st, audit: audit}
 }
 
 // User is a user as the API shows it.

@@ -179,7 +179,7 @@ func (rt *Runtime) Create(ctx context.Context, sc site.Scope, typ string, ru wir
 	j, created, err = rt.st.CreateJob(ctx, store.Job{EndpointID: sc.Endpoint.ID, Type: typ, TrackingID: ru.Tracking,
 		RunName: ru.Name, RunStamp: ru.Stamp, Request: body, Expires: time.Now().Add(rt.ttl), Owner: ownerName(ctx)})
 	if err == nil && !created {
-		err = rt.owns(ctx, sc, j)
+		err = rt.Owns(ctx, sc, j)
 	}
 	return j, created, err
 }
@@ -192,10 +192,10 @@ func ownerName(ctx context.Context) string {
 	return ""
 }
 
-// owns refuses (403, audited as denied.job) a request whose principal is
+// Owns refuses (403, audited as denied.job) a request whose principal is
 // neither the owner of the job nor an admin. Jobs created before
 // authentication existed have no owner.
-func (rt *Runtime) owns(ctx context.Context, sc site.Scope, j store.Job) error {
+func (rt *Runtime) Owns(ctx context.Context, sc site.Scope, j store.Job) error {
 	p := auth.From(ctx)
 	if j.Owner == "" || p != nil && (p.Name == j.Owner || p.IsAdmin()) {
 		return nil
@@ -237,7 +237,7 @@ func (rt *Runtime) Lookup(ctx context.Context, sc site.Scope, typ, op, tracking 
 	if err != nil {
 		return j, err
 	}
-	if err := rt.owns(ctx, sc, j); err != nil {
+	if err := rt.Owns(ctx, sc, j); err != nil {
 		return store.Job{}, err
 	}
 	rt.mu.Lock()
