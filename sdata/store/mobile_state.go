@@ -305,6 +305,25 @@ func (m *MobileTx) PutHeld(ctx context.Context, alias, device string, h HeldRow)
 	return nil
 }
 
+// UnconfirmedHeld lists the keys of the rows device holds in a version of
+// its own (seq 0: a change whose answer it has not acknowledged).
+func (m *MobileTx) UnconfirmedHeld(ctx context.Context, alias, device string) ([]string, error) {
+	rows, err := m.tx.QueryContext(ctx, `SELECT key FROM mobile_held WHERE alias = ? AND device = ? AND seq = 0`, alias, device)
+	if err != nil {
+		return nil, fmt.Errorf("store: unconfirmed rows: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
 // AddPending records a row sent in response number resp, which counts as
 // held only once the device acknowledges that response (AckResponse).
 func (m *MobileTx) AddPending(ctx context.Context, alias, device string, resp int64, h HeldRow) error {
@@ -318,6 +337,34 @@ func (m *MobileTx) AddPending(ctx context.Context, alias, device string, resp in
 		return fmt.Errorf("store: pending row: %w", err)
 	}
 	return nil
+}
+
+// LostWrites settles the rows a device wrote without a store of what it
+// holds (components without storeBusinessData): the rows of responses up
+// to resp, which its request proves it received, are dropped; it returns
+// the keys of the rows written in later responses (lost ones: the device
+// holds its own version of them).
+func (m *MobileTx) LostWrites(ctx context.Context, alias, device string, resp int64) (map[string]bool, error) {
+	if err := m.mustWrite(); err != nil {
+		return nil, err
+	}
+	if _, err := m.tx.ExecContext(ctx, `DELETE FROM mobile_pending WHERE alias = ? AND device = ? AND response <= ?`, alias, device, resp); err != nil {
+		return nil, fmt.Errorf("store: settle writes: %w", err)
+	}
+	rows, err := m.tx.QueryContext(ctx, `SELECT DISTINCT key FROM mobile_pending WHERE alias = ? AND device = ?`, alias, device)
+	if err != nil {
+		return nil, fmt.Errorf("store: lost writes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
 }
 
 // AckResponse settles the responses of device: the rows of response resp
