@@ -317,4 +317,3 @@ func BenchmarkPassWithDevices(b *testing.B) {
 		})
 	}
 }
-
