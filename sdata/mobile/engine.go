@@ -197,6 +197,17 @@ type Result struct {
 // emit is returned as is.
 func (e *Engine) Sync(ctx context.Context, req Request, emit func(OutputRow) error) (Result, error) {
 	started := time.Now()
+	res, err := e.sync(ctx, req, emit, started)
+	if err == nil && res.StatusCode != StatusOK && req.Caller.Device != "" && req.Caller.IsDevice() {
+		// The registry keeps the time and status of a refused or failed sync.
+		if merr := e.st.MarkDevice(context.WithoutCancel(ctx), req.Alias, req.Caller.Device, res.StatusCode, started); merr != nil {
+			e.log.Warn("device registry", "alias", req.Alias, "device", req.Caller.Device, "err", merr)
+		}
+	}
+	return res, err
+}
+
+func (e *Engine) sync(ctx context.Context, req Request, emit func(OutputRow) error, started time.Time) (Result, error) {
 	comp, err := e.Component(ctx, req.Alias)
 	if errors.Is(err, store.ErrNotFound) {
 		return Result{StatusCode: StatusInvalid, Message: fmt.Sprintf("no mobile sync component %q", req.Alias)}, nil

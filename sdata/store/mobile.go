@@ -288,6 +288,7 @@ type Mobile interface {
 	MobileKeys(ctx context.Context) ([]MobileKey, error)
 	RotateMobileKey(ctx context.Context, retireOld bool) (int64, error)
 	MobileDevices(ctx context.Context, q DeviceQuery) ([]MobileDevice, int, error)
+	MarkDevice(ctx context.Context, alias, device string, status int, at time.Time) error
 }
 
 var _ Mobile = (*SQLite)(nil)

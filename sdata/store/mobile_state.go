@@ -222,6 +222,17 @@ func (m *MobileTx) PutDevice(ctx context.Context, d MobileDevice) error {
 	return nil
 }
 
+// MarkDevice records the time and statusCode of a refused or failed sync
+// of a registered device (nothing else of its row changes; an unknown
+// device is not registered by it).
+func (s *SQLite) MarkDevice(ctx context.Context, alias, device string, status int, at time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE mobile_devices SET last_sync = ?, last_status = ? WHERE alias = ? AND device = ?`,
+			fmtStamp(at), status, alias, device)
+		return err
+	})
+}
+
 // DeviceQuery filters the device registry; empty fields do not filter.
 type DeviceQuery struct {
 	Alias, Device, User string
