@@ -84,6 +84,12 @@ func (e *Engine) download(ctx context.Context, sc site.Scope, c Component, devic
 			return err
 		}
 		scan := startScan(v, fresh, f, last)
+		holdsAny := true // (storeBusinessData) a device holding nothing needs no lookups
+		if c.StoreBusinessData {
+			if holdsAny, err = m.HoldsAny(ctx, c.Alias, device); err != nil {
+				return err
+			}
+		}
 		// send decides one row and emits what the device needs of it.
 		// maybe: the device may hold a version of its own (an answer lost).
 		send := func(r store.SeqRow, maybe bool) error {
@@ -94,7 +100,7 @@ func (e *Engine) download(ctx context.Context, sc site.Scope, c Component, devic
 			want := !r.Deleted && f.Matches(rec)
 			var rows []OutputRow
 			if c.StoreBusinessData {
-				if rows, err = e.heldRows(ctx, m, c, device, up.response, r, rec, want); err != nil {
+				if rows, err = e.heldRows(ctx, m, c, device, up.response, r, rec, want, holdsAny); err != nil {
 					return err
 				}
 			} else {
@@ -219,10 +225,14 @@ func versionRows(c Component, h holding, r store.SeqRow, rec Record, want bool) 
 
 // heldRows decides a row from what the device holds (storeBusinessData)
 // and records what is sent as pending on this response.
-func (e *Engine) heldRows(ctx context.Context, m *store.MobileTx, c Component, device string, resp int64, r store.SeqRow, rec Record, want bool) ([]OutputRow, error) {
-	held, ok, err := m.Held(ctx, c.Alias, device, r.Key)
-	if err != nil {
-		return nil, err
+func (e *Engine) heldRows(ctx context.Context, m *store.MobileTx, c Component, device string, resp int64, r store.SeqRow, rec Record, want, lookup bool) ([]OutputRow, error) {
+	var held store.HeldRow
+	var ok bool
+	if lookup {
+		var err error
+		if held, ok, err = m.Held(ctx, c.Alias, device, r.Key); err != nil {
+			return nil, err
+		}
 	}
 	holds := ok && !held.Deleted
 	var heldUID string

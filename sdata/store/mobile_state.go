@@ -302,6 +302,20 @@ func (m *MobileTx) Held(ctx context.Context, alias, device, key string) (HeldRow
 	return h, true, nil
 }
 
+// HoldsAny reports whether device holds any row of alias (a device that
+// holds none needs no lookups).
+func (m *MobileTx) HoldsAny(ctx context.Context, alias, device string) (bool, error) {
+	var one int
+	err := m.tx.QueryRowContext(ctx, `SELECT 1 FROM mobile_held WHERE alias = ? AND device = ? LIMIT 1`, alias, device).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: held rows: %w", err)
+	}
+	return true, nil
+}
+
 // PutHeld records what device now holds of a resource.
 func (m *MobileTx) PutHeld(ctx context.Context, alias, device string, h HeldRow) error {
 	if err := m.mustWrite(); err != nil {
