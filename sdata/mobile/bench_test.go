@@ -238,7 +238,7 @@ func BenchmarkConcurrentDevices(b *testing.B) {
 	wg.Wait()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var syncs, errs atomic.Int64
+		var syncs, errs, down atomic.Int64
 		var firstErr atomic.Value
 		deadline := time.Now().Add(dur)
 		for d := range 200 {
@@ -249,12 +249,14 @@ func BenchmarkConcurrentDevices(b *testing.B) {
 				for k := 0; time.Now().Before(deadline); k++ {
 					ref := fmt.Sprintf("R%07d", (d*5+k%5)%rows)
 					row := fmt.Sprintf(`{"mDataRow": {"reference": %q, "name": "d%d k%d", "currency": "EUR"}, "uid": %q, "actionId": "2"}`, ref, d, k, ref)
-					if _, _, err := c.sync(row+","+strings.Replace(row, "name\": \"d", "name\": \"again d", 1), 1000); err != nil {
+					n, _, err := c.sync(row+","+strings.Replace(row, "name\": \"d", "name\": \"again d", 1), 1000)
+					if err != nil {
 						errs.Add(1)
 						firstErr.CompareAndSwap(nil, err.Error())
 						continue
 					}
 					syncs.Add(1)
+					down.Add(int64(n))
 				}
 			}()
 		}
@@ -263,6 +265,7 @@ func BenchmarkConcurrentDevices(b *testing.B) {
 			b.Fatalf("%d errors (first: %v) in %d syncs", errs.Load(), firstErr.Load(), syncs.Load())
 		}
 		b.ReportMetric(float64(syncs.Load())/dur.Seconds(), "syncs/s")
+		b.ReportMetric(float64(down.Load())/float64(max(1, syncs.Load())), "rows/sync")
 	}
 }
 
