@@ -17,9 +17,12 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata/admin"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
+	"sdatasync/sdata/console"
 	"sdatasync/sdata/jobs"
+	"sdatasync/sdata/metrics"
 	"sdatasync/sdata/mobile"
 	"sdatasync/sdata/push"
 	"sdatasync/sdata/registry"
@@ -80,7 +83,10 @@ type Server struct {
 	sync      *syncurls.Service
 	batch     *batch.Service
 	registry  *registry.Service
+	admin     *admin.Service
 	push      *push.Pusher // nil without push targets
+	metrics   *metrics.Metrics
+	console   *console.Service
 	mobile    *mobile.Engine
 
 	handler http.Handler
@@ -124,12 +130,15 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, st: st, log: cfg.Logger, site: st2, limits: feeds.Limits{MaxDepth: DefaultMaxDepth, MaxBytes: cfg.MaxBody}}
-	s.jobs = jobs.New(ctx, jobs.Config{Store: st, Site: s.site, Log: s.log, TTL: cfg.JobTTL})
+	s.metrics = s.newMetrics()
+	s.jobs = jobs.New(ctx, jobs.Config{Store: st, Site: s.site, Log: s.log, TTL: cfg.JobTTL, Observe: s.metrics.Audited})
 	s.resources = &resources.Service{Site: s.site, Store: st}
 	s.registry = registry.New(registry.Config{Site: s.site, Store: st, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.sync = syncurls.New(syncurls.Config{Site: s.site, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits,
 		Priorities: s.registry.Priorities})
+	s.admin = admin.New(st, s.log, s.jobs.Audit)
 	s.batch = batch.New(batch.Config{Site: s.site, Resources: s.resources, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
+	s.console = s.newConsole()
 	if len(cfg.PushTo) > 0 {
 		p, err := push.New(push.Config{Site: s.site, Store: st, Log: s.log, Targets: cfg.PushTo, Client: cfg.PushClient,
 			MaxBody: cfg.MaxBody, Limits: s.limits})
@@ -154,7 +163,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.jobs.Close()
 		return nil, err
 	}
-	s.handler = s.guard(s.methodOverride(s.dotSegments(s.router(s.routes()))))
+	s.handler = s.metrics.Middleware(s.guard(s.methodOverride(s.dotSegments(s.router(s.routes())))))
 	if err := s.jobs.Resume(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -174,6 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // the next start.
 func (s *Server) Close() error {
 	s.jobs.Close()
+	s.stopObserving()
 	return nil
 }
 

@@ -76,6 +76,19 @@ type Result struct {
 	PayloadPath string
 	SourceState digest.SyncState
 	TargetState *digest.SyncState // the target's state before the entry, nil when unknown
+	// Conflicts only (not stored with the results; the audit record of the
+	// conflict keeps them): the rule that decided (digest.Rule*) and the
+	// losing version, in stored form.
+	Rule  string
+	Loser *Version
+}
+
+// Version is one version of a resource as a conflict saw it.
+type Version struct {
+	Payload []byte
+	Title   string
+	Deleted bool
+	State   digest.SyncState
 }
 
 // RunTarget applies one sync feed page at the target in one transaction:
@@ -138,8 +151,8 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		if err := writeDigest(ctx, tx, ep, tgt); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status <> ?`,
-			JobDone, n, fmtStamp(time.Now()), job.ID, JobDeleted)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND tracking_id = ? AND status <> ?`,
+			JobDone, n, fmtStamp(time.Now()), job.ID, job.TrackingID, JobDeleted)
 		return err
 	})
 	if err != nil {
