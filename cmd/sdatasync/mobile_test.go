@@ -19,7 +19,7 @@ func TestServeMobileComponents(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`[{"alias": "x", "kind": "nothing", "rowIdentifiers": ["reference"], "conflictRule": "serverWins", "apps": [{"name": "a", "versions": ["*"]}]}]`), 0o600)
 	var errb lockedBuffer
-	if st := run([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--mobile-components", bad, "--log-level", "warn"}, io.Discard, &errb); st == 0 ||
+	if st := run([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--mobile-components", bad, "--insecure-no-auth", "--log-level", "warn"}, io.Discard, &errb); st == 0 ||
 		!strings.Contains(errb.String(), "nothing") {
 		t.Fatalf("an invalid component file: status %d, stderr %s", st, errb.String())
 	}
@@ -30,7 +30,7 @@ func TestServeMobileComponents(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "g.db"), "--mobile-components", good, "--log-level", "warn"}, pw, &errb)
+		done <- run([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "g.db"), "--mobile-components", good, "--insecure-no-auth", "--log-level", "warn"}, pw, &errb)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
