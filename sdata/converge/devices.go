@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // deviceAlias is the mobile sync component the devices use at every node:
@@ -47,7 +48,7 @@ type Devices struct {
 // NewDevices registers the component at every node and attaches n devices
 // to random nodes, each with a random filter.
 func NewDevices(ctx context.Context, nodes []*Node, n int, rnd *rand.Rand, tag string) (*Devices, error) {
-	ds := &Devices{Rand: rnd, Client: &http.Client{}, Stats: Stats{Creates: map[string]int{}}, tag: tag}
+	ds := &Devices{Rand: rnd, Client: &http.Client{Timeout: 30 * time.Second, Transport: Transport()}, Stats: Stats{Creates: map[string]int{}}, tag: tag}
 	for _, nd := range nodes {
 		if _, err := ds.post(ctx, nd.BaseURL+"/sdata/$system/mobile/components", "application/json", []byte(deviceComponent), nil); err != nil {
 			return nil, fmt.Errorf("component at %s: %w", nd.Name, err)
