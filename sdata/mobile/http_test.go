@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -274,6 +275,14 @@ func TestSynchronizeHTTP(t *testing.T) {
 		t.Fatalf("registry: %d %s", a.status, a.body)
 	}
 	call(t, p, http.MethodGet, "/sdata/$system/mobile/devices", "device", "", nil).diagnosis(t, http.StatusForbidden)
+
+	// Every outcome is counted in the metrics.
+	m := call(t, p, http.MethodGet, "/metrics", "auditor", "", nil)
+	for _, st := range []string{"ok", "conflict", "refused", "failed"} {
+		if !regexp.MustCompile(`sdatasync_device_syncs_total\{status="` + st + `"\} [1-9]`).Match(m.body) {
+			t.Errorf("metrics count no %s device sync:\n%s", st, m.body)
+		}
+	}
 }
 
 // TestSynchronizeRefusals: malformed bodies are 400 diagnoses, too large
