@@ -154,7 +154,8 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.jobs.Close()
 		return nil, fmt.Errorf("sdata: device sync needs a store that implements store.Mobile")
 	}
-	if s.mobile, err = mobile.New(ctx, mobile.Config{Site: s.site, Store: ms, Logger: s.log, OnChange: s.resources.Changed}); err == nil && cfg.MobileComponents != "" {
+	if s.mobile, err = mobile.New(ctx, mobile.Config{Site: s.site, Store: ms, Logger: s.log, OnChange: s.resources.Changed,
+		OnSync: s.metrics.DeviceSync}); err == nil && cfg.MobileComponents != "" {
 		var n int
 		n, err = s.mobile.LoadFile(ctx, cfg.MobileComponents)
 		s.log.Info("mobile sync components loaded", "file", cfg.MobileComponents, "count", n)

@@ -106,6 +106,7 @@ type uploaded struct {
 	out      []OutputRow
 	written  []store.Resource
 	told     map[string]int64 // key -> the sequence number of the version the answer tells the device
+	lost     map[string]bool  // keys the device wrote in responses it lost (without storeBusinessData)
 	response int64            // the number of this response
 }
 
@@ -154,18 +155,19 @@ func (e *Engine) upload(ctx context.Context, sc site.Scope, c Component, req Req
 				return err
 			}
 			up.response = dev.Responses + 1
-			if c.StoreBusinessData {
-				if fresh {
-					err = m.ForgetDevice(ctx, c.Alias, cl.Device)
-				} else {
-					_, err = m.AckResponse(ctx, c.Alias, cl.Device, v.Response)
-				}
-				if err != nil {
-					return err
-				}
+			switch {
+			case !c.StoreBusinessData:
+				up.lost, err = m.LostWrites(ctx, c.Alias, cl.Device, v.Response)
+			case fresh:
+				err = m.ForgetDevice(ctx, c.Alias, cl.Device)
+			default:
+				_, err = m.AckResponse(ctx, c.Alias, cl.Device, v.Response)
+			}
+			if err != nil {
+				return err
 			}
 		}
-		a := applier{e: e, m: m, sc: sc, c: c, cl: cl, device: device, v: v, fresh: fresh, up: &up, det: &det}
+		a := applier{e: e, m: m, sc: sc, c: c, cl: cl, device: device, v: v, fresh: fresh, filter: req.Filter.canonical(), up: &up, det: &det}
 		for _, p := range rows {
 			o, err := a.row(ctx, p)
 			if err != nil {
@@ -219,6 +221,7 @@ type applier struct {
 	device bool
 	v      Version
 	fresh  bool
+	filter Filter // the device's (canonical)
 	up     *uploaded
 	det    *auditDetail
 }
@@ -343,12 +346,16 @@ func (a *applier) write(ctx context.Context, p prepared, cur *store.SeqRow, r Re
 	} else if r.Status == RowOK {
 		a.det.Unchanged++
 	}
+	// A row that does not match the device's filter leaves the device.
+	gone := deleted || a.device && !a.filter.Matches(final)
 	out := OutputRow{RowStatus: r.Status}
 	switch {
-	case deleted:
+	case gone:
 		out.ActionID = ActDelete
 		out.UID = p.uid
-		if server != nil {
+		if !deleted {
+			out.UID = uidOf(a.c, final)
+		} else if server != nil {
 			out.UID = uidOf(a.c, server)
 		}
 	case p.action == ActInsert && (r.Write && !wasLive || !r.Write && r.Status == RowOK):
@@ -358,35 +365,39 @@ func (a *applier) write(ctx context.Context, p prepared, cur *store.SeqRow, r Re
 		out.ActionID, out.Record, out.UID = ActUpdate, final, uidOf(a.c, final)
 	}
 	if r.Status == RowUnresolvable {
-		// The server's version comes with the download (and becomes the
-		// base of the resubmitted change).
-		out.Record = nil
-		out.Message = "the row changed on the server since this device last synced it and there is no base to merge with: take the server's version from this download, then resubmit"
+		// The answer carries the server's version: it becomes the base of
+		// the resubmitted change.
+		out.Message = "the row changed on the server since this device last synced it and there is no base to merge with: this is the server's version; resubmit the change"
 	}
 	if r.Winner != "" || r.Status == RowUnresolvable {
 		a.det.Conflicts = append(a.det.Conflicts, conflictNote{UID: out.UID, Key: keyOf(cur), Action: p.action, RowStatus: r.Status,
 			Winner: r.Winner, Lost: r.Lost, LostDeleted: r.LostDeleted})
 	}
-	if cur == nil || r.Status == RowUnresolvable {
+	if cur == nil {
 		return out, nil
 	}
 	a.up.told[cur.Key] = finalSeq
+	if a.device && !a.c.StoreBusinessData && (r.Write || r.Status != RowOK || gone) {
+		// Should this answer be lost, the device holds its own version.
+		return out, a.m.AddPending(ctx, a.c.Alias, a.cl.Device, a.up.response, store.HeldRow{Key: cur.Key, Seq: finalSeq, Record: []byte("{}")})
+	}
 	if !a.keepsHeld() {
 		return out, nil
 	}
-	now := store.HeldRow{Key: cur.Key, Seq: finalSeq, Deleted: deleted, Record: recordJSON(final)}
-	if r.Status == RowOK {
-		// The server holds what the device sent: the device holds it too,
-		// whether or not it gets this answer.
-		return out, a.m.PutHeld(ctx, a.c.Alias, a.cl.Device, now)
-	}
-	// A resolved conflict: until this answer is acknowledged the device
-	// holds its own version, which is no server version (seq 0).
+	// What the device holds once it has this answer, and what it holds
+	// should the answer be lost: its own version (the server's new one when
+	// the server stored exactly what it sent).
+	answer := store.HeldRow{Key: cur.Key, Seq: finalSeq, Deleted: gone, Record: recordJSON(final)}
 	own := store.HeldRow{Key: cur.Key, Deleted: p.action == ActDelete, Record: recordJSON(overlay(server, p.rec))}
+	if r.Status == RowOK {
+		own = store.HeldRow{Key: cur.Key, Seq: finalSeq, Deleted: deleted, Record: answer.Record}
+	}
+	// (The pending answer replaces an earlier one for the row in this
+	// request, even when it equals own.)
 	if err := a.m.PutHeld(ctx, a.c.Alias, a.cl.Device, own); err != nil {
 		return out, err
 	}
-	return out, a.m.AddPending(ctx, a.c.Alias, a.cl.Device, a.up.response, now)
+	return out, a.m.AddPending(ctx, a.c.Alias, a.cl.Device, a.up.response, answer)
 }
 
 func (a *applier) failPayload(p prepared, err error) (OutputRow, error) {

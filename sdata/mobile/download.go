@@ -2,6 +2,8 @@ package mobile
 
 import (
 	"context"
+	"errors"
+	"slices"
 
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
@@ -32,9 +34,10 @@ func startScan(v Version, fresh bool, f Filter, last int64) Version {
 		// every row is looked at again under the new one.
 		return Version{Held: v.Pos, HeldFilter: v.Filter, Start: last, Filter: f}
 	case !v.Filter.Equal(f):
-		// A filter changed in the middle of a scan: rows that scan may
-		// have sent count as possibly held.
-		return Version{Held: v.Held, HeldNone: v.HeldNone, HeldFilter: v.HeldFilter, Start: last, Extra: max(v.Extra, v.Pos), Filter: f}
+		// A filter changed in the middle of a scan: what the device holds
+		// is known of no row any more; every row may be held (matching
+		// rows come as updates, the others as deletes).
+		return Version{HeldNone: true, Start: last, Extra: last, Filter: f}
 	case v.steady():
 		return Version{Pos: v.Pos, Held: v.Pos, HeldFilter: f, Start: last, Filter: f}
 	}
@@ -81,35 +84,79 @@ func (e *Engine) download(ctx context.Context, sc site.Scope, c Component, devic
 			return err
 		}
 		scan := startScan(v, fresh, f, last)
+		holdsAny := true // (storeBusinessData) a device holding nothing needs no lookups
+		if c.StoreBusinessData {
+			if holdsAny, err = m.HoldsAny(ctx, c.Alias, device); err != nil {
+				return err
+			}
+		}
+		// send decides one row and emits what the device needs of it.
+		// maybe: the device may hold a version of its own (an answer lost).
+		send := func(r store.SeqRow, maybe bool) error {
+			rec, err := RecordFromProps(r.Props)
+			if err != nil {
+				return err
+			}
+			want := !r.Deleted && f.Matches(rec)
+			var rows []OutputRow
+			if c.StoreBusinessData {
+				if rows, err = e.heldRows(ctx, m, c, device, up.response, r, rec, want, holdsAny); err != nil {
+					return err
+				}
+			} else {
+				h := scan.holds(r, rec)
+				if maybe && h == holdsNot {
+					h = holdsMaybe
+				}
+				rows = versionRows(c, h, r, rec, want)
+			}
+			for _, o := range rows {
+				if err := out(o); err != nil {
+					dl.emitErr = true
+					return err
+				}
+				dl.n++
+			}
+			return nil
+		}
+		told := func(r store.SeqRow) bool {
+			// The answer to an upload of this request carried this version
+			// (or its delete, if it does not match the filter).
+			s, ok := up.told[r.Key]
+			return ok && s == r.Seq
+		}
+		// Rows the device may hold in a version of its own (an answer it
+		// lost) are looked at wherever the scan is.
+		dirty, err := e.dirtyKeys(ctx, m, c, device, up)
+		if err != nil {
+			return err
+		}
+		visited := map[string]int64{}
+		for _, k := range dirty {
+			r, err := m.Row(ctx, sc.Endpoint, k)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if told(r) {
+				continue
+			}
+			visited[k] = r.Seq
+			if err := send(r, true); err != nil {
+				return err
+			}
+		}
 		err = m.Changes(ctx, sc.Endpoint, scan.Pos, func(r store.SeqRow) (bool, error) {
 			if dl.n >= size {
 				dl.more = true
 				return false, nil
 			}
-			if told, ok := up.told[r.Key]; ok && told == r.Seq {
-				scan.Pos = r.Seq // the answer to its upload carried this version
-				return true, nil
-			}
-			rec, err := RecordFromProps(r.Props)
-			if err != nil {
-				return false, err
-			}
-			want := !r.Deleted && f.Matches(rec)
-			var rows []OutputRow
-			if c.StoreBusinessData {
-				rows, err = e.heldRows(ctx, m, c, device, up.response, r, rec, want)
-				if err != nil {
+			if s, ok := visited[r.Key]; !(ok && s == r.Seq) && !told(r) {
+				if err := send(r, false); err != nil {
 					return false, err
 				}
-			} else {
-				rows = versionRows(c, scan.holds(r, rec), r, rec, want)
-			}
-			for _, o := range rows {
-				if err := out(o); err != nil {
-					dl.emitErr = true
-					return false, err
-				}
-				dl.n++
 			}
 			scan.Pos = r.Seq
 			return true, nil
@@ -145,6 +192,21 @@ func (e *Engine) download(ctx context.Context, sc site.Scope, c Component, devic
 	return dl, nil
 }
 
+// dirtyKeys lists the rows the device may hold in a version of its own:
+// with storeBusinessData its unconfirmed held rows, else the rows it wrote
+// in answers it lost.
+func (e *Engine) dirtyKeys(ctx context.Context, m *store.MobileTx, c Component, device string, up uploaded) ([]string, error) {
+	if c.StoreBusinessData {
+		return m.UnconfirmedHeld(ctx, c.Alias, device)
+	}
+	keys := make([]string, 0, len(up.lost))
+	for k := range up.lost {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
 // versionRows decides a row from the version alone: a row the server
 // cannot prove the device lacks is sent as an update (devices treat an
 // update of a uid they do not hold as an insert).
@@ -163,10 +225,14 @@ func versionRows(c Component, h holding, r store.SeqRow, rec Record, want bool) 
 
 // heldRows decides a row from what the device holds (storeBusinessData)
 // and records what is sent as pending on this response.
-func (e *Engine) heldRows(ctx context.Context, m *store.MobileTx, c Component, device string, resp int64, r store.SeqRow, rec Record, want bool) ([]OutputRow, error) {
-	held, ok, err := m.Held(ctx, c.Alias, device, r.Key)
-	if err != nil {
-		return nil, err
+func (e *Engine) heldRows(ctx context.Context, m *store.MobileTx, c Component, device string, resp int64, r store.SeqRow, rec Record, want, lookup bool) ([]OutputRow, error) {
+	var held store.HeldRow
+	var ok bool
+	if lookup {
+		var err error
+		if held, ok, err = m.Held(ctx, c.Alias, device, r.Key); err != nil {
+			return nil, err
+		}
 	}
 	holds := ok && !held.Deleted
 	var heldUID string

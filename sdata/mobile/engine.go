@@ -56,6 +56,10 @@ type Config struct {
 	// OnChange, when set, is told of every committed write a sync made
 	// (immediate pushes listen here); it must not block.
 	OnChange func(sc site.Scope, res store.Resource)
+	// OnSync, when set, is told of every device sync's outcome: "ok",
+	// "conflict" (a row resolved or left unresolvable), "refused"
+	// (statusCode 30 or 31, or a malformed request) or "failed" (50).
+	OnSync func(status string)
 }
 
 // Engine is the device-sync engine: one per provider, shared by every
@@ -66,6 +70,7 @@ type Engine struct {
 	log    *slog.Logger
 	limits Limits
 	change func(sc site.Scope, res store.Resource)
+	onSync func(status string)
 
 	mu     sync.RWMutex
 	sealer Sealer
@@ -78,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{site: cfg.Site, st: cfg.Store, log: log, limits: cfg.Limits.withDefaults(), change: cfg.OnChange}
+	e := &Engine{site: cfg.Site, st: cfg.Store, log: log, limits: cfg.Limits.withDefaults(), change: cfg.OnChange, onSync: cfg.OnSync}
 	if err := e.loadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -197,6 +202,34 @@ type Result struct {
 // emit is returned as is.
 func (e *Engine) Sync(ctx context.Context, req Request, emit func(OutputRow) error) (Result, error) {
 	started := time.Now()
+	var conflicts bool
+	res, err := e.sync(ctx, req, func(o OutputRow) error {
+		conflicts = conflicts || o.RowStatus == RowResolved || o.RowStatus == RowUnresolvable
+		return emit(o)
+	}, started)
+	if e.onSync != nil && req.Caller.IsDevice() {
+		var de *diag.Error
+		switch {
+		case errors.As(err, &de) || res.StatusCode == StatusInvalid || res.StatusCode == StatusBadFilter:
+			e.onSync("refused")
+		case err != nil || res.StatusCode == StatusInternal:
+			e.onSync("failed")
+		case conflicts:
+			e.onSync("conflict")
+		default:
+			e.onSync("ok")
+		}
+	}
+	if err == nil && res.StatusCode != StatusOK && req.Caller.Device != "" && req.Caller.IsDevice() {
+		// The registry keeps the time and status of a refused or failed sync.
+		if merr := e.st.MarkDevice(context.WithoutCancel(ctx), req.Alias, req.Caller.Device, res.StatusCode, started); merr != nil {
+			e.log.Warn("device registry", "alias", req.Alias, "device", req.Caller.Device, "err", merr)
+		}
+	}
+	return res, err
+}
+
+func (e *Engine) sync(ctx context.Context, req Request, emit func(OutputRow) error, started time.Time) (Result, error) {
 	comp, err := e.Component(ctx, req.Alias)
 	if errors.Is(err, store.ErrNotFound) {
 		return Result{StatusCode: StatusInvalid, Message: fmt.Sprintf("no mobile sync component %q", req.Alias)}, nil

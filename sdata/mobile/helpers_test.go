@@ -98,7 +98,7 @@ func (d *device) send(v string, in ...InputRow) (Result, []OutputRow) {
 
 func (d *device) take(res Result, out []OutputRow) {
 	for _, o := range out {
-		if o.RowStatus == RowFailed || o.RowStatus == RowUnresolvable {
+		if o.RowStatus == RowFailed {
 			continue
 		}
 		if o.ActionID == ActDelete {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -245,6 +246,10 @@ func TestSynchronizeHTTP(t *testing.T) {
 		t.Fatalf("a 50 applied something: %d rows", len(list))
 	}
 
+	if a := call(t, p, http.MethodGet, "/sdata/$system/mobile/devices?device=phone-1&alias=acc", "admin", "", nil); !strings.Contains(string(a.body), `"lastStatus": 50`) {
+		t.Fatalf("the registry missed the failed sync: %s", a.body)
+	}
+
 	// XML with the same element names.
 	x := `<synchronize><inputParams><mscAlias>acc</mscAlias><lastVersion/><filter><currency>EUR</currency></filter></inputParams>
 		<inputPayload><mDataRow><reference>X1</reference><name>Xml &amp; Co</name><currency>EUR</currency></mDataRow><actionId>0</actionId></inputPayload></synchronize>`
@@ -265,10 +270,19 @@ func TestSynchronizeHTTP(t *testing.T) {
 
 	// The device registry knows the device.
 	a = call(t, p, http.MethodGet, "/sdata/$system/mobile/devices?alias=acc", "auditor", "", nil)
-	if a.status != 200 || !strings.Contains(string(a.body), `"device": "phone-1"`) || !strings.Contains(string(a.body), `"appVersion": "1.0"`) {
+	if a.status != 200 || !strings.Contains(string(a.body), `"device": "phone-1"`) || !strings.Contains(string(a.body), `"appVersion": "1.0"`) ||
+		!strings.Contains(string(a.body), `"lastStatus": 40`) {
 		t.Fatalf("registry: %d %s", a.status, a.body)
 	}
 	call(t, p, http.MethodGet, "/sdata/$system/mobile/devices", "device", "", nil).diagnosis(t, http.StatusForbidden)
+
+	// Every outcome is counted in the metrics.
+	m := call(t, p, http.MethodGet, "/metrics", "auditor", "", nil)
+	for _, st := range []string{"ok", "conflict", "refused", "failed"} {
+		if !regexp.MustCompile(`sdatasync_device_syncs_total\{status="` + st + `"\} [1-9]`).Match(m.body) {
+			t.Errorf("metrics count no %s device sync:\n%s", st, m.body)
+		}
+	}
 }
 
 // TestSynchronizeRefusals: malformed bodies are 400 diagnoses, too large

@@ -168,6 +168,15 @@ func (m *MobileTx) Get(ctx context.Context, ep Endpoint, key string) (Resource, 
 	return r, sr, nil
 }
 
+// Row returns the resource with key as device sync reads it.
+func (m *MobileTx) Row(ctx context.Context, ep Endpoint, key string) (SeqRow, error) {
+	r, err := m.seqOf(ctx, ep, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SeqRow{}, ErrNotFound
+	}
+	return r, err
+}
+
 func (m *MobileTx) seqOf(ctx context.Context, ep Endpoint, key string) (SeqRow, error) {
 	var r SeqRow
 	err := m.tx.QueryRowContext(ctx, `SELECT key, props, deleted, seq, first_seq FROM resources WHERE endpoint_id = ? AND key = ?`, ep.ID, key).
@@ -279,6 +288,7 @@ type Mobile interface {
 	MobileKeys(ctx context.Context) ([]MobileKey, error)
 	RotateMobileKey(ctx context.Context, retireOld bool) (int64, error)
 	MobileDevices(ctx context.Context, q DeviceQuery) ([]MobileDevice, int, error)
+	MarkDevice(ctx context.Context, alias, device string, status int, at time.Time) error
 }
 
 var _ Mobile = (*SQLite)(nil)

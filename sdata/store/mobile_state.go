@@ -222,6 +222,17 @@ func (m *MobileTx) PutDevice(ctx context.Context, d MobileDevice) error {
 	return nil
 }
 
+// MarkDevice records the time and statusCode of a refused or failed sync
+// of a registered device (nothing else of its row changes; an unknown
+// device is not registered by it).
+func (s *SQLite) MarkDevice(ctx context.Context, alias, device string, status int, at time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE mobile_devices SET last_sync = ?, last_status = ? WHERE alias = ? AND device = ?`,
+			fmtStamp(at), status, alias, device)
+		return err
+	})
+}
+
 // DeviceQuery filters the device registry; empty fields do not filter.
 type DeviceQuery struct {
 	Alias, Device, User string
@@ -291,6 +302,20 @@ func (m *MobileTx) Held(ctx context.Context, alias, device, key string) (HeldRow
 	return h, true, nil
 }
 
+// HoldsAny reports whether device holds any row of alias (a device that
+// holds none needs no lookups).
+func (m *MobileTx) HoldsAny(ctx context.Context, alias, device string) (bool, error) {
+	var one int
+	err := m.tx.QueryRowContext(ctx, `SELECT 1 FROM mobile_held WHERE alias = ? AND device = ? LIMIT 1`, alias, device).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: held rows: %w", err)
+	}
+	return true, nil
+}
+
 // PutHeld records what device now holds of a resource.
 func (m *MobileTx) PutHeld(ctx context.Context, alias, device string, h HeldRow) error {
 	if err := m.mustWrite(); err != nil {
@@ -303,6 +328,25 @@ func (m *MobileTx) PutHeld(ctx context.Context, alias, device string, h HeldRow)
 		return fmt.Errorf("store: put held row: %w", err)
 	}
 	return nil
+}
+
+// UnconfirmedHeld lists the keys of the rows device holds in a version of
+// its own (seq 0: a change whose answer it has not acknowledged).
+func (m *MobileTx) UnconfirmedHeld(ctx context.Context, alias, device string) ([]string, error) {
+	rows, err := m.tx.QueryContext(ctx, `SELECT key FROM mobile_held WHERE alias = ? AND device = ? AND seq = 0`, alias, device)
+	if err != nil {
+		return nil, fmt.Errorf("store: unconfirmed rows: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // AddPending records a row sent in response number resp, which counts as
@@ -318,6 +362,34 @@ func (m *MobileTx) AddPending(ctx context.Context, alias, device string, resp in
 		return fmt.Errorf("store: pending row: %w", err)
 	}
 	return nil
+}
+
+// LostWrites settles the rows a device wrote without a store of what it
+// holds (components without storeBusinessData): the rows of responses up
+// to resp, which its request proves it received, are dropped; it returns
+// the keys of the rows written in later responses (lost ones: the device
+// holds its own version of them).
+func (m *MobileTx) LostWrites(ctx context.Context, alias, device string, resp int64) (map[string]bool, error) {
+	if err := m.mustWrite(); err != nil {
+		return nil, err
+	}
+	if _, err := m.tx.ExecContext(ctx, `DELETE FROM mobile_pending WHERE alias = ? AND device = ? AND response <= ?`, alias, device, resp); err != nil {
+		return nil, fmt.Errorf("store: settle writes: %w", err)
+	}
+	rows, err := m.tx.QueryContext(ctx, `SELECT DISTINCT key FROM mobile_pending WHERE alias = ? AND device = ?`, alias, device)
+	if err != nil {
+		return nil, fmt.Errorf("store: lost writes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
 }
 
 // AckResponse settles the responses of device: the rows of response resp
