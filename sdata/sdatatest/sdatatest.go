@@ -42,6 +42,9 @@ type Options struct {
 	// DB is the SQLite file, created if missing. Start picks a fresh file
 	// in tb.TempDir() when it is empty; New requires it.
 	DB string
+	// TLS, when set, serves the provider over HTTPS with a certificate for
+	// 127.0.0.1 issued by this CA (see NewCA); URL is then https://.
+	TLS *CA
 	// Config, when set, adjusts the configuration before sdata.New. It
 	// starts as App "sdatasync", the built-in gcrm contract, BaseURL the
 	// test server's URL and a discarding logger.
@@ -73,7 +76,8 @@ type User struct {
 type Provider struct {
 	// DB is the SQLite file of the store.
 	DB string
-	// URL is the provider's base URL, http://127.0.0.1:port (Config.BaseURL).
+	// URL is the provider's base URL, http://127.0.0.1:port (https://
+	// with Options.TLS; Config.BaseURL).
 	URL string
 	// Config is the configuration the provider runs with. Changes made
 	// while it is stopped apply at Restart.
@@ -127,7 +131,9 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if o.Wrap != nil {
 		h = o.Wrap(h)
 	}
-	p.HTTP = httptest.NewServer(h)
+	if p.HTTP, err = startServer(h, o.TLS); err != nil {
+		return nil, err
+	}
 	p.URL = p.HTTP.URL
 	p.Config = sdata.Config{App: "sdatasync", Contract: c, BaseURL: p.URL, Logger: slog.New(slog.DiscardHandler)}
 	if o.Config != nil {
