@@ -23,7 +23,7 @@ func concrete(pattern, key, id string) string {
 	r := strings.NewReplacer(
 		"{app}", "sdatasync", "{contract}", "gcrm", "{dataset}", "-",
 		"{kind}('{key}')", "tradingAccounts('"+key+"')", "{kind}", "tradingAccounts",
-		"('{id}')", "('"+id+"')", "{seg}", "contracts", "{op}", "$nothing", "{rest}", "/other")
+		"('{id}')", "('"+id+"')", "{seg}", "contracts", "{op}", "$nothing", "{rest}", "/other", "{id}", id)
 	return r.Replace(pattern)
 }
 
@@ -167,12 +167,15 @@ func createAs(t *testing.T, p *sdatatest.Provider, token, kind, xml string) stri
 // policy is the role each kind of URL needs (issue 12): reader reads,
 // writer writes ($batch and $linked too), sync is what an engine needs
 // (the four sync URLs and their jobs), auditor reads $syncLog and the
-// registry, admin writes the registry; /healthz is public.
+// registry, admin writes the registry; /healthz is public; the device sync
+// jobs (/sync, issue 15) need the device role.
 func policy(pattern, method string) auth.Role {
 	write := method == http.MethodPost || method == http.MethodPut || method == http.MethodDelete
 	switch {
 	case pattern == "/healthz":
 		return auth.Public
+	case pattern == "/sync" || strings.HasPrefix(pattern, "/sync/"):
+		return auth.Device
 	case strings.Contains(pattern, "$syncLog"):
 		return auth.Auditor
 	case strings.Contains(pattern, "$sync"):

@@ -19,6 +19,7 @@ import (
 	"sdatasync/feeds"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
+	"sdatasync/sdata/devjobs"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/push"
 	"sdatasync/sdata/registry"
@@ -61,6 +62,9 @@ type Config struct {
 	// --insecure-no-auth on loopback, and tests).
 	Auth   auth.Authenticator
 	Logger *slog.Logger
+	// DeviceJobs configures the asynchronous device sync jobs (POST /sync);
+	// New fills its store, runtime, logger, base URL and body limit.
+	DeviceJobs devjobs.Config
 }
 
 // Server serves one contract of one application over a Store.
@@ -77,6 +81,7 @@ type Server struct {
 	batch     *batch.Service
 	registry  *registry.Service
 	push      *push.Pusher // nil without push targets
+	devjobs   *devjobs.Service
 
 	handler http.Handler
 }
@@ -135,8 +140,13 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.push = p
 		s.resources.OnChange = p.Notify
 	}
+	s.devjobs = s.newDevJobs()
 	s.handler = s.guard(s.methodOverride(s.dotSegments(s.router(s.routes()))))
 	if err := s.jobs.Resume(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.devjobs.Start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -197,4 +207,16 @@ func (s *Server) retire(ctx context.Context, now time.Time) {
 	} else if n > 0 {
 		s.log.Info("retired UUID aliases", "count", n, "olderThan", s.cfg.AliasTTL)
 	}
+}
+
+// newDevJobs creates the device job service over the server's store and
+// job runtime.
+func (s *Server) newDevJobs() *devjobs.Service {
+	dc := s.cfg.DeviceJobs
+	dc.Store, _ = s.st.(store.DevJobStore)
+	dc.Jobs, dc.Log, dc.BaseURL = s.jobs, s.log, s.site.Base
+	if dc.MaxBody <= 0 {
+		dc.MaxBody = s.cfg.MaxBody
+	}
+	return devjobs.New(dc)
 }

@@ -154,4 +154,7 @@ var migrations = []string{
 		ticks TEXT NOT NULL UNIQUE
 	);
 	ALTER TABLE resources ADD COLUMN sync_context INTEGER;`,
+	// Asynchronous per-device sync jobs (devjobs.go): the jobs and their
+	// queue per device, their result rows, uploads by URL, issued cursors.
+	devJobsMigration,
 }
