@@ -208,15 +208,3 @@ func (s *Server) retire(ctx context.Context, now time.Time) {
 		s.log.Info("retired UUID aliases", "count", n, "olderThan", s.cfg.AliasTTL)
 	}
 }
-
-// newDevJobs creates the device job service over the server's store and
-// job runtime.
-func (s *Server) newDevJobs() *devjobs.Service {
-	dc := s.cfg.DeviceJobs
-	dc.Store, _ = s.st.(store.DevJobStore)
-	dc.Jobs, dc.Log, dc.BaseURL = s.jobs, s.log, s.site.Base
-	if dc.MaxBody <= 0 {
-		dc.MaxBody = s.cfg.MaxBody
-	}
-	return devjobs.New(dc)
-}
