@@ -22,7 +22,7 @@ type stageEngine struct {
 	log     map[string][]devjobs.Row // alias -> server changes, in order
 	applied map[string]int           // device/alias/uid -> times applied
 	applies int                      // Apply calls
-	gates   map[string]chan struct{} // device -> closed to let its merges go
+	gates   map[string]chan struct{} // device or device/alias -> closed to let its merges go
 	checks  map[string]chan struct{} // alias -> closed to let its checks go
 	entered chan string              // "device/alias" when a merge starts
 	checked chan string              // alias when a gated check starts
@@ -31,14 +31,15 @@ type stageEngine struct {
 
 func newStageEngine(aliases ...string) *stageEngine {
 	e := &stageEngine{log: map[string][]devjobs.Row{}, applied: map[string]int{}, gates: map[string]chan struct{}{},
-		checks: map[string]chan struct{}{}, entered: make(chan string, 64), checked: make(chan string, 64)}
+		checks: map[string]chan struct{}{}, entered: make(chan string, 1024), checked: make(chan string, 64)}
 	for _, a := range aliases {
 		e.log[a] = nil
 	}
 	return e
 }
 
-// hold makes the merges of device wait until release.
+// hold makes the merges of device (or of "device/alias") wait until
+// release.
 func (e *stageEngine) hold(device string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -122,7 +123,10 @@ func (e *stageEngine) Components(ctx context.Context, dev devjobs.Device) ([]dev
 
 func (e *stageEngine) Apply(ctx context.Context, dev devjobs.Device, alias, version string, rows []devjobs.Row) ([]devjobs.Row, error) {
 	e.mu.Lock()
-	g := e.gates[dev.ExternalID]
+	g := e.gates[dev.ExternalID+"/"+alias]
+	if g == nil {
+		g = e.gates[dev.ExternalID]
+	}
 	e.mu.Unlock()
 	e.entered <- dev.ExternalID + "/" + alias
 	if g != nil {
