@@ -116,7 +116,7 @@ func TestEveryDiagnosis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Store.FailJob(ctx, j.ID, "the disk filled up"); err != nil {
+	if err := p.Store.FailJob(ctx, j, "the disk filled up"); err != nil {
 		t.Fatal(err)
 	}
 	// A stored payload that no longer parses: a bug, answered 500.

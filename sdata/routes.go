@@ -85,6 +85,7 @@ func (s *Server) routes() []route {
 		{pattern: kind + "/$syncTarget('{id}')", method: DELETE, role: auth.Sync, handle: sy.FreeTarget()},
 		{pattern: kind + "/$syncResults", method: POST, role: auth.Sync, handle: sy.Results(), check: syncCheck(syncurls.OpResults)},
 		{pattern: kind + "/$syncLog", method: GET, role: auth.Auditor, handle: sy.Log()},
+		{pattern: kind + "/$syncLog('{id}')/$undo", method: POST, role: auth.Admin, handle: sy.UndoDigest()},
 
 		// Linking (sync 6): UUIDs of local resources.
 		{pattern: kind + "/$linked", method: GET, role: auth.Writer, handle: s.linkedFeed},

@@ -176,6 +176,8 @@ func policy(pattern, method string) auth.Role {
 		return auth.Public
 	case pattern == "/sync" || strings.HasPrefix(pattern, "/sync/"):
 		return auth.Device
+	case strings.HasSuffix(pattern, "/$undo"):
+		return auth.Admin
 	case strings.Contains(pattern, "$syncLog"):
 		return auth.Auditor
 	case strings.Contains(pattern, "$sync"):

@@ -70,14 +70,14 @@ type Runtime struct {
 	mu       sync.Mutex
 	closed   bool
 	resumers map[string]Resumer
-	failing  map[int64]string // failures not yet recorded in the store (retried by the sweeper)
+	failing  map[int64]failure // failures not yet recorded in the store (retried by the sweeper)
 }
 
 // New starts a runtime: its sweeper (expiry, failed status writes) and its
 // purger. Register the resumers, then call Resume.
 func New(ctx context.Context, cfg Config) *Runtime {
 	rt := &Runtime{st: cfg.Store, site: cfg.Site, log: cfg.Log, ttl: cfg.TTL, hold: cfg.Hold,
-		purgeWake: make(chan struct{}, 1), resumers: map[string]Resumer{}, failing: map[int64]string{}}
+		purgeWake: make(chan struct{}, 1), resumers: map[string]Resumer{}, failing: map[int64]failure{}}
 	if rt.log == nil {
 		rt.log = slog.New(slog.DiscardHandler)
 	}
@@ -200,8 +200,8 @@ func (rt *Runtime) Lookup(ctx context.Context, sc site.Scope, typ, op, tracking 
 		return j, err
 	}
 	rt.mu.Lock()
-	if reason, ok := rt.failing[j.ID]; ok && j.Status == store.JobRunning {
-		j.Status, j.Failure = store.JobFailed, reason
+	if f, ok := rt.failing[j.ID]; ok && f.job.TrackingID == j.TrackingID && j.Status == store.JobRunning {
+		j.Status, j.Failure = store.JobFailed, f.reason
 	}
 	rt.mu.Unlock()
 	return j, nil
@@ -247,7 +247,7 @@ func (rt *Runtime) Fail(j store.Job, reason string) {
 	ctx := context.WithoutCancel(rt.life)
 	var err error
 	for attempt := 1; attempt <= failAttempts; attempt++ {
-		if err = rt.st.FailJob(ctx, j.ID, reason); err == nil {
+		if err = rt.st.FailJob(ctx, j, reason); err == nil {
 			return
 		}
 		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
@@ -255,20 +255,28 @@ func (rt *Runtime) Fail(j store.Job, reason string) {
 	rt.log.Error("recording a job failure failed; polls answer it as failed and the sweeper retries", "type", j.Type,
 		"trackingID", j.TrackingID, "reason", reason, "err", err)
 	rt.mu.Lock()
-	rt.failing[j.ID] = reason
+	rt.failing[j.ID] = failure{job: j, reason: reason}
 	rt.mu.Unlock()
+}
+
+// failure is a job failure the store has yet to record. The job (its
+// tracking ID) is kept so that a row ID reused after the job was freed never
+// takes another job's failure.
+type failure struct {
+	job    store.Job
+	reason string
 }
 
 // retryFailures records the failures Fail could not.
 func (rt *Runtime) retryFailures(ctx context.Context) {
 	rt.mu.Lock()
-	pending := make(map[int64]string, len(rt.failing))
-	for id, r := range rt.failing {
-		pending[id] = r
+	pending := make(map[int64]failure, len(rt.failing))
+	for id, f := range rt.failing {
+		pending[id] = f
 	}
 	rt.mu.Unlock()
-	for id, reason := range pending {
-		if err := rt.st.FailJob(ctx, id, reason); err != nil {
+	for id, f := range pending {
+		if err := rt.st.FailJob(ctx, f.job, f.reason); err != nil {
 			if ctx.Err() == nil {
 				rt.log.Error("recording a job failure failed again", "job", id, "err", err)
 			}

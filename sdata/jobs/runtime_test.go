@@ -97,12 +97,12 @@ type failingStore struct {
 	fails int
 }
 
-func (f *failingStore) FailJob(ctx context.Context, id int64, reason string) error {
+func (f *failingStore) FailJob(ctx context.Context, j store.Job, reason string) error {
 	if f.fails > 0 {
 		f.fails--
 		return errors.New("injected: disk I/O error")
 	}
-	return f.SQLite.FailJob(ctx, id, reason)
+	return f.SQLite.FailJob(ctx, j, reason)
 }
 
 // TestFailIsNeverDropped: a failure whose status write fails is answered

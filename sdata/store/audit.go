@@ -46,6 +46,7 @@ func (s *SQLite) Audit(ctx context.Context, recs ...AuditRecord) error {
 
 // AuditQuery filters the audit log; empty fields do not filter.
 type AuditQuery struct {
+	ID                                                      int64 // one record
 	Dataset, Kind, Operation, TrackingID, RunName, RunStamp string
 	Since, Until                                            time.Time
 	Offset, Limit                                           int
@@ -60,6 +61,10 @@ func (s *SQLite) AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, int
 			where = append(where, col+" = ?")
 			args = append(args, v)
 		}
+	}
+	if q.ID != 0 {
+		where = append(where, "id = ?")
+		args = append(args, q.ID)
 	}
 	add("dataset", q.Dataset)
 	add("kind", q.Kind)

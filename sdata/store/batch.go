@@ -21,8 +21,8 @@ const JobBatch = "batch"
 // ran) and ErrConflict when it is no longer running.
 func (s *SQLite) SaveResults(ctx context.Context, job Job, results []Result) (Job, error) {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status = ?`,
-			JobDone, len(results), fmtStamp(time.Now()), job.ID, JobRunning)
+		res, err := tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND tracking_id = ? AND status = ?`,
+			JobDone, len(results), fmtStamp(time.Now()), job.ID, job.TrackingID, JobRunning)
 		if err != nil {
 			return fmt.Errorf("store: finish job %s: %w", job.TrackingID, err)
 		}

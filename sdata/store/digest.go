@@ -33,16 +33,21 @@ func writeDigest(ctx context.Context, tx *sql.Tx, ep Endpoint, d digest.Digest) 
 
 // ReplaceDigest replaces the endpoint's digest (a $syncDigest PUT, used to
 // re-seed an endpoint). The endpoint's own entry never moves backwards
-// below the ticks its stored resources carry, and is kept when d lacks it.
-func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) error {
+// below the ticks its stored resources carry, never moves beyond the
+// provider's own clock, and is kept when d lacks it.
+//
+// It returns the digests before and after, read in the same transaction, for
+// the audit log.
+func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) (before, after digest.Digest, err error) {
 	if err := d.Validate(); err != nil {
-		return err
+		return before, after, err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		cur, err := readDigest(ctx, tx, ep)
 		if err != nil {
 			return err
 		}
+		before = cur.Clone()
 		own, _ := cur.Get(ep.URL)
 		var maxOwn int64
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(r.sync_tick), 0) FROM resources r JOIN endpoints e ON e.id = r.endpoint_id
@@ -52,12 +57,20 @@ func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest
 		nd := d.Clone()
 		nd.Origin = ep.URL
 		if e, ok := nd.Get(ep.URL); ok {
-			e.Tick = max(e.Tick, maxOwn+1, digest.FirstTick)
+			// The provider's own clock is authoritative: a replacement may
+			// move it back (never below a stored change) but never claim
+			// more of it than it has.
+			e.Tick = max(min(e.Tick, own.Tick), maxOwn+1, digest.FirstTick)
 			nd.Set(e)
 		} else {
 			own.Tick = max(own.Tick, maxOwn+1)
 			nd.Set(own)
 		}
-		return writeDigest(ctx, tx, ep, nd)
+		if err := writeDigest(ctx, tx, ep, nd); err != nil {
+			return err
+		}
+		after, err = readDigest(ctx, tx, ep)
+		return err
 	})
+	return before, after, err
 }

@@ -149,15 +149,17 @@ func (s *SQLite) RunningJobs(ctx context.Context) ([]Job, error) {
 }
 
 // FailJob marks a job failed with a reason.
-func (s *SQLite) FailJob(ctx context.Context, id int64, reason string) error {
+func (s *SQLite) FailJob(ctx context.Context, j Job, reason string) error {
 	var file string
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		if file, err = requestFileOf(ctx, tx, id); err != nil {
+		if file, err = requestFileOf(ctx, tx, j.ID, j.TrackingID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, failure = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status <> ?`,
-			JobFailed, reason, fmtStamp(time.Now()), id, JobDeleted)
+		// The tracking ID guards against a row ID reused after the job was
+		// freed and purged: a late failure never lands on another job.
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, failure = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND tracking_id = ? AND status <> ?`,
+			JobFailed, reason, fmtStamp(time.Now()), j.ID, j.TrackingID, JobDeleted)
 		return err
 	})
 	if err == nil {
@@ -174,7 +176,7 @@ func (s *SQLite) DeleteJob(ctx context.Context, id int64) error {
 	var file string
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		if file, err = requestFileOf(ctx, tx, id); err != nil {
+		if file, err = requestFileOf(ctx, tx, id, ""); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, tracking_id = 'deleted:' || id, request = NULL, request_file = '', updated = ?

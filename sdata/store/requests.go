@@ -74,9 +74,9 @@ func (s *SQLite) dropRequests(names ...string) {
 }
 
 // requestFileOf returns the request file job id names, "" if none.
-func requestFileOf(ctx context.Context, tx *sql.Tx, id int64) (string, error) {
+func requestFileOf(ctx context.Context, tx *sql.Tx, id int64, trackingID string) (string, error) {
 	var name string
-	err := tx.QueryRowContext(ctx, `SELECT request_file FROM sync_jobs WHERE id = ?`, id).Scan(&name)
+	err := tx.QueryRowContext(ctx, `SELECT request_file FROM sync_jobs WHERE id = ? AND (? = '' OR tracking_id = ?)`, id, trackingID, trackingID).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

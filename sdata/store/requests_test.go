@@ -88,7 +88,7 @@ func TestBigRequestsLiveInFiles(t *testing.T) {
 	if err := s.DeleteJob(ctx, deleted.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FailJob(ctx, failed.ID, "test"); err != nil {
+	if err := s.FailJob(ctx, failed, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(requestFiles(t, s)); got != 1 {

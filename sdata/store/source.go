@@ -84,8 +84,8 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, digest = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status <> ?`,
-			JobDone, string(dj), seq, fmtStamp(time.Now()), job.ID, JobDeleted)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, digest = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND tracking_id = ? AND status <> ?`,
+			JobDone, string(dj), seq, fmtStamp(time.Now()), job.ID, job.TrackingID, JobDeleted)
 		return err
 	})
 	if err != nil {

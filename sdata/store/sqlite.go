@@ -85,9 +85,6 @@ func (s *SQLite) Close() error {
 // tables in the same database (sync jobs, audit log).
 func (s *SQLite) DB() (writer, reader *sql.DB) { return s.w, s.r }
 
-// SchemaVersion is the schema version this build writes.
-func SchemaVersion() int { return len(migrations) }
-
 func (s *SQLite) migrate(ctx context.Context) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {

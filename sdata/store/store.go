@@ -111,7 +111,7 @@ type Store interface {
 	Delete(ctx context.Context, ep Endpoint, key, user string, check func(cur Resource) error) (Resource, error)
 
 	// ReplaceDigest replaces the endpoint's digest after validating it.
-	ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) error
+	ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) (before, after digest.Digest, err error)
 
 	// CreateJob persists a new running job or returns the existing one with
 	// the same endpoint, type and tracking ID; created says which.
@@ -120,8 +120,8 @@ type Store interface {
 	Job(ctx context.Context, endpointID int64, typ, trackingID string) (Job, error)
 	// RunningJobs lists unfinished jobs, oldest first.
 	RunningJobs(ctx context.Context) ([]Job, error)
-	// FailJob marks a job failed.
-	FailJob(ctx context.Context, id int64, reason string) error
+	// FailJob marks a job failed (matched by ID and tracking ID).
+	FailJob(ctx context.Context, j Job, reason string) error
 	// DeleteJob frees a job; what it holds goes with PurgeDeletedJobs.
 	DeleteJob(ctx context.Context, id int64) error
 	// PurgeDeletedJobs removes what freed jobs held, a little at a time.

@@ -138,8 +138,8 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		if err := writeDigest(ctx, tx, ep, tgt); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND status <> ?`,
-			JobDone, n, fmtStamp(time.Now()), job.ID, JobDeleted)
+		_, err = tx.ExecContext(ctx, `UPDATE sync_jobs SET status = ?, total = ?, request = NULL, request_file = '', updated = ? WHERE id = ? AND tracking_id = ? AND status <> ?`,
+			JobDone, n, fmtStamp(time.Now()), job.ID, job.TrackingID, JobDeleted)
 		return err
 	})
 	if err != nil {

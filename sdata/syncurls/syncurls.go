@@ -121,21 +121,14 @@ func (s *Service) audited(op string, h jobs.RequestHandler) site.Handler {
 
 // replaceDigest replaces a kind's digest and records in the audit log the
 // digests before and after (an admin can restore the former from it).
-func (s *Service) replaceDigest(ctx context.Context, sc site.Scope, ru wire.Run, d digest.Digest, op string) error {
-	before, err := s.st.Digest(ctx, sc.Endpoint)
-	if err != nil {
-		return err
-	}
-	if err := s.st.ReplaceDigest(ctx, sc.Endpoint, d); err != nil {
-		return err
-	}
-	after, err := s.st.Digest(ctx, sc.Endpoint)
+func (s *Service) replaceDigest(ctx context.Context, sc site.Scope, ru wire.Run, d digest.Digest, op string, undoes int64) error {
+	before, after, err := s.st.ReplaceDigest(ctx, sc.Endpoint, d)
 	if err != nil {
 		return err
 	}
 	s.jobs.Audit(ctx, store.AuditRecord{Dataset: sc.Dataset, Kind: sc.Kind.PluralName, Operation: op, TrackingID: ru.Tracking,
 		RunName: ru.Name, RunStamp: ru.Stamp, RunTime: ru.StampTime, Status: http.StatusOK, Count: len(after.Entries),
-		Detail: jsonString(digestChange{Before: before, After: after})})
+		Detail: jsonString(digestChange{Before: before, After: after, Undoes: undoes})})
 	return nil
 }
 
@@ -143,6 +136,8 @@ func (s *Service) replaceDigest(ctx context.Context, sc site.Scope, ru wire.Run,
 type digestChange struct {
 	Before digest.Digest `json:"before"`
 	After  digest.Digest `json:"after"`
+	// Undoes is the audit record an undo restored the digest of.
+	Undoes int64 `json:"undoes,omitempty"`
 }
 
 // Digest serves $syncDigest: GET answers the kind's digest; PUT and POST
@@ -157,7 +152,7 @@ func (s *Service) Digest() site.Handler {
 			if err := s.trust(r.Context(), digestEndpoints(*d)...); err != nil {
 				return 0, err
 			}
-			if err := s.replaceDigest(r.Context(), t.Scope, ru, *d, "digest.replaced"); err != nil {
+			if err := s.replaceDigest(r.Context(), t.Scope, ru, *d, OpReplaced, 0); err != nil {
 				return 0, err
 			}
 		}
