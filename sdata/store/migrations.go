@@ -154,6 +154,75 @@ var migrations = []string{
 		ticks TEXT NOT NULL UNIQUE
 	);
 	ALTER TABLE resources ADD COLUMN sync_context INTEGER;`,
+	// 7: device sync (sdata/mobile). Every write of a resource, whatever
+	// made it (a local write, an applied sync entry, a device), takes the
+	// next number of one exact, monotone change sequence in its
+	// transaction (triggers: no writer can forget it); first_seq is the
+	// number of the row's first write. Device downloads are index range
+	// scans over (endpoint_id, seq). Then the mobile sync components, the
+	// keys that seal versions, the device registry, and per device the
+	// rows it holds (held) and the rows of responses not yet acknowledged
+	// (pending).
+	`ALTER TABLE resources ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE resources ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE change_seq (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+	INSERT INTO change_seq (id, last) SELECT 1, coalesce(max(id), 0) FROM resources;
+	UPDATE resources SET seq = id, first_seq = id;
+	CREATE INDEX resources_seq ON resources (endpoint_id, seq);
+	CREATE TRIGGER resources_seq_insert AFTER INSERT ON resources BEGIN
+		UPDATE change_seq SET last = last + 1 WHERE id = 1;
+		UPDATE resources SET seq = (SELECT last FROM change_seq WHERE id = 1),
+			first_seq = (SELECT last FROM change_seq WHERE id = 1) WHERE id = NEW.id;
+	END;
+	CREATE TRIGGER resources_seq_update AFTER UPDATE OF etag, payload, props, deleted ON resources BEGIN
+		UPDATE change_seq SET last = last + 1 WHERE id = 1;
+		UPDATE resources SET seq = (SELECT last FROM change_seq WHERE id = 1) WHERE id = NEW.id;
+	END;
+	CREATE TABLE mobile_keys (
+		id      INTEGER PRIMARY KEY,
+		secret  BLOB NOT NULL,
+		created TEXT NOT NULL,
+		retired TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE mobile_components (
+		alias   TEXT PRIMARY KEY,
+		config  TEXT NOT NULL,
+		created TEXT NOT NULL,
+		updated TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE mobile_devices (
+		alias       TEXT NOT NULL,
+		device      TEXT NOT NULL,
+		user        TEXT NOT NULL,
+		app         TEXT NOT NULL,
+		app_version TEXT NOT NULL,
+		first_sync  TEXT NOT NULL,
+		last_sync   TEXT NOT NULL,
+		last_status INTEGER NOT NULL,
+		version_seq INTEGER NOT NULL,
+		responses   INTEGER NOT NULL DEFAULT 0,
+		syncs       INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (alias, device)
+	) WITHOUT ROWID;
+	CREATE TABLE mobile_held (
+		alias   TEXT NOT NULL,
+		device  TEXT NOT NULL,
+		key     TEXT NOT NULL,
+		seq     INTEGER NOT NULL,
+		deleted INTEGER NOT NULL,
+		record  TEXT NOT NULL,
+		PRIMARY KEY (alias, device, key)
+	) WITHOUT ROWID;
+	CREATE TABLE mobile_pending (
+		alias    TEXT NOT NULL,
+		device   TEXT NOT NULL,
+		response INTEGER NOT NULL,
+		key      TEXT NOT NULL,
+		seq      INTEGER NOT NULL,
+		deleted  INTEGER NOT NULL,
+		record   TEXT NOT NULL,
+		PRIMARY KEY (alias, device, response, key)
+	) WITHOUT ROWID;`,
 	// Asynchronous per-device sync jobs (devjobs.go): the jobs and their
 	// queue per device, their result rows, uploads by URL, issued cursors.
 	devJobsMigration,
