@@ -145,9 +145,9 @@ func TestRestartResumes(t *testing.T) {
 		<-eng.entered // the merge of contacts, resumed
 	}
 	eng.hold("d2")
-	j1 := post(t, p, req("d2", "x", "", map[string][]map[string]any{"accounts": {}}), "")
+	j1 := post(t, p, req("d2", "x", "", map[string][]map[string]any{"accounts": rows(1, 1, "q1")}), "")
 	waitEntered(t, eng.entered, "d2/accounts")
-	j2 := post(t, p, req("d2", "x", "", map[string][]map[string]any{"accounts": {}}), "")
+	j2 := post(t, p, req("d2", "x", "", map[string][]map[string]any{"accounts": rows(1, 1, "q2")}), "")
 	p.Stop()
 	eng.release("d2")
 	if err := p.Restart(context.Background()); err != nil {
@@ -177,8 +177,8 @@ func TestCursor(t *testing.T) {
 	second := await(t, p, post(t, p, req("d1", "db1", first.LastSyncDateTime, map[string][]map[string]any{
 		"accounts": {insert(map[string]any{"name": "mine"})}}), ""), "")
 	r2 := fetch(t, second.RemoteDataUpdatesResponseURL, "")
-	if got := uids(r2); got != "s3,accounts-1" {
-		t.Errorf("second sync got %s, want s3 and the device's own row", got)
+	if got := uids(r2); got != "accounts-1,s3" {
+		t.Errorf("second sync got %s, want the device's own row (as merged) and s3", got)
 	}
 	if second.LastSyncDateTime <= first.LastSyncDateTime {
 		t.Errorf("cursors %q then %q", first.LastSyncDateTime, second.LastSyncDateTime)

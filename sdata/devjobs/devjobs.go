@@ -10,9 +10,10 @@
 // skipped, superseded by it. Devices run in parallel on a bounded pool of
 // workers owned by the job runtime. Jobs, their queue, their answers and
 // the LastSyncDateTime cursors the server issues are persisted: a restart
-// resumes a running job (a component's merge and the recording of its
-// results are marked done together; the server's changes are prepared
-// again from the start).
+// resumes a running job from its last recorded step (each step, one
+// synchronize call of a component, is recorded with its results, its
+// server changes and the job's progress in one transaction; a step cut
+// before it was recorded is sent again, which the engine makes safe).
 //
 // The merge and the selection of server changes are the device-sync
 // engine's (Engine, the engine of the synchronize service): one engine,
@@ -79,6 +80,10 @@ type Device struct {
 	AppVersion   string // SoftwareVersion
 	User         string // UserFullName
 	Principal    string
+	// Filters are the filter values per component alias (the request's
+	// Filters member, an extension of the API: components with filter
+	// keys need them).
+	Filters map[string]map[string][]string
 }
 
 // Component is a mobile sync component as jobs see it.
@@ -88,25 +93,34 @@ type Component struct {
 	Kind    string
 }
 
-// Engine is the device-sync engine as the job layer uses it (the engine
-// of the synchronize service satisfies it, through an adapter).
+// Engine is the device-sync engine as the job layer uses it (package
+// sdata adapts the engine of the synchronize service to it).
 type Engine interface {
 	// Component returns the component alias names, when dev may use it;
 	// an error otherwise (the request is refused with a 400 carrying it).
 	Component(ctx context.Context, dev Device, alias string) (Component, error)
 	// Components lists the components whose server changes dev receives.
 	Components(ctx context.Context, dev Device) ([]Component, error)
-	// Apply merges dev's rows of a component from what dev last saw of it
-	// (version; "" for nothing) under the component's conflict rule, and
-	// returns one result per row, in order. Applying the same rows again
-	// (a job retried after a crash) gives the same results and changes
-	// nothing more.
-	Apply(ctx context.Context, dev Device, alias, version string, rows []Row) ([]Row, error)
-	// Changes returns up to limit server changes of a component after
-	// version ("": a full download), including dev's own changes as they
-	// stand after its merges, the version that follows them, and whether
-	// more remain.
-	Changes(ctx context.Context, dev Device, alias, version string, limit int) (rows []Row, next string, more bool, err error)
+	// Sync is one synchronize call of a component: it merges rows (at
+	// most MaxRows; none is fine) from what dev last saw of the component
+	// (version; "" for nothing: a full download) under the component's
+	// conflict rule, then selects up to limit server changes since
+	// version, leaving out the rows whose state its results carry. Sent
+	// again after a crash with the same rows and version, it gives the same
+	// results and changes nothing more.
+	Sync(ctx context.Context, dev Device, alias, version string, rows []Row, limit int) (Page, error)
+	// MaxRows is the most rows one Sync takes.
+	MaxRows() int
+}
+
+// Page is what one Sync did: a result per row sent, in order; the server
+// changes selected; the version the device holds once it has them; and
+// whether more changes remain.
+type Page struct {
+	Results []Row
+	Changes []Row
+	Next    string
+	More    bool
 }
 
 // Config configures the service.

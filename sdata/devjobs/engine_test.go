@@ -14,8 +14,10 @@ import (
 // is merged: the tests here are about the job layer (queue, supersede,
 // uploads, restart, cursors, streaming), which reaches the engine only
 // through devjobs.Engine. It keeps one change log per component (a
-// version is a position in it); the rows a device sends join the log, so
-// they come back in RemoteDataUpdates as the issue asks. Gates let a test
+// version is a position in it); the rows a device sends join the log:
+// later calls send them as server changes (a call leaves out the rows its
+// results carry, like the engine of issue 14). It takes at most 100 rows a
+// call, so that jobs merge in several steps. Gates let a test
 // hold a device's merge (or a request's alias check) until it says so.
 type stageEngine struct {
 	mu      sync.Mutex
@@ -27,11 +29,13 @@ type stageEngine struct {
 	entered chan string              // "device/alias" when a merge starts
 	checked chan string              // alias when a gated check starts
 	next    int
+	maxRows int
 }
 
 func newStageEngine(aliases ...string) *stageEngine {
 	e := &stageEngine{log: map[string][]devjobs.Row{}, applied: map[string]int{}, gates: map[string]chan struct{}{},
-		checks: map[string]chan struct{}{}, entered: make(chan string, 1024), checked: make(chan string, 64)}
+		checks: map[string]chan struct{}{}, entered: make(chan string, 1024), checked: make(chan string, 64),
+		maxRows: 100}
 	for _, a := range aliases {
 		e.log[a] = nil
 	}
@@ -121,26 +125,44 @@ func (e *stageEngine) Components(ctx context.Context, dev devjobs.Device) ([]dev
 	return out, nil
 }
 
-func (e *stageEngine) Apply(ctx context.Context, dev devjobs.Device, alias, version string, rows []devjobs.Row) ([]devjobs.Row, error) {
-	e.mu.Lock()
-	g := e.gates[dev.ExternalID+"/"+alias]
-	if g == nil {
-		g = e.gates[dev.ExternalID]
+func (e *stageEngine) MaxRows() int { return e.maxRows }
+
+func (e *stageEngine) Sync(ctx context.Context, dev devjobs.Device, alias, version string, rows []devjobs.Row, limit int) (devjobs.Page, error) {
+	if len(rows) > e.maxRows {
+		return devjobs.Page{}, fmt.Errorf("%d rows in one call", len(rows))
 	}
-	e.mu.Unlock()
-	e.entered <- dev.ExternalID + "/" + alias
-	if g != nil {
-		select {
-		case <-g:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	if len(rows) > 0 {
+		e.mu.Lock()
+		g := e.gates[dev.ExternalID+"/"+alias]
+		if g == nil {
+			g = e.gates[dev.ExternalID]
+		}
+		e.mu.Unlock()
+		e.entered <- dev.ExternalID + "/" + alias
+		if g != nil {
+			select {
+			case <-g:
+			case <-ctx.Done():
+				return devjobs.Page{}, ctx.Err()
+			}
 		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.applies++
-	out := make([]devjobs.Row, len(rows))
-	for i, r := range rows {
+	from := 0
+	if version != "" {
+		n, err := strconv.Atoi(version)
+		if err != nil || n > len(e.log[alias]) {
+			return devjobs.Page{}, fmt.Errorf("version %q refused", version)
+		}
+		from = n
+	}
+	told := map[int]bool{}
+	var pg devjobs.Page
+	if len(rows) > 0 {
+		e.applies++
+	}
+	for _, r := range rows {
 		ok := 0
 		if r.UID == "" {
 			e.next++
@@ -152,27 +174,19 @@ func (e *stageEngine) Apply(ctx context.Context, dev devjobs.Device, alias, vers
 			ok = 1
 		} else {
 			e.applied[dev.ExternalID+"/"+alias+"/"+r.UID]++
+			told[len(e.log[alias])] = true
 			e.log[alias] = append(e.log[alias], devjobs.Row{UID: r.UID, ActionID: r.ActionID, MDataRow: r.MDataRow})
 		}
 		r.RowStatus = &ok
-		out[i] = r
-	}
-	return out, nil
-}
-
-func (e *stageEngine) Changes(ctx context.Context, dev devjobs.Device, alias, version string, limit int) ([]devjobs.Row, string, bool, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	from := 0
-	if version != "" {
-		n, err := strconv.Atoi(version)
-		if err != nil {
-			return nil, "", false, fmt.Errorf("version %q refused", version)
-		}
-		from = n
+		pg.Results = append(pg.Results, r)
 	}
 	l := e.log[alias]
-	end := min(len(l), from+limit)
-	rows := append([]devjobs.Row(nil), l[from:end]...)
-	return rows, strconv.Itoa(end), end < len(l), nil
+	i := from
+	for ; i < len(l) && len(pg.Changes) < limit; i++ {
+		if !told[i] {
+			pg.Changes = append(pg.Changes, l[i])
+		}
+	}
+	pg.Next, pg.More = strconv.Itoa(i), i < len(l)
+	return pg, nil
 }

@@ -30,6 +30,9 @@ type syncRequest struct {
 	DeviceName          string          `json:"DeviceName"`
 	DeviceScreenSize    string          `json:"DeviceScreenSize"`
 	SystemName          string          `json:"SystemName"`
+	// Filters (an extension of the API) gives, per component alias, the
+	// filter values of components that have filter keys.
+	Filters map[string]map[string][]string `json:"Filters"`
 }
 
 // logFields are the device fields of a request kept for the log (and the
@@ -49,18 +52,20 @@ type logFields struct {
 	DeviceName       string          `json:"DeviceName,omitempty"`
 	DeviceScreenSize string          `json:"DeviceScreenSize,omitempty"`
 	SystemName       string          `json:"SystemName,omitempty"`
+	// Filters are kept with the fields: the job runs with them.
+	Filters map[string]map[string][]string `json:"Filters,omitempty"`
 }
 
 func (q *syncRequest) fields() logFields {
 	return logFields{DeviceExternalID: q.DeviceExternalID, ClientDBUUID: q.ClientDBUUID, LastSyncDateTime: q.LastSyncDateTime,
 		CPIVersion: q.CPIVersion, TimeZoneDiff: q.TimeZoneDiff, Locale: q.Locale, BrandedAppID: q.BrandedAppID, UserFullName: q.UserFullName,
 		SoftwareVersion: q.SoftwareVersion, SourceType: q.SourceType, DeviceModel: q.DeviceModel, DeviceName: q.DeviceName,
-		DeviceScreenSize: q.DeviceScreenSize, SystemName: q.SystemName}
+		DeviceScreenSize: q.DeviceScreenSize, SystemName: q.SystemName, Filters: q.Filters}
 }
 
 func (q *syncRequest) device(principal string) Device {
 	return Device{ExternalID: q.DeviceExternalID, ClientDBUUID: q.ClientDBUUID, App: q.BrandedAppID, AppVersion: q.SoftwareVersion,
-		User: q.UserFullName, Principal: principal}
+		User: q.UserFullName, Principal: principal, Filters: q.Filters}
 }
 
 // deviceOf is the device of a stored job's fields.
@@ -68,7 +73,7 @@ func deviceOf(fields []byte, principal string) Device {
 	var f logFields
 	_ = json.Unmarshal(fields, &f) // written by this package
 	return Device{ExternalID: f.DeviceExternalID, ClientDBUUID: f.ClientDBUUID, App: f.BrandedAppID, AppVersion: f.SoftwareVersion,
-		User: f.UserFullName, Principal: principal}
+		User: f.UserFullName, Principal: principal, Filters: f.Filters}
 }
 
 // decodeSyncRequest reads the body of POST /sync: one JSON object; the

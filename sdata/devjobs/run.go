@@ -85,12 +85,9 @@ func (s *Service) run(ctx context.Context, j store.DevJob) {
 	dev := deviceOf(j.Fields, j.Principal)
 	log := s.log.With("trackingID", j.UUID, "device", j.Device, "runName", runName(j.Device), "runStamp", runStamp(j))
 	base, how, err := s.baseVersions(ctx, j)
-	if err == nil {
-		err = s.merge(ctx, j, dev, base)
-	}
 	var next map[string]string
 	if err == nil {
-		next, err = s.prepare(ctx, j, dev, base)
+		next, err = s.steps(ctx, j, dev, base)
 	}
 	if err == nil {
 		var done store.DevJob
@@ -115,94 +112,136 @@ func (s *Service) run(ctx context.Context, j store.DevJob) {
 	s.audit(ctx, j, "devicejob.failed", "", http.StatusInternalServerError, 0, time.Since(start), map[string]any{"failure": reason})
 }
 
-// merge applies the device's rows component by component, skipping the
-// components a previous run of the job merged already.
-func (s *Service) merge(ctx context.Context, j store.DevJob, dev Device, base map[string]string) error {
-	if !j.HasData {
-		return nil
-	}
-	data, err := s.st.DevJobRequest(ctx, j)
-	if err != nil {
-		return fmt.Errorf("reading the job's LocalDataUpdates: %w", err)
-	}
-	updates, err := decodeUpdates(data)
-	if err != nil {
-		return fmt.Errorf("the job's LocalDataUpdates no longer read: %w", err)
-	}
-	for _, u := range updates {
-		if slices.Contains(j.Merged, u.Alias) {
-			continue
-		}
-		start := time.Now()
-		results, err := s.eng.Apply(ctx, dev, u.Alias, base[u.Alias], u.Rows)
-		if err != nil {
-			return fmt.Errorf("merging component %s: %w", u.Alias, err)
-		}
-		if len(results) != len(u.Rows) {
-			return fmt.Errorf("merging component %s: %d results for %d rows", u.Alias, len(results), len(u.Rows))
-		}
-		enc := make([][]byte, len(results))
-		statuses := map[string]int{}
-		for i, r := range results {
-			if enc[i], err = json.Marshal(r); err != nil {
-				return err
-			}
-			st := "none"
-			if r.RowStatus != nil {
-				st = fmt.Sprint(*r.RowStatus)
-			}
-			statuses[st]++
-		}
-		if err := s.st.SaveDevMerge(ctx, j.ID, u.Alias, enc); err != nil {
-			return err
-		}
-		s.audit(ctx, j, "devicejob.merge", "", http.StatusOK, len(u.Rows), time.Since(start), map[string]any{"alias": u.Alias,
-			"rows": len(u.Rows), "rowStatus": statuses, "fromVersion": base[u.Alias] != ""})
-	}
-	return nil
+// progress is what a job did so far, recorded with each step: per
+// component alias, the chunks of its rows merged, the version reached and
+// whether the component is done.
+type progress map[string]*aliasProgress
+
+type aliasProgress struct {
+	Chunks  int    `json:"chunks"`
+	Version string `json:"version"`
+	Done    bool   `json:"done"`
 }
 
-// prepare stores the server's changes since the device's cursor, page by
-// page, and returns the versions they bring the device to.
-func (s *Service) prepare(ctx context.Context, j store.DevJob, dev Device, base map[string]string) (map[string]string, error) {
-	if err := s.st.ResetDevRemote(ctx, j.ID); err != nil {
-		return nil, err
+// steps runs the job's synchronize calls: for each component the device
+// sent rows for (in the order sent), then for the other components it
+// receives, calls in chunks of at most the engine's MaxRows rows, then
+// calls without rows while more server changes remain. Each call is
+// recorded (results, changes, progress) in one transaction; a resumed job
+// skips the calls recorded. It returns the versions the device holds at
+// the end.
+func (s *Service) steps(ctx context.Context, j store.DevJob, dev Device, base map[string]string) (map[string]string, error) {
+	prog := progress{}
+	if len(j.Progress) > 0 && string(j.Progress) != "[]" {
+		if err := json.Unmarshal(j.Progress, &prog); err != nil {
+			return nil, fmt.Errorf("the job's progress does not read: %w", err)
+		}
+	}
+	var updates []componentRows
+	if j.HasData {
+		data, err := s.st.DevJobRequest(ctx, j)
+		if err != nil {
+			return nil, fmt.Errorf("reading the job's LocalDataUpdates: %w", err)
+		}
+		if updates, err = decodeUpdates(data); err != nil {
+			return nil, fmt.Errorf("the job's LocalDataUpdates no longer read: %w", err)
+		}
 	}
 	comps, err := s.eng.Components(ctx, dev)
 	if err != nil {
 		return nil, fmt.Errorf("listing the device's components: %w", err)
 	}
-	next := maps.Clone(base)
 	for _, c := range comps {
-		v := base[c.Alias]
-		for {
-			rows, nv, more, err := s.eng.Changes(ctx, dev, c.Alias, v, s.cfg.PageRows)
+		if !slices.ContainsFunc(updates, func(u componentRows) bool { return u.Alias == c.Alias }) {
+			updates = append(updates, componentRows{Alias: c.Alias})
+		}
+	}
+	next := maps.Clone(base)
+	max := max(s.eng.MaxRows(), 1)
+	for _, u := range updates {
+		p := prog[u.Alias]
+		if p == nil {
+			p = &aliasProgress{Version: base[u.Alias]}
+			prog[u.Alias] = p
+		}
+		for !p.Done {
+			var rows []Row
+			if from := p.Chunks * max; from < len(u.Rows) {
+				rows = u.Rows[from:min(from+max, len(u.Rows))]
+			}
+			start := time.Now()
+			pg, err := s.eng.Sync(ctx, dev, u.Alias, p.Version, rows, s.cfg.PageRows)
 			if err != nil {
-				return nil, fmt.Errorf("server changes of component %s: %w", c.Alias, err)
+				return nil, fmt.Errorf("synchronizing component %s: %w", u.Alias, err)
 			}
-			enc := make([][]byte, len(rows))
-			for i, r := range rows {
-				r.RowStatus, r.Message = nil, ""
-				if enc[i], err = json.Marshal(r); err != nil {
-					return nil, err
-				}
+			if len(pg.Results) != len(rows) {
+				return nil, fmt.Errorf("synchronizing component %s: %d results for %d rows", u.Alias, len(pg.Results), len(rows))
 			}
-			if len(enc) > 0 {
-				if err := s.st.AddDevRemote(ctx, j.ID, c.Alias, enc); err != nil {
-					return nil, err
-				}
+			if pg.More && len(pg.Changes) == 0 {
+				return nil, fmt.Errorf("synchronizing component %s: the engine says more changes remain but sent none", u.Alias)
 			}
-			v = nv
-			if !more {
-				break
+			p.Chunks++
+			p.Version = pg.Next
+			p.Done = p.Chunks*max >= len(u.Rows) && !pg.More
+			if err := s.record(ctx, j, u.Alias, pg, prog); err != nil {
+				return nil, err
 			}
-			if len(rows) == 0 {
-				return nil, fmt.Errorf("server changes of component %s: the engine says more remain but sent none", c.Alias)
+			if len(rows) > 0 {
+				s.auditMerge(ctx, j, u.Alias, pg.Results, time.Since(start))
 			}
 		}
-		next[c.Alias] = v
+		next[u.Alias] = p.Version
 	}
 	return next, nil
+}
+
+// record stores one step: the results, the changes (the device's own rows
+// as they stand after the merge first: the engine does not send back what
+// its answer to them carries) and the progress.
+func (s *Service) record(ctx context.Context, j store.DevJob, alias string, pg Page, prog progress) error {
+	results := make([][]byte, 0, len(pg.Results))
+	changes := make([][]byte, 0, len(pg.Results)+len(pg.Changes))
+	for _, r := range pg.Results {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		results = append(results, b)
+		if r.RowStatus != nil && (*r.RowStatus == 0 || *r.RowStatus == 2) {
+			own := Row{UID: r.UID, ActionID: r.ActionID, MDataRow: r.MDataRow}
+			if b, err = json.Marshal(own); err != nil {
+				return err
+			}
+			changes = append(changes, b)
+		}
+	}
+	for _, r := range pg.Changes {
+		r.RowStatus, r.Message = nil, ""
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		changes = append(changes, b)
+	}
+	pb, err := json.Marshal(prog)
+	if err != nil {
+		return err
+	}
+	return s.st.SaveDevStep(ctx, j.ID, alias, results, changes, pb)
+}
+
+// auditMerge writes the audit record of the merge of rows of a component.
+func (s *Service) auditMerge(ctx context.Context, j store.DevJob, alias string, results []Row, d time.Duration) {
+	statuses := map[string]int{}
+	for _, r := range results {
+		st := "none"
+		if r.RowStatus != nil {
+			st = fmt.Sprint(*r.RowStatus)
+		}
+		statuses[st]++
+	}
+	s.audit(ctx, j, "devicejob.merge", "", http.StatusOK, len(results), d, map[string]any{"alias": alias, "rows": len(results),
+		"rowStatus": statuses})
 }
 
 // finish issues the job's cursor and ends it.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,7 +14,8 @@ import (
 // device; the rows of their two answers (part 0: a result per row the
 // device sent, part 1: the server's changes); the uploads a device makes by
 // URL; and the cursors (LastSyncDateTime values) the server issued, with
-// the per-component versions each stands for.
+// the per-component versions each stands for. The column merged holds the
+// job's progress (DevJob.Progress; '[]' before its first step).
 const devJobsMigration = `CREATE TABLE device_uploads (
 		id      INTEGER PRIMARY KEY,
 		token   TEXT NOT NULL UNIQUE,
@@ -103,7 +103,7 @@ type DevJob struct {
 	HasData      bool   // the device sent LocalDataUpdates (inline or by URL)
 	Request      []byte // inline LocalDataUpdates (nil when kept as an upload)
 	UploadID     int64  // the upload holding LocalDataUpdates (0: none)
-	Merged       []string
+	Progress     []byte // the job layer's record of the steps done (JSON)
 	Cursor       string // the LastSyncDateTime issued when done
 	LocalRows    int
 	RemoteRows   int
@@ -139,18 +139,15 @@ const devJobCols = `id, uuid, device, client_db, status, superseded_by, principa
 func scanDevJob(sc scanner) (DevJob, error) {
 	var j DevJob
 	var upload sql.NullInt64
-	var fields, merged, created, started, finished, expires string
+	var fields, progress, created, started, finished, expires string
 	if err := sc.Scan(&j.ID, &j.UUID, &j.Device, &j.ClientDB, &j.Status, &j.SupersededBy, &j.Principal, &fields, &j.LastSync, &j.HasData,
-		&upload, &merged, &j.Cursor, &j.LocalRows, &j.RemoteRows, &j.Failure, &created, &started, &finished, &expires); err != nil {
+		&upload, &progress, &j.Cursor, &j.LocalRows, &j.RemoteRows, &j.Failure, &created, &started, &finished, &expires); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return j, ErrNotFound
 		}
 		return j, err
 	}
-	j.Fields, j.UploadID = []byte(fields), upload.Int64
-	if err := json.Unmarshal([]byte(merged), &j.Merged); err != nil {
-		return j, fmt.Errorf("store: device job %s: merged aliases: %w", j.UUID, err)
-	}
+	j.Fields, j.Progress, j.UploadID = []byte(fields), []byte(progress), upload.Int64
 	for _, p := range []struct {
 		s string
 		t *time.Time
@@ -311,35 +308,36 @@ func (s *SQLite) DevJobRequest(ctx context.Context, j DevJob) ([]byte, error) {
 	return b, err
 }
 
-// SaveDevMerge records the results of merging one component's rows of a
-// job and marks the component merged, in one transaction: a job resumed
-// after a restart merges only what is not marked.
-func (s *SQLite) SaveDevMerge(ctx context.Context, jobID int64, alias string, rows [][]byte) error {
+// SaveDevStep records one step of a running job, in one transaction: the
+// results of the rows it merged (part local), the server changes it
+// prepared (part remote), both of one component alias, and the job's
+// progress after it (a JSON document of the job layer), so that a job
+// resumed after a restart goes on from the last step recorded.
+func (s *SQLite) SaveDevStep(ctx context.Context, jobID int64, alias string, results, changes [][]byte, progress []byte) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		var merged string
-		if err := tx.QueryRowContext(ctx, `SELECT merged FROM device_jobs WHERE id = ? AND status = 'running'`, jobID).Scan(&merged); err != nil {
-			return fmt.Errorf("store: device job %d not running: %w", jobID, err)
-		}
-		var list []string
-		if err := json.Unmarshal([]byte(merged), &list); err != nil {
+		if err := addDevRows(ctx, tx, jobID, PartLocal, alias, results); err != nil {
 			return err
 		}
-		for _, a := range list {
-			if a == alias {
-				return fmt.Errorf("store: device job %d: component %q merged twice", jobID, alias)
-			}
-		}
-		if err := addDevRows(ctx, tx, jobID, PartLocal, alias, rows); err != nil {
+		if err := addDevRows(ctx, tx, jobID, PartRemote, alias, changes); err != nil {
 			return err
 		}
-		b, _ := json.Marshal(append(list, alias))
-		_, err := tx.ExecContext(ctx, `UPDATE device_jobs SET merged = ?, local_rows = local_rows + ? WHERE id = ?`, string(b), len(rows), jobID)
-		return err
+		res, err := tx.ExecContext(ctx, `UPDATE device_jobs SET merged = ?, local_rows = local_rows + ?, remote_rows = remote_rows + ?
+			WHERE id = ? AND status = 'running'`, string(progress), len(results), len(changes), jobID)
+		if err != nil {
+			return fmt.Errorf("store: device job progress: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("store: device job %d is not running", jobID)
+		}
+		return nil
 	})
 }
 
 // addDevRows appends rows of one alias to a part of a job's answer.
 func addDevRows(ctx context.Context, tx *sql.Tx, jobID int64, part int, alias string, rows [][]byte) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM device_job_rows WHERE job_id = ? AND part = ?`, jobID, part).Scan(&seq); err != nil {
 		return err
@@ -356,29 +354,6 @@ func addDevRows(ctx context.Context, tx *sql.Tx, jobID int64, part int, alias st
 		}
 	}
 	return nil
-}
-
-// ResetDevRemote drops the server changes a job had prepared (a job
-// resumed after a restart prepares them again).
-func (s *SQLite) ResetDevRemote(ctx context.Context, jobID int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM device_job_rows WHERE job_id = ? AND part = ?`, jobID, PartRemote); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE device_jobs SET remote_rows = 0 WHERE id = ?`, jobID)
-		return err
-	})
-}
-
-// AddDevRemote appends a page of server changes of one component to a job.
-func (s *SQLite) AddDevRemote(ctx context.Context, jobID int64, alias string, rows [][]byte) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := addDevRows(ctx, tx, jobID, PartRemote, alias, rows); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE device_jobs SET remote_rows = remote_rows + ? WHERE id = ?`, len(rows), jobID)
-		return err
-	})
 }
 
 // FinishDevJob ends a running job: it issues its cursor (keeping the
@@ -565,9 +540,7 @@ type DevJobStore interface {
 	RunningDevJobs(ctx context.Context) ([]DevJob, error)
 	ClaimDevJobs(ctx context.Context, limit int, now time.Time, ttl time.Duration) (started, skipped []DevJob, err error)
 	DevJobRequest(ctx context.Context, j DevJob) ([]byte, error)
-	SaveDevMerge(ctx context.Context, jobID int64, alias string, rows [][]byte) error
-	ResetDevRemote(ctx context.Context, jobID int64) error
-	AddDevRemote(ctx context.Context, jobID int64, alias string, rows [][]byte) error
+	SaveDevStep(ctx context.Context, jobID int64, alias string, results, changes [][]byte, progress []byte) error
 	FinishDevJob(ctx context.Context, jobID int64, c DevCursor, now time.Time, ttl time.Duration, keepCursors int) (DevJob, error)
 	FailDevJob(ctx context.Context, jobID int64, reason string, now time.Time, ttl time.Duration) error
 	DevRows(ctx context.Context, jobID int64, part int, after int64, limit int) ([]DevRow, error)
