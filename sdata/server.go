@@ -140,7 +140,10 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.push = p
 		s.resources.OnChange = p.Notify
 	}
-	s.devjobs = s.newDevJobs()
+	if s.devjobs, err = s.newDevJobs(ctx); err != nil {
+		s.jobs.Close()
+		return nil, err
+	}
 	s.handler = s.guard(s.methodOverride(s.dotSegments(s.router(s.routes()))))
 	if err := s.jobs.Resume(ctx); err != nil {
 		s.Close()

@@ -84,6 +84,9 @@ type Device struct {
 	// Filters member, an extension of the API: components with filter
 	// keys need them).
 	Filters map[string]map[string][]string
+	// Job and RunStamp tag what the engine records of a job's calls: the
+	// SyncJobUUID (trackingID) and the job's run stamp.
+	Job, RunStamp string
 }
 
 // Component is a mobile sync component as jobs see it.

@@ -83,6 +83,7 @@ func (s *Service) worker(ctx context.Context) {
 func (s *Service) run(ctx context.Context, j store.DevJob) {
 	start := time.Now()
 	dev := deviceOf(j.Fields, j.Principal)
+	dev.Job, dev.RunStamp = j.UUID, runStamp(j)
 	log := s.log.With("trackingID", j.UUID, "device", j.Device, "runName", runName(j.Device), "runStamp", runStamp(j))
 	base, how, err := s.baseVersions(ctx, j)
 	var next map[string]string
