@@ -29,7 +29,7 @@ func accountsComponent() mobile.Component {
 
 // putComponent stores a mobile sync component in a provider's database
 // (its store st, its base URL base), through the device-sync engine.
-func putComponent(t *testing.T, st *store.SQLite, base string, c mobile.Component) {
+func putComponent(t testing.TB, st *store.SQLite, base string, c mobile.Component) {
 	t.Helper()
 	ctx := context.Background()
 	contract, err := contracts.Builtin("gcrm")
