@@ -23,7 +23,14 @@ func feedRoot(p *parser, start xml.StartElement) (*Feed, error) {
 	if start.Name != (xml.Name{Space: AtomNS, Local: "feed"}) {
 		return nil, wrongRoot(start, "atom:feed")
 	}
-	return p.feed()
+	f, err := p.feed()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClaims(f); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // ScanFeed parses an atom:feed document like ParseFeed but builds no payload
@@ -448,6 +455,11 @@ func (p *parser) digest() (*digest.Digest, error) {
 			var de digest.Entry
 			de, err = p.digestEntry()
 			d.Entries = append(d.Entries, de)
+			if err == nil && len(d.Entries) > digest.MaxEntries {
+				// Stop at once: Validate reports the count.
+				p.pop()
+				err = p.invalid(d.Validate())
+			}
 		default:
 			err = p.skip()
 		}
@@ -456,7 +468,43 @@ func (p *parser) digest() (*digest.Digest, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.Validate(); err != nil {
+		return nil, p.invalid(err)
+	}
 	return d, nil
+}
+
+// invalid places a digest validation error (an *digest.InvalidError,
+// whose path starts at the digest or sync state) under the current path.
+func (p *parser) invalid(err error) error {
+	var ie *digest.InvalidError
+	if errors.As(err, &ie) {
+		return ie.In(p.pathString())
+	}
+	return err
+}
+
+// checkClaims checks the sync state of every entry of a sync feed against
+// the feed's digest (digest.Claims.Check): a feed may not carry a change
+// its own digest does not claim.
+func checkClaims(f *Feed) error {
+	if f.Digest == nil || len(f.Entries) == 0 {
+		return nil
+	}
+	claims := f.Digest.Claims()
+	for i, e := range f.Entries {
+		if e.SyncState == nil {
+			continue
+		}
+		if err := claims.Check(*e.SyncState); err != nil {
+			var ie *digest.InvalidError
+			if errors.As(err, &ie) {
+				return ie.In("feed/entry[" + strconv.Itoa(i+1) + "]")
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // digestEntry parses sync:digestEntry (path already pushed). A missing
@@ -504,6 +552,9 @@ func (p *parser) syncState() (*digest.SyncState, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, p.invalid(err)
 	}
 	return s, nil
 }

@@ -13,22 +13,18 @@ import (
 )
 
 // newDevJobs creates the device job service (issue 15) over the server's
-// store and job runtime. Its jobs run on the device-sync engine of the
-// synchronize service (package mobile): one engine, two wire formats.
-// Config.DeviceJobs.Engine, when set, replaces it (tests).
-func (s *Server) newDevJobs(ctx context.Context) (*devjobs.Service, error) {
+// store and job runtime. Its jobs run on the server's device-sync engine,
+// the one of the synchronize service (package mobile): one engine, two
+// wire formats. Config.DeviceJobs.Engine, when set, replaces it (tests).
+func (s *Server) newDevJobs() (*devjobs.Service, error) {
 	dc := s.cfg.DeviceJobs
 	dc.Store, _ = s.st.(store.DevJobStore)
 	dc.Jobs, dc.Log, dc.BaseURL = s.jobs, s.log, s.site.Base
 	if dc.MaxBody <= 0 {
 		dc.MaxBody = s.cfg.MaxBody
 	}
-	if sq, ok := s.st.(*store.SQLite); ok && dc.Engine == nil {
-		eng, err := mobile.New(ctx, mobile.Config{Site: s.site, Store: sq, Logger: s.log, OnChange: s.resources.OnChange})
-		if err != nil {
-			return nil, err
-		}
-		dc.Engine = mobileJobs{eng}
+	if dc.Engine == nil && s.mobile != nil {
+		dc.Engine = mobileJobs{s.mobile}
 	}
 	return devjobs.New(dc), nil
 }

@@ -41,7 +41,10 @@ memory (RSS) of each process.
 type benchConfig struct {
 	resources, changes, pageSize  int
 	dir, pprofSource, pprofTarget string
-	keep, json                    bool
+	keep, json, noAuth            bool
+	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
+	repeat                        int
+	reuse                         bool // --reuse: the databases of an earlier --keep run
 }
 
 // benchPass is what one measured pass reported.
@@ -67,6 +70,8 @@ type benchReport struct {
 	Incremental  benchPass `json:"incremental"`
 	SourceRSSMiB float64   `json:"sourcePeakRSSMiB"`
 	TargetRSSMiB float64   `json:"targetPeakRSSMiB"`
+	// Repeated incremental passes, with and without changes (--repeat).
+	Repeated *benchRepeated `json:"repeated,omitempty"`
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -82,15 +87,21 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.pprofSource, "pprof-source", "", "serve the source provider's profiling endpoints on this address")
 	fs.StringVar(&c.pprofTarget, "pprof-target", "", "serve the target provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
+	c.incrementalFlags(fs)
+	fs.BoolVar(&c.noAuth, "insecure-no-auth", false, "run the providers without authentication (to measure what it costs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 {
-		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1 and no arguments")
+	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 || c.repeat < 0 ||
+		(c.reuse && (c.dir == "" || len(c.sizes) > 0)) {
+		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1, --repeat >= 0, --reuse only with --dir and without --sizes, and no arguments")
 		return 2
+	}
+	if len(c.sizes) > 0 {
+		return benchSizes(ctx, c, stdout, stderr)
 	}
 	rep, err := runBench(ctx, c, stderr)
 	if err != nil {
@@ -98,10 +109,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if c.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-		return 0
+		return writeJSON(stdout, rep)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "pass\tentries\tseconds\tentries/s\tsent MiB\treceived MiB\tengine RSS MiB\tCPU s source/target/engine\t\n")
@@ -115,6 +123,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tw.Flush()
 	fmt.Fprintf(stdout, "peak RSS: source %.1f MiB, target %.1f MiB (page size %d, seeding took %.1f s)\n",
 		rep.SourceRSSMiB, rep.TargetRSSMiB, rep.PageSize, rep.SeedSeconds)
+	if r := rep.Repeated; r != nil {
+		fmt.Fprintf(stdout, "incremental passes (median of %d): %d changes %.3f s (source CPU %.3f s), no change %.3f s (source CPU %.3f s)\n",
+			r.Runs, r.Changes, r.ChangedMedian, r.ChangedSrcCPU, r.QuietMedian, r.QuietSrcCPU)
+	}
 	return 0
 }
 
@@ -142,38 +154,49 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	}
 	srcBase, dstBase := "http://"+srcAddr, "http://"+dstAddr
 	srcDB, dstDB := filepath.Join(dir, "source.db"), filepath.Join(dir, "target.db")
-	for _, f := range []string{srcDB, dstDB} {
-		os.Remove(f)
-	}
 	rep := &benchReport{Resources: c.resources, PageSize: c.pageSize}
-
-	fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
-	start := time.Now()
-	if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
-		return nil, fmt.Errorf("seeding: %w", err)
+	reuse := c.reuse && reusable(log, srcDB, dstDB)
+	if !reuse {
+		for _, f := range []string{srcDB, dstDB} {
+			os.Remove(f)
+		}
+		fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
+		start := time.Now()
+		if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
+			return nil, fmt.Errorf("seeding: %w", err)
+		}
+		rep.SeedSeconds = time.Since(start).Seconds()
 	}
-	rep.SeedSeconds = time.Since(start).Seconds()
+	cred := benchCred{}
+	if !c.noAuth {
+		var err error
+		if cred, err = benchUsers(ctx, exe, map[string]string{srcDB: dstBase, dstDB: srcBase}); err != nil {
+			return nil, err
+		}
+	}
 
-	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource)
+	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource, c.noAuth)
 	if err != nil {
 		return nil, err
 	}
 	defer src.stop()
-	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5, c.pprofTarget)
+	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5, c.pprofTarget, c.noAuth)
 	if err != nil {
 		return nil, err
 	}
 	defer dst.stop()
 
 	kind := "/sdata/sdatasync/gcrm/-/tradingAccounts"
-	fmt.Fprintln(log, "full pass...")
-	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
-	if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
-		return nil, err
-	}
-	rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
-	if rep.Full.Entries != c.resources {
-		return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+	if !reuse {
+		fmt.Fprintln(log, "full pass...")
+		s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
+		if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full", cred); err != nil {
+			return nil, err
+		}
+		rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
+		if rep.Full.Entries != c.resources {
+			return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+		}
 	}
 	fmt.Fprintf(log, "changing %d resources at the source...\n", c.changes)
 	client := &http.Client{Timeout: time.Minute}
@@ -181,6 +204,9 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		body := fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><financeBalance>%d.25</financeBalance></tradingAccount>`, i)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srcBase+kind+"('"+strconv.Itoa(i)+"')", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/xml")
+		if cred.user != "" {
+			req.SetBasicAuth(cred.user, cred.password)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, err
@@ -191,13 +217,18 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		}
 	}
 	fmt.Fprintln(log, "incremental pass...")
-	s0, t0 = src.cpuSeconds(), dst.cpuSeconds()
-	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental"); err != nil {
+	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
+	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental", cred); err != nil {
 		return nil, err
 	}
 	rep.Incremental.SourceCPU, rep.Incremental.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
 	if rep.Incremental.Entries != c.changes {
 		return nil, fmt.Errorf("the incremental pass moved %d entries, want %d", rep.Incremental.Entries, c.changes)
+	}
+	if c.repeat > 0 {
+		if rep.Repeated, err = repeatIncremental(ctx, exe, src, srcBase+kind, dstBase+kind, c, cred, log); err != nil {
+			return nil, err
+		}
 	}
 	rep.SourceRSSMiB, rep.TargetRSSMiB = src.peakRSS(), dst.peakRSS()
 	return rep, nil
@@ -250,9 +281,13 @@ type provider struct {
 	cmd *exec.Cmd
 }
 
-func startProvider(ctx context.Context, exe, addr, db string, priority int, pprofAddr string) (*provider, error) {
-	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", addr, "--db", db, "--base-url", "http://"+addr,
-		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn", "--pprof", pprofAddr)
+func startProvider(ctx context.Context, exe, addr, db string, priority int, pprofAddr string, noAuth bool) (*provider, error) {
+	args := []string{"serve", "--addr", addr, "--db", db, "--base-url", "http://" + addr,
+		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn", "--pprof", pprofAddr}
+	if noAuth {
+		args = append(args, "--insecure-no-auth")
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -326,10 +361,17 @@ func (p *provider) stop() {
 
 // runPassChild runs `sdatasync pass --json` as a child process and reads
 // its summary and peak memory.
-func runPassChild(ctx context.Context, exe, source, target string, pageSize int, run string) (benchPass, error) {
+func runPassChild(ctx context.Context, exe, source, target string, pageSize int, run string, cred benchCred) (benchPass, error) {
 	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, exe, "pass", "--source", source, "--target", target, "--page-size", strconv.Itoa(pageSize),
-		"--run-name", run, "--json")
+	args := []string{"pass", "--source", source, "--target", target, "--page-size", strconv.Itoa(pageSize), "--run-name", run, "--json"}
+	if cred.user != "" {
+		args = append(args, "--user", cred.user)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	if cred.user != "" {
+		// The password goes through the environment, never the command line.
+		cmd.Env = append(os.Environ(), "SDATASYNC_PASSWORD="+cred.password)
+	}
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		return benchPass{}, fmt.Errorf("pass: %v\n%s", err, errb.String())
@@ -354,4 +396,27 @@ func runPassChild(ctx context.Context, exe, source, target string, pageSize int,
 	}
 	bp.EngineCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return bp, nil
+}
+
+// benchCred is the user the bench's pass and changes authenticate as.
+type benchCred struct{ user, password string }
+
+// benchUsers creates, through the user command of the binary (as an
+// operator would), the same user with a random password in each database
+// (db -> the other provider's URL, which the user speaks for): sync for
+// the pass, writer for the changes at the source.
+func benchUsers(ctx context.Context, exe string, dbs map[string]string) (benchCred, error) {
+	c := benchCred{user: "bench", password: randomPassword()}
+	for db, other := range dbs {
+		// A reused database (--reuse) holds the user of the earlier run,
+		// whose password is gone: it is replaced.
+		_ = exec.CommandContext(ctx, exe, "user", "remove", "--db", db, c.user).Run()
+		cmd := exec.CommandContext(ctx, exe, "user", "add", "--db", db, "--role", "sync", "--role", "writer", "--endpoint", other,
+			"--password-stdin", c.user)
+		cmd.Stdin = strings.NewReader(c.password + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return benchCred{}, fmt.Errorf("creating the bench user in %s: %v\n%s", db, err, out)
+		}
+	}
+	return c, nil
 }

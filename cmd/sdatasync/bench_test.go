@@ -23,7 +23,7 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(context.Background(), exe, "bench", "--resources", "300", "--changes", "20", "--page-size", "100", "--json")
+	cmd := exec.CommandContext(context.Background(), exe, "bench", "--resources", "300", "--changes", "20", "--page-size", "100", "--repeat", "2", "--json")
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
@@ -36,7 +36,28 @@ func TestBenchCommand(t *testing.T) {
 		rep.SourceRSSMiB <= 0 || rep.TargetRSSMiB <= 0 || rep.Full.EngineRSSMiB <= 0 || rep.Full.EntriesPerSec <= 0 {
 		t.Fatalf("report: %+v", rep)
 	}
-	if code := bench(context.Background(), []string{"--changes", "5", "--resources", "2"}, &out, &out); code != 2 {
-		t.Fatalf("bad flags: exit %d", code)
+	if r := rep.Repeated; r == nil || len(r.Changed) != 2 || len(r.Quiet) != 2 || r.ChangedEntries != 20 || r.ChangedMedian <= 0 || r.QuietMedian <= 0 {
+		t.Fatalf("repeated incremental passes: %+v", rep.Repeated)
+	}
+
+	// --sizes: one report per size, each with its repeated passes.
+	out.Reset()
+	cmd = exec.CommandContext(context.Background(), exe, "bench", "--sizes", "40,90", "--changes", "10", "--page-size", "25", "--repeat", "1", "--json")
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var reps []benchReport
+	if err := json.Unmarshal(out.Bytes(), &reps); err != nil {
+		t.Fatalf("%v\n%s", err, out.Bytes())
+	}
+	if len(reps) != 2 || reps[0].Resources != 40 || reps[1].Resources != 90 || reps[1].Full.Entries != 90 ||
+		reps[1].Repeated == nil || reps[1].Repeated.ChangedEntries != 10 {
+		t.Fatalf("sizes report: %s", out.Bytes())
+	}
+	for _, bad := range [][]string{{"--changes", "5", "--resources", "2"}, {"--sizes", "10,x"}, {"--repeat", "-1"}, {"--reuse"}} {
+		if code := bench(context.Background(), bad, &out, &out); code != 2 {
+			t.Fatalf("bad flags %q: exit %d", bad, code)
+		}
 	}
 }

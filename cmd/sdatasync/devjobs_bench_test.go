@@ -54,7 +54,7 @@ func benchServer(b *testing.B, n int, comps ...mobile.Component) (*provider, str
 		putComponent(b, st, base, c)
 	}
 	st.Close()
-	p, err := startProvider(ctx, exe, addr, db, 3, "")
+	p, err := startProvider(ctx, exe, addr, db, 3, "", true)
 	if err != nil {
 		b.Fatal(err)
 	}

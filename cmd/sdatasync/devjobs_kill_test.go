@@ -19,7 +19,7 @@ import (
 // answers.
 func serveChild(t *testing.T, exe, db, addr string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(exe, "serve", "--db", db, "--addr", addr, "--base-url", "http://"+addr, "--log-level", "warn")
+	cmd := exec.Command(exe, "serve", "--db", db, "--addr", addr, "--base-url", "http://"+addr, "--log-level", "warn", "--insecure-no-auth")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

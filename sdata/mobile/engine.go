@@ -50,7 +50,7 @@ func (l Limits) withDefaults() Limits {
 // Config says what an Engine serves.
 type Config struct {
 	Site   *site.Site
-	Store  *store.SQLite
+	Store  store.Mobile
 	Logger *slog.Logger
 	Limits Limits
 	// OnChange, when set, is told of every committed write a sync made
@@ -62,7 +62,7 @@ type Config struct {
 // wire format.
 type Engine struct {
 	site   *site.Site
-	st     *store.SQLite
+	st     store.Mobile
 	log    *slog.Logger
 	limits Limits
 	change func(sc site.Scope, res store.Resource)
@@ -159,6 +159,9 @@ type Request struct {
 	// PageSize is the most rows downloaded in this response (0: the
 	// engine's default; capped at Limits.MaxPageSize).
 	PageSize int
+	// Dataset, when set (the dataset-scoped URL), is the only dataset whose
+	// components the request may name.
+	Dataset string
 	// RequestID tags the audit record (the trackingID); RunName and
 	// RunStamp default to "mobile:<alias>" and the request time.
 	RequestID, RunName, RunStamp string
@@ -200,6 +203,9 @@ func (e *Engine) Sync(ctx context.Context, req Request, emit func(OutputRow) err
 	}
 	if err != nil {
 		return e.internal(ctx, req, err)
+	}
+	if req.Dataset != "" && comp.Dataset != req.Dataset {
+		return Result{StatusCode: StatusInvalid, Message: fmt.Sprintf("mobile sync component %q serves dataset %q, not %q", req.Alias, comp.Dataset, req.Dataset)}, nil
 	}
 	if res, ok := checkCaller(comp, req.Caller); !ok {
 		return res, nil

@@ -154,7 +154,16 @@ var migrations = []string{
 		ticks TEXT NOT NULL UNIQUE
 	);
 	ALTER TABLE resources ADD COLUMN sync_context INTEGER;`,
-	// 7: device sync (sdata/mobile). Every write of a resource, whatever
+	// 7: resources that never travelled (no UUID yet) found without a scan:
+	// a source selection gives them a UUID, and that search must cost what
+	// it finds, not the size of the table (issue 17).
+	`CREATE INDEX resources_without_uuid ON resources (endpoint_id) WHERE uuid IS NULL;`,
+	// 8: console: run summaries (one row per run, dataset and kind) and daily
+	// counts per operation, kept by triggers on the audit log (backfilled
+	// here), and the audit log indexed by operation, so that the console's
+	// views read a few rows, never the whole log (see console.go).
+	consoleMigration,
+	// 9: device sync (sdata/mobile). Every write of a resource, whatever
 	// made it (a local write, an applied sync entry, a device), takes the
 	// next number of one exact, monotone change sequence in its
 	// transaction (triggers: no writer can forget it); first_seq is the
@@ -223,6 +232,47 @@ var migrations = []string{
 		record   TEXT NOT NULL,
 		PRIMARY KEY (alias, device, response, key)
 	) WITHOUT ROWID;`,
+	// 10: users, their grants, API tokens (secrets stored hashed) and the
+	// auth epoch (bumped by every change of them, for the verifier's cache);
+	// the audit log names the authenticated principal; jobs their owner.
+	`CREATE TABLE users (
+		id            INTEGER PRIMARY KEY,
+		name          TEXT NOT NULL UNIQUE,
+		password_hash TEXT NOT NULL,
+		created       TEXT NOT NULL,
+		disabled      INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE user_grants (
+		user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		dataset TEXT NOT NULL,
+		role    TEXT NOT NULL,
+		PRIMARY KEY (user_id, dataset, role)
+	) WITHOUT ROWID;
+	CREATE TABLE api_tokens (
+		id          INTEGER PRIMARY KEY,
+		public_id   TEXT NOT NULL UNIQUE,
+		name        TEXT NOT NULL UNIQUE,
+		user_id     INTEGER REFERENCES users(id) ON DELETE CASCADE,
+		grants      TEXT NOT NULL DEFAULT '[]',
+		endpoints   TEXT NOT NULL DEFAULT '[]',
+		device      TEXT NOT NULL DEFAULT '',
+		secret_hash BLOB NOT NULL,
+		created     TEXT NOT NULL,
+		expires     TEXT NOT NULL DEFAULT '',
+		revoked     TEXT NOT NULL DEFAULT '',
+		last_used   TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE auth_epoch (
+		id    INTEGER PRIMARY KEY CHECK (id = 1),
+		epoch INTEGER NOT NULL
+	);
+	INSERT INTO auth_epoch (id, epoch) VALUES (1, 1);
+	ALTER TABLE audit_log ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+	CREATE INDEX audit_by_principal ON audit_log (principal, id);
+	ALTER TABLE sync_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';`,
+	// 11: a user may speak for endpoints (URL prefixes) as a sync
+	// credential, as a token may.
+	`ALTER TABLE users ADD COLUMN endpoints TEXT NOT NULL DEFAULT '[]';`,
 	// Asynchronous per-device sync jobs (devjobs.go): the jobs and their
 	// queue per device, their result rows, uploads by URL, issued cursors.
 	devJobsMigration,

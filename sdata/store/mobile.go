@@ -266,3 +266,19 @@ func (m *MobileTx) Audit(ctx context.Context, recs ...AuditRecord) error {
 	}
 	return insertAudit(ctx, m.tx, recs)
 }
+
+// Mobile is what device sync needs of a store; SQLite implements it.
+type Mobile interface {
+	MobileWrite(ctx context.Context, fn func(m *MobileTx) error) error
+	MobileRead(ctx context.Context, fn func(m *MobileTx) error) error
+	EnsurePropIndex(ctx context.Context, names []string) error
+	MobileComponents(ctx context.Context) ([]MobileComponent, error)
+	MobileComponentByAlias(ctx context.Context, alias string) (MobileComponent, error)
+	PutMobileComponent(ctx context.Context, alias string, config []byte, reset bool) error
+	DeleteMobileComponent(ctx context.Context, alias string) error
+	MobileKeys(ctx context.Context) ([]MobileKey, error)
+	RotateMobileKey(ctx context.Context, retireOld bool) (int64, error)
+	MobileDevices(ctx context.Context, q DeviceQuery) ([]MobileDevice, int, error)
+}
+
+var _ Mobile = (*SQLite)(nil)

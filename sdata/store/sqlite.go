@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -27,6 +28,11 @@ import (
 type SQLite struct {
 	w, r *sql.DB
 	path string
+	// stopCheckpointer stops the WAL checkpointer (wal.go); nil when none.
+	stopCheckpointer func()
+	// onWrite, when set, sees the duration of every write transaction
+	// (see ObserveWrites).
+	onWrite atomic.Pointer[func(time.Duration)]
 }
 
 var _ Store = (*SQLite)(nil)
@@ -34,6 +40,11 @@ var _ Store = (*SQLite)(nil)
 // OpenSQLite opens (creating it and its folder when needed) the database at
 // path and brings its schema up to date.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	return openSQLite(ctx, path, CheckpointEvery)
+}
+
+// openSQLite is OpenSQLite with the checkpointer's interval (0: none).
+func openSQLite(ctx context.Context, path string, checkpointEvery time.Duration) (*SQLite, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("store: create folder for %s: %w", path, err)
@@ -48,17 +59,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		q.Set("_stmt_cache_size", "64") // reuse prepared statements: hot paths repeat a few queries
 		return "file:" + path + "?" + q.Encode() + extra
 	}
-	w, err := sql.Open("sqlite3", dsn("&_txlock=immediate"))
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
+	w := sql.OpenDB(newPragmaConnector(dsn("&_txlock=immediate"), walPragma))
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite3", dsn(""))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
+	r := sql.OpenDB(newPragmaConnector(dsn(""), walPragma))
 	r.SetMaxOpenConns(8)
 	s := &SQLite{w: w, r: r, path: path}
 	if err := s.migrate(ctx); err != nil {
@@ -73,11 +77,15 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		s.Close()
 		return nil, err
 	}
+	s.startCheckpointer(checkpointEvery)
 	return s, nil
 }
 
-// Close closes both connection pools.
+// Close stops the checkpointer and closes both connection pools.
 func (s *SQLite) Close() error {
+	if s.stopCheckpointer != nil {
+		s.stopCheckpointer()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -230,6 +238,9 @@ func readDigest(ctx context.Context, q queryer, ep Endpoint) (digest.Digest, err
 
 // write runs fn in a write transaction and commits it when fn succeeds.
 func (s *SQLite) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if obs := s.onWrite.Load(); obs != nil {
+		defer func(start time.Time) { (*obs)(time.Since(start)) }(time.Now())
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
