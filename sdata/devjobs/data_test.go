@@ -249,7 +249,7 @@ func TestOwnDeviceOnly(t *testing.T) {
 	ops := map[string]bool{}
 	for _, r := range recs {
 		ops[r.Operation] = true
-		if r.RunName != "device:d1" || !strings.Contains(r.Detail, `"DeviceModel":"Pixel 8"`) {
+		if r.RunName != "device:d1" || r.Principal != "token:device-d1" || !strings.Contains(r.Detail, `"DeviceModel":"Pixel 8"`) {
 			t.Errorf("audit record %s: run %q detail %s", r.Operation, r.RunName, r.Detail)
 		}
 	}

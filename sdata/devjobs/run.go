@@ -320,5 +320,5 @@ func (s *Service) audit(ctx context.Context, j store.DevJob, op, client string, 
 	detail["device"] = j.Device
 	b, _ := json.Marshal(detail)
 	s.rt.Audit(ctx, store.AuditRecord{Dataset: site.DefaultDataset, Operation: op, TrackingID: j.UUID, RunName: runName(j.Device),
-		RunStamp: runStamp(j), RunTime: j.Created, Client: client, Status: status, Count: count, Duration: d, Detail: string(b)})
+		RunStamp: runStamp(j), RunTime: j.Created, Client: client, Principal: j.Principal, Status: status, Count: count, Duration: d, Detail: string(b)})
 }
