@@ -34,7 +34,8 @@ const benchUsage = `Usage: sdatasync bench [flags]
 Measures a full catch-up pass of N trading accounts between two local
 providers (separate processes, separate SQLite files), then an incremental
 pass of a few changes: entries per second, bytes on the wire and the peak
-memory (RSS) of each process.
+memory (RSS) of each process. "sdatasync bench api -h" measures the
+resource API under concurrent clients instead.
 
 `
 
@@ -44,7 +45,8 @@ type benchConfig struct {
 	keep, json, noAuth            bool
 	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
 	repeat                        int
-	reuse                         bool // --reuse: the databases of an earlier --keep run
+	reuse                         bool   // --reuse: the databases of an earlier --keep run
+	exe                           string // --exe: the build whose providers and engine are measured
 }
 
 // benchPass is what one measured pass reported.
@@ -75,6 +77,9 @@ type benchReport struct {
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "api" {
+		return benchAPI(ctx, args[1:], stdout, stderr) // bench_api.go
+	}
 	var c benchConfig
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -131,7 +136,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, error) {
-	exe, err := os.Executable()
+	exe, err := benchExe(c.exe)
 	if err != nil {
 		return nil, err
 	}

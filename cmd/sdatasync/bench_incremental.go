@@ -36,6 +36,7 @@ func (c *benchConfig) incrementalFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.BoolVar(&c.reuse, "reuse", false, "with --dir: reuse the databases an earlier run left there (--keep), in sync: no seeding and no full pass, only the incremental passes")
+	fs.StringVar(&c.exe, "exe", "", "run the providers and the engine from this sdatasync binary (e.g. a build of main, to compare builds with the same harness; with --reuse on databases that build made: seeding here writes this build's schema)")
 	fs.IntVar(&c.repeat, "repeat", 3, "incremental passes measured, with --changes changes and with none (medians reported)")
 }
 
@@ -226,4 +227,16 @@ func reusable(log io.Writer, dbs ...string) bool {
 	}
 	fmt.Fprintln(log, "reusing the databases of an earlier run: no seeding, no full pass")
 	return true
+}
+
+// benchExe is the binary whose providers (and engine) a bench runs: path,
+// or this one.
+func benchExe(path string) (string, error) {
+	if path == "" {
+		return os.Executable()
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
 }

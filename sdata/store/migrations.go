@@ -273,6 +273,30 @@ var migrations = []string{
 	// 11: a user may speak for endpoints (URL prefixes) as a sync
 	// credential, as a token may.
 	`ALTER TABLE users ADD COLUMN endpoints TEXT NOT NULL DEFAULT '[]';`,
+	// 12: listing a kind costs the page, not the table (issue 17): the live
+	// resources of each endpoint are counted by triggers (whatever writes
+	// them), and a partial index of live resources in id order serves the
+	// default order and its offsets without reading the rows skipped.
+	`CREATE TABLE resource_counts (
+		endpoint_id INTEGER PRIMARY KEY,
+		live        INTEGER NOT NULL
+	);
+	INSERT INTO resource_counts (endpoint_id, live)
+		SELECT e.id, (SELECT count(*) FROM resources r WHERE r.endpoint_id = e.id AND r.deleted = 0) FROM endpoints e;
+	CREATE TRIGGER resources_count_insert AFTER INSERT ON resources WHEN NEW.deleted = 0 BEGIN
+		INSERT INTO resource_counts (endpoint_id, live) VALUES (NEW.endpoint_id, 1)
+			ON CONFLICT (endpoint_id) DO UPDATE SET live = live + 1;
+	END;
+	CREATE TRIGGER resources_count_delete AFTER DELETE ON resources WHEN OLD.deleted = 0 BEGIN
+		UPDATE resource_counts SET live = live - 1 WHERE endpoint_id = OLD.endpoint_id;
+	END;
+	CREATE TRIGGER resources_count_update AFTER UPDATE OF deleted, endpoint_id ON resources
+		WHEN (OLD.deleted = 0) <> (NEW.deleted = 0) OR OLD.endpoint_id <> NEW.endpoint_id BEGIN
+		UPDATE resource_counts SET live = live - 1 WHERE endpoint_id = OLD.endpoint_id AND OLD.deleted = 0;
+		INSERT INTO resource_counts (endpoint_id, live) SELECT NEW.endpoint_id, 1 WHERE NEW.deleted = 0
+			ON CONFLICT (endpoint_id) DO UPDATE SET live = live + 1;
+	END;
+	CREATE INDEX resources_live ON resources (endpoint_id) WHERE deleted = 0;`,
 	// Asynchronous per-device sync jobs (devjobs.go): the jobs and their
 	// queue per device, their result rows, uploads by URL, issued cursors.
 	devJobsMigration,
