@@ -102,6 +102,10 @@ func TestDeviceJobKill9(t *testing.T) {
 	if in.Status != "done" || in.LocalRows != n {
 		t.Fatalf("after the restart: %+v", in)
 	}
+	// RemoteDataUpdates: the device's own rows as merged, each once.
+	if in.RemoteRows != n {
+		t.Errorf("RemoteDataUpdates holds %d rows, want the %d rows of the device once each", in.RemoteRows, n)
+	}
 	var local jobAnswer
 	jobCall(t, http.MethodGet, in.LocalDataUpdatesResponseURL, nil, &local)
 	uids := map[string]bool{}
