@@ -36,7 +36,7 @@ const (
 // Rows are matched in order: specific paths before the patterns that would
 // also match them.
 func (s *Server) routes() []route {
-	sy, bt, rg, cs, mb := s.sync, s.batch, s.registry, s.console, s.mobile
+	sy, bt, rg, cs, mb, dj := s.sync, s.batch, s.registry, s.console, s.mobile, s.devjobs
 	syncCheck := sy.Check
 	return []route{
 		// pattern                                     method  handler
@@ -147,6 +147,15 @@ func (s *Server) routes() []route {
 
 		// Property URLs: what a relationship property of a resource names.
 		{pattern: one + "/{op}", method: GET, role: auth.Reader, handle: s.property},
+
+		// Asynchronous device sync jobs (issue 15): a device credential for
+		// its own device (checked by the handlers), or an admin.
+		{pattern: "/sync", method: POST, role: auth.Device, handle: dj.Post},
+		{pattern: "/sync/jobinfo/{id}", method: GET, role: auth.Device, handle: dj.Info},
+		{pattern: "/sync/results/{id}/local", method: GET, role: auth.Device, handle: dj.LocalResults},
+		{pattern: "/sync/results/{id}/remote", method: GET, role: auth.Device, handle: dj.RemoteResults},
+		{pattern: "/sync/uploads", method: POST, role: auth.Device, handle: dj.CreateUpload},
+		{pattern: "/sync/uploads/{id}", method: PUT, role: auth.Device, handle: dj.PutUpload},
 
 		// Anything else below a kind: a service this provider does not have.
 		{pattern: kind + "/{op}", method: anyMethod, role: auth.Reader, handle: s.unknownService},

@@ -23,7 +23,7 @@ func concrete(pattern, key, id string) string {
 	r := strings.NewReplacer(
 		"{app}", "sdatasync", "{contract}", "gcrm", "{dataset}", "-",
 		"{kind}('{key}')", "tradingAccounts('"+key+"')", "{kind}", "tradingAccounts",
-		"('{id}')", "('"+id+"')", "{seg}", "contracts", "{op}", "$nothing", "{rest}", "/other", "{file}", "app.js")
+		"('{id}')", "('"+id+"')", "{seg}", "contracts", "{op}", "$nothing", "{rest}", "/other", "{file}", "app.js", "{id}", id)
 	return r.Replace(pattern)
 }
 
@@ -177,13 +177,16 @@ func createAs(t *testing.T, p *sdatatest.Provider, token, kind, xml string) stri
 // writer writes ($batch and $linked too), sync is what an engine needs
 // (the four sync URLs and their jobs), auditor reads $syncLog and the
 // registry, admin writes the registry and manages users and tokens;
-// /healthz is public. $schema is read by readers and by sync engines
+// /healthz is public; the device sync jobs (/sync, issue 15) need the
+// device role. $schema is read by readers and by sync engines
 // (also).
 func policy(pattern, method string) (need, also auth.Role) {
 	write := method == http.MethodPost || method == http.MethodPut || method == http.MethodDelete
 	switch {
 	case pattern == "/healthz":
 		return auth.Public, ""
+	case pattern == "/sync" || strings.HasPrefix(pattern, "/sync/"):
+		return auth.Device, ""
 	case strings.HasSuffix(pattern, "/$undo"):
 		return auth.Admin, ""
 	case pattern == "/metrics":

@@ -21,6 +21,7 @@ import (
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
 	"sdatasync/sdata/console"
+	"sdatasync/sdata/devjobs"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/metrics"
 	"sdatasync/sdata/mobile"
@@ -68,6 +69,9 @@ type Config struct {
 	// --insecure-no-auth on loopback, and tests).
 	Auth   auth.Authenticator
 	Logger *slog.Logger
+	// DeviceJobs configures the asynchronous device sync jobs (POST /sync);
+	// New fills its store, runtime, logger, base URL and body limit.
+	DeviceJobs devjobs.Config
 }
 
 // Server serves one contract of one application over a Store.
@@ -88,6 +92,7 @@ type Server struct {
 	metrics   *metrics.Metrics
 	console   *console.Service
 	mobile    *mobile.Engine
+	devjobs   *devjobs.Service
 
 	handler http.Handler
 }
@@ -164,8 +169,16 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.jobs.Close()
 		return nil, err
 	}
+	if s.devjobs, err = s.newDevJobs(); err != nil {
+		s.jobs.Close()
+		return nil, err
+	}
 	s.handler = s.metrics.Middleware(s.guard(s.methodOverride(s.dotSegments(s.router(s.routes())))))
 	if err := s.jobs.Resume(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.devjobs.Start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -297,4 +297,7 @@ var migrations = []string{
 			ON CONFLICT (endpoint_id) DO UPDATE SET live = live + 1;
 	END;
 	CREATE INDEX resources_live ON resources (endpoint_id) WHERE deleted = 0;`,
+	// 13: asynchronous per-device sync jobs (devjobs.go): the jobs and their
+	// queue per device, their result rows, uploads by URL, issued cursors.
+	devJobsMigration,
 }
