@@ -115,9 +115,25 @@ func runCase(t *testing.T, c *digesttest.Case) string {
 		if v := c.Values("origin"); len(v) > 0 {
 			d.Origin = v[0]
 		}
-		if err := d.Validate(); err != nil {
-			if !errors.Is(err, digest.ErrInvalidDigest) {
-				t.Errorf("%s:%d: error %v does not wrap digest.ErrInvalidDigest", c.File, c.Line, err)
+		var err error
+		if v := c.Values("own"); len(v) > 0 {
+			err = d.ValidateOwn(v[0])
+		} else {
+			err = d.Validate()
+		}
+		for _, v := range c.Values("state") {
+			if err != nil {
+				break
+			}
+			s := digesttest.ParseState(t, c, v)
+			if err = s.Validate(); err == nil {
+				err = d.Claims().Check(*s)
+			}
+		}
+		if err != nil {
+			var ie *digest.InvalidError
+			if !errors.As(err, &ie) || !errors.Is(err, digest.ErrInvalidDigest) && !errors.Is(err, digest.ErrInvalidSyncState) {
+				t.Errorf("%s:%d: error %v is not an *InvalidError wrapping ErrInvalidDigest or ErrInvalidSyncState", c.File, c.Line, err)
 			}
 			return "error: " + err.Error()
 		}

@@ -387,7 +387,7 @@ func (s *sim) check(src, tgt *simNode, id string, sv, tv refVersion, has bool, o
 // covers all the content histories of its resources (an interrupted pass
 // claims the entries it applied, but not yet the versions they include).
 func (s *sim) checkInvariants(n *simNode, whole bool) {
-	if err := n.digest.Validate(); err != nil {
+	if err := wellFormed(n.digest); err != nil {
 		s.fatalf("%s: %v", n.name, err)
 	}
 	for id, v := range n.res {
@@ -880,4 +880,23 @@ func formatDigest(d Digest, stamps bool) string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// wellFormed checks the clock rules of Digest.Validate on the simulation's
+// digests, whose endpoints are names rather than URLs: no endpoint twice,
+// ticks >= 0, priorities 0 (unset) or 1..9.
+func wellFormed(d Digest) error {
+	seen := map[string]bool{}
+	for i, e := range d.Entries {
+		switch {
+		case e.Endpoint == "" || seen[e.Endpoint]:
+			return fmt.Errorf("entry %d: endpoint %q empty or repeated", i, e.Endpoint)
+		case e.Tick < 0:
+			return fmt.Errorf("entry %d (%s): negative tick %d", i, e.Endpoint, e.Tick)
+		case e.ConflictPriority < 0 || e.ConflictPriority > MaxConflictPriority:
+			return fmt.Errorf("entry %d (%s): conflict priority %d", i, e.Endpoint, e.ConflictPriority)
+		}
+		seen[e.Endpoint] = true
+	}
+	return nil
 }

@@ -1,9 +1,7 @@
 package digest
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -320,45 +318,6 @@ func CheckImmediate(target Digest, sourceDigest Digest, states []SyncState) erro
 			return &GapError{Index: i, Endpoint: s.Endpoint, Tick: s.Tick, Expected: cur}
 		}
 		sim[s.Endpoint] = max(cur, s.Tick+1)
-	}
-	return nil
-}
-
-// ErrInvalidDigest is wrapped by every error Validate returns.
-var ErrInvalidDigest = errors.New("digest: invalid digest")
-
-// MaxConflictPriority is the highest (weakest) conflict priority (spec 4.2:
-// priorities are integers in [1, 9]).
-const MaxConflictPriority = 9
-
-// Validate checks a digest received from outside (a $syncSource request body,
-// a sync feed, a $syncDigest PUT). Rules:
-//   - every entry has a non-blank endpoint, and no endpoint appears twice;
-//   - ticks are >= 0; 0 is allowed and means "holds nothing of that endpoint"
-//     (compliance checkers post digests with every tick set to 0);
-//   - ConflictPriority is 0 (unset: callers use DefaultConflictPriority) or
-//     within 1..MaxConflictPriority;
-//   - an empty digest is valid, the origin is optional (immediate feeds carry
-//     none) and need not have an entry (a fresh provider has none yet);
-//     stamps are not checked (zero means unknown).
-//
-// The error wraps ErrInvalidDigest and names the first offending entry.
-func (d Digest) Validate() error {
-	seen := make(map[string]int, len(d.Entries))
-	for i, e := range d.Entries {
-		switch {
-		case strings.TrimSpace(e.Endpoint) == "":
-			return fmt.Errorf("%w: entry %d has an empty endpoint", ErrInvalidDigest, i)
-		case e.Tick < 0:
-			return fmt.Errorf("%w: entry %d (%s) has negative tick %d", ErrInvalidDigest, i, e.Endpoint, e.Tick)
-		case e.ConflictPriority < 0 || e.ConflictPriority > MaxConflictPriority:
-			return fmt.Errorf("%w: entry %d (%s) has conflict priority %d outside 1..%d",
-				ErrInvalidDigest, i, e.Endpoint, e.ConflictPriority, MaxConflictPriority)
-		}
-		if j, dup := seen[e.Endpoint]; dup {
-			return fmt.Errorf("%w: entry %d repeats endpoint %s of entry %d", ErrInvalidDigest, i, e.Endpoint, j)
-		}
-		seen[e.Endpoint] = i
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func benchEntry(b testing.TB, i int) *Entry {
 
 func benchFeed(b testing.TB, n int) *Feed {
 	f := &Feed{ID: "urn:bench", Title: "bench", Updated: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), TotalResults: n, SyncMode: "catchUp",
-		Digest: &digest.Digest{Origin: "urn:a", Entries: []digest.Entry{{Endpoint: "urn:a", Tick: int64(n + 1), ConflictPriority: 1}}}}
+		Digest: &digest.Digest{Origin: "http://a.example/x", Entries: []digest.Entry{{Endpoint: "http://a.example/x", Tick: int64(n + 1), ConflictPriority: 1}}}}
 	for i := range n {
 		f.Entries = append(f.Entries, benchEntry(b, i))
 	}

@@ -4,9 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"math"
 	"strconv"
-	"time"
 
 	"github.com/beevik/etree"
 
@@ -23,7 +21,14 @@ func feedRoot(p *parser, start xml.StartElement) (*Feed, error) {
 	if start.Name != (xml.Name{Space: AtomNS, Local: "feed"}) {
 		return nil, wrongRoot(start, "atom:feed")
 	}
-	return p.feed()
+	f, err := p.feed()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClaims(f); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // ScanFeed parses an atom:feed document like ParseFeed but builds no payload
@@ -434,80 +439,6 @@ func (p *parser) payload(e *Entry, t xml.StartElement) error {
 	})
 }
 
-// digest parses the children of sync:digest.
-func (p *parser) digest() (*digest.Digest, error) {
-	d := &digest.Digest{}
-	p.push("digest")
-	err := p.children(func(t xml.StartElement) error {
-		var err error
-		switch t.Name {
-		case xml.Name{Space: SyncNS, Local: "origin"}:
-			d.Origin, err = p.trimmed()
-		case xml.Name{Space: SyncNS, Local: "digestEntry"}:
-			p.pushIndexed("digestEntry", len(d.Entries)+1)
-			var de digest.Entry
-			de, err = p.digestEntry()
-			d.Entries = append(d.Entries, de)
-		default:
-			err = p.skip()
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// digestEntry parses sync:digestEntry (path already pushed). A missing
-// conflictPriority is digest.DefaultConflictPriority.
-func (p *parser) digestEntry() (digest.Entry, error) {
-	de := digest.Entry{ConflictPriority: digest.DefaultConflictPriority}
-	err := p.children(func(t xml.StartElement) error {
-		var err error
-		switch t.Name {
-		case xml.Name{Space: SyncNS, Local: "endpoint"}:
-			de.Endpoint, err = p.trimmed()
-		case xml.Name{Space: SyncNS, Local: "tick"}:
-			de.Tick, err = p.int64Val("tick")
-		case xml.Name{Space: SyncNS, Local: "stamp"}:
-			de.Stamp, err = p.timeVal("stamp")
-		case xml.Name{Space: SyncNS, Local: "conflictPriority"}:
-			de.ConflictPriority, err = p.intVal("conflictPriority")
-		default:
-			err = p.skip()
-		}
-		return err
-	})
-	return de, err
-}
-
-// syncState parses the children of sync:syncState.
-func (p *parser) syncState() (*digest.SyncState, error) {
-	s := &digest.SyncState{}
-	p.push("syncState")
-	err := p.children(func(t xml.StartElement) error {
-		var err error
-		switch t.Name {
-		case xml.Name{Space: SyncNS, Local: "endpoint"}:
-			s.Endpoint, err = p.trimmed()
-		case xml.Name{Space: SyncNS, Local: "tick"}:
-			s.Tick, err = p.int64Val("tick")
-		case xml.Name{Space: SyncNS, Local: "stamp"}:
-			s.Stamp, err = p.timeVal("stamp")
-		case xml.Name{Space: SyncNS, Local: "user"}:
-			s.User, err = p.trimmed()
-		default:
-			err = p.skip()
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 // diagnoses appends the sdata:diagnosis children of the current element
 // (path already pushed) to ds.
 func (p *parser) diagnoses(ds *[]Diagnosis) error {
@@ -585,100 +516,4 @@ func (p *parser) tracking() (*Tracking, error) {
 		return nil, err
 	}
 	return tr, nil
-}
-
-// children calls fn with each child element of the current element, whose
-// path the caller pushed, and pops that path at the element's end tag. fn
-// must consume its child (parse it or skip it).
-func (p *parser) children(fn func(t xml.StartElement) error) error {
-	for {
-		k, err := p.next()
-		if err != nil {
-			return err
-		}
-		switch k {
-		case endToken:
-			p.pop()
-			return nil
-		case startToken:
-			if err := fn(p.start); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// trimmed returns the element's text without surrounding whitespace.
-func (p *parser) trimmed() (string, error) {
-	s, err := p.text()
-	return trimXMLSpace(s), err
-}
-
-// valueErr reports a bad value of the child element name.
-func (p *parser) valueErr(name, s, want string) error {
-	p.push(name)
-	err := p.formatErr("%q is not %s", s, want)
-	p.pop()
-	return err
-}
-
-func (p *parser) int64Val(name string) (int64, error) {
-	s, err := p.trimmed()
-	if err != nil {
-		return 0, err
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, p.valueErr(name, s, "an integer")
-	}
-	return v, nil
-}
-
-func (p *parser) intVal(name string) (int, error) {
-	s, err := p.trimmed()
-	if err != nil {
-		return 0, err
-	}
-	v, err := strconv.ParseInt(s, 10, 0)
-	if err != nil {
-		return 0, p.valueErr(name, s, "an integer")
-	}
-	return int(v), nil
-}
-
-// countVal parses a non-negative integer.
-func (p *parser) countVal(name string) (int, error) {
-	s, err := p.trimmed()
-	if err != nil {
-		return 0, err
-	}
-	v, err := strconv.ParseInt(s, 10, 0)
-	if err != nil || v < 0 {
-		return 0, p.valueErr(name, s, "a non-negative integer")
-	}
-	return int(v), nil
-}
-
-func (p *parser) decimalVal(name string) (float64, error) {
-	s, err := p.trimmed()
-	if err != nil {
-		return 0, err
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, p.valueErr(name, s, "a decimal number")
-	}
-	return v, nil
-}
-
-func (p *parser) timeVal(name string) (time.Time, error) {
-	s, err := p.trimmed()
-	if err != nil {
-		return time.Time{}, err
-	}
-	t, err := ParseTime(s)
-	if err != nil {
-		return time.Time{}, p.valueErr(name, s, "an xs:dateTime")
-	}
-	return t, nil
 }

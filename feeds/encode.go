@@ -389,7 +389,9 @@ func (x *xmlWriter) digest(depth int, dg *digest.Digest) {
 		if !de.Stamp.IsZero() {
 			x.timeElem(depth+2, "sync:stamp", de.Stamp)
 		}
-		x.intElem(depth+2, "sync:conflictPriority", int64(de.ConflictPriority))
+		if de.ConflictPriority != 0 { // 0 is unset: a reader takes the default
+			x.intElem(depth+2, "sync:conflictPriority", int64(de.ConflictPriority))
+		}
 		x.indent(depth + 1)
 		x.raw("</sync:digestEntry>")
 	}

@@ -30,7 +30,7 @@ func TestPrefixIndependence(t *testing.T) {
 			first = f
 			// Spot-check the model so that equal-but-empty models cannot pass.
 			e := f.Entries[0]
-			if f.ID != "urn:feed:1" || f.SyncMode != "immediate" || f.TotalResults != 1 || f.Digest.Tick("urn:ep:a") != 3 ||
+			if f.ID != "urn:feed:1" || f.SyncMode != "immediate" || f.TotalResults != 1 || f.Digest.Tick("http://ep.example/a") != 3 ||
 				e.HTTPMethod != "PUT" || e.SyncState.Tick != 2 || len(e.Diagnoses) != 1 || PayloadUUID(e.Payload) != "u-1" ||
 				!IsNil(e.Payload.SelectElement("price")) || e.Payload.FindElement("parts/part/qty").Text() != "1" {
 				t.Fatalf("%s: unexpected model %s", name, dump(f))

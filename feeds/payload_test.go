@@ -103,7 +103,7 @@ func TestWriteHandBuiltPayload(t *testing.T) {
 	p.CreateAttr("sdata:uuid", "A-1")
 	p.CreateElement("name").SetText("Tab\tand <angle>")
 	p.CreateElement("balance").CreateAttr("xsi:nil", "true")
-	e := &Entry{ID: "urn:1", Title: "t", Payload: p, SyncState: &digest.SyncState{Endpoint: "urn:ep", Tick: 7}}
+	e := &Entry{ID: "urn:1", Title: "t", Payload: p, SyncState: &digest.SyncState{Endpoint: "http://ep.example/x", Tick: 7}}
 	var b bytes.Buffer
 	if err := WriteEntry(&b, e); err != nil {
 		t.Fatal(err)
@@ -197,12 +197,12 @@ func TestWriteDigestEntryNeedsDigest(t *testing.T) {
 		t.Error("WriteDigestEntry without digest succeeded")
 	}
 	var b bytes.Buffer
-	d := &digest.Digest{Origin: "urn:a", Entries: []digest.Entry{{Endpoint: "urn:a", Tick: 9, ConflictPriority: 3}}}
+	d := &digest.Digest{Origin: "http://a.example/x", Entries: []digest.Entry{{Endpoint: "http://a.example/x", Tick: 9, ConflictPriority: 3}}}
 	if err := WriteDigestEntry(&b, &Entry{ID: "urn:d", Digest: d}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ParseDigest(&b, Limits{})
-	if err != nil || got.Origin != "urn:a" || got.Tick("urn:a") != 9 || got.Entries[0].ConflictPriority != 3 {
+	if err != nil || got.Origin != "http://a.example/x" || got.Tick("http://a.example/x") != 9 || got.Entries[0].ConflictPriority != 3 {
 		t.Errorf("digest = %+v, %v", got, err)
 	}
 }

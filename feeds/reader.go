@@ -377,6 +377,11 @@ func (p *parser) pushIndexed(name string, index int) {
 
 // formatErr builds a *FormatError at the current path.
 func (p *parser) formatErr(format string, args ...any) error {
+	return &FormatError{Path: p.pathString(), Msg: fmt.Sprintf(format, args...)}
+}
+
+// pathString is the current element path ("feed/entry[3]/syncState").
+func (p *parser) pathString() string {
 	var b strings.Builder
 	for i, seg := range p.path {
 		if i > 0 {
@@ -387,7 +392,7 @@ func (p *parser) formatErr(format string, args ...any) error {
 			b.WriteString("[" + strconv.Itoa(seg.index) + "]")
 		}
 	}
-	return &FormatError{Path: b.String(), Msg: fmt.Sprintf(format, args...)}
+	return b.String()
 }
 
 func isXMLSpace(b []byte) bool {

@@ -59,7 +59,7 @@ func (p *provider) state(t *testing.T) string {
 	return b.String()
 }
 
-func hostileRows(key, soKey, lineUUID string) []hostileRow {
+func hostileRows(key, soKey, lineUUID, ownOrigin string) []hostileRow {
 	ta := func(extra string) string {
 		return `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008">` + extra + `</tradingAccount>`
 	}
@@ -75,6 +75,32 @@ func hostileRows(key, soKey, lineUUID string) []hostileRow {
 	feed := func(digest, entries string) string {
 		return `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:sync="http://schemas.sage.com/sdata/sync/2008/1" xmlns:sdata="http://schemas.sage.com/sdata/2008/1">` +
 			digest + entries + `</feed>`
+	}
+	de := func(ep, tick, prio string) string {
+		s := `<digestEntry><endpoint>` + ep + `</endpoint><tick>` + tick + `</tick>`
+		if prio != "" {
+			s += `<conflictPriority>` + prio + `</conflictPriority>`
+		}
+		return s + `</digestEntry>`
+	}
+	dg := func(origin, entries string) string {
+		if origin != "" {
+			origin = `<origin>` + origin + `</origin>`
+		}
+		return `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1">` + origin + entries + `</digest>`
+	}
+	var junkB strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&junkB, `<digestEntry><endpoint>http://junk%d.example/x</endpoint><tick>%d</tick></digestEntry>`, i, i)
+	}
+	junk := junkB.String()
+	// syncFeed is a catchUp page of one creation in state (ep, tick): the
+	// entry would be applied (201) if its state were not refused.
+	syncFeed := func(digestEntries, ep, tick string) string {
+		return feed(`<sync:syncMode>catchUp</sync:syncMode><sync:digest><sync:origin>http://a/x</sync:origin>`+strings.ReplaceAll(strings.ReplaceAll(digestEntries, "<", "<sync:"), "<sync:/", "</sync:")+`</sync:digest>`,
+			`<entry><sync:syncState><sync:endpoint>`+ep+`</sync:endpoint><sync:tick>`+tick+`</sync:tick><sync:stamp>2026-01-01T00:00:00Z</sync:stamp></sync:syncState>`+
+				`<http:httpMethod xmlns:http="http://schemas.sage.com/sdata/http/2008/1">POST</http:httpMethod><sdata:payload>`+
+				`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008" sdata:uuid="0190aaaa-bbbb-7ccc-8ddd-eeeeffff0001"><name>Hostile</name></tradingAccount></sdata:payload></entry>`)
 	}
 	return []hostileRow{
 		// Malformed XML, DOCTYPE and entities.
@@ -133,7 +159,23 @@ func hostileRows(key, soKey, lineUUID string) []hostileRow {
 		{"digest", "negative tick", "PUT", "tradingAccounts/$syncDigest", `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><digestEntry><endpoint>http://a/x</endpoint><tick>-1</tick></digestEntry></digest>`, nil, 400, "BadRequest"},
 		{"digest", "duplicate endpoint", "PUT", "tradingAccounts/$syncDigest", `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><digestEntry><endpoint>http://a/x</endpoint><tick>1</tick></digestEntry><digestEntry><endpoint>http://a/x</endpoint><tick>2</tick></digestEntry></digest>`, nil, 400, "BadRequest"},
 		{"digest", "priority 10", "POST", "tradingAccounts/$syncSource", `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><digestEntry><endpoint>http://a/x</endpoint><tick>1</tick><conflictPriority>10</conflictPriority></digestEntry></digest>`, nil, 400, "BadRequest"},
+		// Digests: the one validation (digest.Digest.Validate, ValidateOwn).
+		{"digest", "endpoint not a url", "PUT", "tradingAccounts/$syncDigest", dg(ownOrigin, de("not a url", "1", "")), nil, 400, "BadRequest"},
+		{"digest", "javascript endpoint", "PUT", "tradingAccounts/$syncDigest", dg(ownOrigin, de("javascript:alert(1)", "1", "")), nil, 400, "BadRequest"},
+		{"digest", "priority 0", "PUT", "tradingAccounts/$syncDigest", dg(ownOrigin, de("http://a/x", "1", "0")), nil, 400, "BadRequest"},
+		{"digest", "10,000 junk entries", "PUT", "tradingAccounts/$syncDigest", dg(ownOrigin, junk), nil, 400, "BadRequest"},
+		{"digest", "no origin", "PUT", "tradingAccounts/$syncDigest", dg("", de("http://a/x", "1", "")), nil, 400, "BadRequest"},
+		{"digest", "another origin", "PUT", "tradingAccounts/$syncDigest", dg("http://a/x", de("http://a/x", "1", "")), nil, 400, "BadRequest"},
+		{"digest", "javascript origin", "POST", "tradingAccounts/$syncSource", dg("javascript:alert(1)", ""), nil, 400, "BadRequest"},
+		{"digest", "junk source digest", "POST", "tradingAccounts/$syncSource", dg("", junk), nil, 400, "BadRequest"},
 		// Sync feeds and states.
+		{"sync", "negative tick", "POST", "tradingAccounts/$syncTarget", syncFeed(de("http://a/x", "5", ""), "http://a/x", "-1"), nil, 400, "BadRequest"},
+		{"sync", "state endpoint not a url", "POST", "tradingAccounts/$syncTarget", syncFeed(de("http://a/x", "5", ""), "not a url", "1"), nil, 400, "BadRequest"},
+		{"sync", "state javascript endpoint", "POST", "tradingAccounts/$syncTarget?trackingID=h-js", syncFeed(de("http://a/x", "5", ""), "javascript:alert(1)", "1"), nil, 400, "BadRequest"},
+		{"sync", "tick above the feed digest", "POST", "tradingAccounts/$syncTarget", syncFeed(de("http://a/x", "5", ""), "http://a/x", "100005"), nil, 400, "BadRequest"},
+		{"sync", "immediate tick above the feed digest", "POST", "tradingAccounts/$syncTarget", strings.Replace(syncFeed(de("http://a/x", "5", ""), "http://a/x", "100005"), "catchUp", "immediate", 1), nil, 400, "BadRequest"},
+		{"sync", "feed digest priority 0", "POST", "tradingAccounts/$syncTarget", syncFeed(de("http://a/x", "5", "0"), "http://a/x", "1"), nil, 400, "BadRequest"},
+		{"sync", "state stamp unparsable", "POST", "tradingAccounts/$syncTarget", strings.Replace(syncFeed(de("http://a/x", "5", ""), "http://a/x", "1"), "2026-01-01T00:00:00Z", "yesterday", 1), nil, 400, "BadRequest"},
 		{"sync", "catchUp feed without digest", "POST", "tradingAccounts/$syncTarget", feed("", ""), nil, 400, "BadRequest"},
 		{"sync", "unknown syncMode", "POST", "tradingAccounts/$syncTarget", feed(`<sync:syncMode>sideways</sync:syncMode>`, ""), nil, 400, "BadRequest"},
 		{"sync", "not a feed", "POST", "tradingAccounts/$syncTarget", ta(""), nil, 400, "BadRequest"},
@@ -157,6 +199,25 @@ func hostileRows(key, soKey, lineUUID string) []hostileRow {
 	}
 }
 
+// hostilePaths is the payloadPath the diagnosis of a row must name, by
+// class/name of the row: a refused digest or sync state names its field.
+var hostilePaths = map[string]string{
+	"digest/endpoint not a url":                 "digest/digestEntry[1]/endpoint",
+	"digest/javascript endpoint":                "digest/digestEntry[1]/endpoint",
+	"digest/priority 0":                         "digest/digestEntry[1]/conflictPriority",
+	"digest/10,000 junk entries":                "digest",
+	"digest/no origin":                          "digest/origin",
+	"digest/another origin":                     "digest/origin",
+	"digest/javascript origin":                  "digest/origin",
+	"sync/negative tick":                        "feed/entry[1]/syncState/tick",
+	"sync/state endpoint not a url":             "feed/entry[1]/syncState/endpoint",
+	"sync/state javascript endpoint":            "feed/entry[1]/syncState/endpoint",
+	"sync/tick above the feed digest":           "feed/entry[1]/syncState/tick",
+	"sync/immediate tick above the feed digest": "feed/entry[1]/syncState/tick",
+	"sync/feed digest priority 0":               "feed/digest/digestEntry[1]/conflictPriority",
+	"sync/state stamp unparsable":               "feed/entry[1]/syncState/stamp",
+}
+
 // TestHostileInput sends every hostile row and checks its answer and that
 // nothing stored changed.
 func TestHostileInput(t *testing.T) {
@@ -168,7 +229,7 @@ func TestHostileInput(t *testing.T) {
 		lineUUID = u
 	}
 	classes := map[string]int{}
-	for _, row := range hostileRows(key, soKey, lineUUID) {
+	for _, row := range hostileRows(key, soKey, lineUUID, p.endpoint("tradingAccounts").URL) {
 		classes[row.class]++
 		t.Run(row.class+"/"+row.name, func(t *testing.T) {
 			before := p.state(t)
@@ -187,6 +248,9 @@ func TestHostileInput(t *testing.T) {
 			if code := ds[0].SDataCode; code != row.code && !(code == diag.CodeApplicationDiagnosis && ds[0].ApplicationCode == row.code) {
 				t.Errorf("codes %s/%s, want %s (message %q)", ds[0].SDataCode, ds[0].ApplicationCode, row.code, ds[0].Message)
 			}
+			if want, ok := hostilePaths[row.class+"/"+row.name]; ok && ds[0].PayloadPath != want {
+				t.Errorf("payloadPath %q, want %q (message %q)", ds[0].PayloadPath, want, ds[0].Message)
+			}
 			if after := p.state(t); after != before {
 				t.Errorf("the refused request changed what is stored:\nbefore %s\nafter  %s", before, after)
 			}
@@ -196,5 +260,25 @@ func TestHostileInput(t *testing.T) {
 		if classes[c] == 0 {
 			t.Errorf("no hostile row of class %s", c)
 		}
+	}
+}
+
+// TestHostileSyncRowsControl: the hostile sync pages differ from one that
+// applies only in the refused value: with a tick the feed's digest claims,
+// the same page creates its resource (so the rows above can fail).
+func TestHostileSyncRowsControl(t *testing.T) {
+	p := newProvider(t, 5)
+	var page string
+	for _, row := range hostileRows("1", "1", "00000000-0000-0000-0000-000000000000", p.endpoint("tradingAccounts").URL) {
+		if row.class+"/"+row.name == "sync/tick above the feed digest" {
+			page = strings.Replace(row.raw, "<sync:tick>100005</sync:tick>", "<sync:tick>1</sync:tick>", 1)
+		}
+	}
+	st, _, b := doWith(t, "POST", p.kind("tradingAccounts")+"/$syncTarget", []byte(page))
+	if st != 200 {
+		t.Fatalf("control page: %d\n%.600s", st, b)
+	}
+	if f := parseFeedBytes(t, b); len(f.Entries) != 1 || f.Entries[0].HTTPStatus != 201 {
+		t.Fatalf("control page not applied: %s", b)
 	}
 }

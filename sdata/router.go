@@ -16,6 +16,7 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
+	"sdatasync/sdata/metrics"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
 	"sdatasync/sdata/wire"
@@ -48,6 +49,22 @@ type route struct {
 	// check, when set, runs before the method is looked at (a sync URL on
 	// a kind that does not synchronize is a 404 whatever the method).
 	check func(r *http.Request, t site.Target) error
+	// orRoles, with orWhen, are the roles that may call the row instead of
+	// role when orWhen(r) holds (device sync: a request without the mobile
+	// app headers is a backend notification, for writer or sync).
+	orRoles []auth.Role
+	orWhen  func(r *http.Request) bool
+}
+
+// needs is the roles of which a request to the row needs one.
+func (rt route) needs(r *http.Request) []auth.Role {
+	if rt.orWhen != nil && rt.orWhen(r) {
+		return rt.orRoles
+	}
+	if rt.also != "" {
+		return []auth.Role{rt.role, rt.also}
+	}
+	return []auth.Role{rt.role}
 }
 
 // anyMethod is the method of a row that serves every method (the handlers
@@ -143,6 +160,7 @@ func (s *Server) errors(h func(w http.ResponseWriter, r *http.Request) error) ht
 func (s *Server) serveGroup(g *group) http.Handler {
 	public := slices.ContainsFunc(append(slices.Clone(g.collection), g.single...), func(rt route) bool { return rt.role == auth.Public })
 	return s.errors(func(w http.ResponseWriter, r *http.Request) error {
+		metrics.SetRoute(r.Context(), g.label()) // the row, once chosen, names it better
 		p := auth.From(r.Context())
 		if p == nil && !public {
 			s.unauthenticated(r, "")
@@ -177,12 +195,14 @@ func (s *Server) serveGroup(g *group) http.Handler {
 		}
 		for _, rt := range rows {
 			if rt.method == anyMethod || rt.method == method && slices.Contains(allowed, method) {
-				if !p.Can(t.Dataset, rt.role) && (rt.also == "" || !p.Can(t.Dataset, rt.also)) {
+				metrics.SetRoute(r.Context(), rt.pattern)
+				needs := rt.needs(r)
+				if !slices.ContainsFunc(needs, func(n auth.Role) bool { return p.Can(t.Dataset, n) }) {
 					if p == nil {
 						return diag.Unauthorized()
 					}
-					s.denied(r, t, p, rt.role)
-					return diag.New(diag.Forbidden, "%s may not %s %s: it needs the %s role in dataset %q", p.Name, r.Method, r.URL.Path, rt.role, datasetOf(t))
+					s.denied(r, t, p, needs[0])
+					return diag.New(diag.Forbidden, "%s may not %s %s: it needs the %s role in dataset %q", p.Name, r.Method, r.URL.Path, roleList(needs), datasetOf(t))
 				}
 				return rt.handle(w, r, t)
 			}
@@ -216,6 +236,15 @@ func (s *Server) unauthenticated(r *http.Request, claimed string) {
 	detail, _ := json.Marshal(map[string]string{"path": r.URL.Path, "claimed": claimed})
 	s.jobs.Audit(r.Context(), store.AuditRecord{Dataset: ds, Operation: "denied.unauthenticated", Client: r.RemoteAddr,
 		Status: http.StatusUnauthorized, Detail: string(detail)})
+}
+
+// roleList names roles for messages: "writer or sync".
+func roleList(rs []auth.Role) string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = string(r)
+	}
+	return strings.Join(names, " or ")
 }
 
 // datasetOf names the dataset of a target for messages ("*" above the

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"sdatasync/sdata/auth"
+	"sdatasync/sdata/mobile"
 
 	"sdatasync/sdata/syncurls"
 )
@@ -35,13 +36,34 @@ const (
 // Rows are matched in order: specific paths before the patterns that would
 // also match them.
 func (s *Server) routes() []route {
-	sy, bt, rg := s.sync, s.batch, s.registry
+	sy, bt, rg, cs, mb := s.sync, s.batch, s.registry, s.console, s.mobile
 	syncCheck := sy.Check
 	return []route{
 		// pattern                                     method  handler
 		{pattern: "/healthz", method: GET, role: auth.Public, handle: s.health},
 		{pattern: "/healthz", method: HEAD, role: auth.Public, handle: s.health},
 		{pattern: "/sdata", method: GET, role: auth.Reader, handle: s.listApps},
+		{pattern: "/metrics", method: GET, role: auth.Auditor, handle: s.serveMetrics},
+
+		// The operations console (package console): its page and JSON APIs.
+		{pattern: "/console", method: GET, role: auth.Auditor, handle: cs.Redirect},
+		{pattern: "/console/api/endpoints", method: GET, role: auth.Auditor, handle: cs.Endpoints},
+		{pattern: "/console/api/runs", method: GET, role: auth.Auditor, handle: cs.Runs},
+		{pattern: "/console/api/run", method: GET, role: auth.Auditor, handle: cs.Run},
+		{pattern: "/console/api/audit", method: GET, role: auth.Auditor, handle: cs.Audit},
+		{pattern: "/console/api/jobs", method: GET, role: auth.Auditor, handle: cs.Jobs},
+		{pattern: "/console/api/conflicts", method: GET, role: auth.Auditor, handle: cs.Conflicts},
+		{pattern: "/console/api/conflicts('{id}')", method: GET, role: auth.Auditor, handle: cs.Conflict},
+		{pattern: "/console/api/datasets/{dataset}/conflicts('{id}')/restore", method: POST, role: auth.Writer, handle: cs.Restore},
+		{pattern: "/console/api/charts", method: GET, role: auth.Auditor, handle: cs.Charts},
+		{pattern: "/console/api/registry", method: GET, role: auth.Auditor, handle: cs.Registry},
+		{pattern: "/console/api/devices", method: GET, role: auth.Auditor, handle: cs.Devices},
+		{pattern: "/console/", method: GET, role: auth.Auditor, handle: cs.Assets},
+		{pattern: "/console/{file}", method: GET, role: auth.Auditor, handle: cs.Assets},
+
+		// The synchronize service of device sync (issue 14): devices, or backend notifications.
+		{pattern: "/invoke/wm.mobile.datasync/synchronize", method: POST, role: auth.Device, handle: mb.Synchronize(s.cfg.MaxBody, false),
+			orRoles: []auth.Role{auth.Writer, auth.Sync}, orWhen: notDevice},
 
 		// The endpoint registry (core 14).
 		{pattern: reg + "/endpoints", method: GET, role: auth.Auditor, handle: rg.List},
@@ -51,6 +73,14 @@ func (s *Server) routes() []route {
 		{pattern: reg + "/endpoints('{id}')", method: DELETE, role: auth.Admin, handle: rg.Delete},
 		{pattern: reg + "/{seg}", method: anyMethod, role: auth.Auditor, handle: s.registryUnknown(rg.Collection)},
 		{pattern: reg + "/{seg}/{op}", method: anyMethod, role: auth.Auditor, handle: s.registryUnknown(rg.NoService)},
+		// Device sync (issue 14): mobile sync components, the device registry, version keys.
+		{pattern: system + "/mobile/components", method: GET, role: auth.Auditor, handle: mb.ListComponents()},
+		{pattern: system + "/mobile/components", method: POST, role: auth.Admin, handle: mb.CreateComponent(s.cfg.MaxBody)},
+		{pattern: system + "/mobile/components('{id}')", method: GET, role: auth.Auditor, handle: mb.GetComponent()},
+		{pattern: system + "/mobile/components('{id}')", method: PUT, role: auth.Admin, handle: mb.ReplaceComponent(s.cfg.MaxBody)},
+		{pattern: system + "/mobile/components('{id}')", method: DELETE, role: auth.Admin, handle: mb.RemoveComponent()},
+		{pattern: system + "/mobile/devices", method: GET, role: auth.Auditor, handle: mb.Devices()},
+		{pattern: system + "/mobile/$rotateKey", method: POST, role: auth.Admin, handle: mb.RotateKeyHandler()},
 
 		// Users and API tokens (JSON; admin in every dataset, see package admin).
 		{pattern: adm + "/users", method: GET, role: auth.Admin, handle: s.admin.Users()},
@@ -71,6 +101,8 @@ func (s *Server) routes() []route {
 		{pattern: dataset, method: GET, role: auth.Reader, handle: s.listKinds},
 		{pattern: dataset + "/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.contractSchema},
 		{pattern: dataset + "/$syncLog", method: GET, role: auth.Auditor, handle: sy.Log()},
+		{pattern: dataset + "/$mobile/synchronize", method: POST, role: auth.Device, handle: mb.Synchronize(s.cfg.MaxBody, true),
+			orRoles: []auth.Role{auth.Writer, auth.Sync}, orWhen: notDevice},
 
 		// Resources (CRUD, query, paging) and their metadata.
 		{pattern: kind, method: GET, role: auth.Reader, handle: s.list, byContract: true},
@@ -120,3 +152,7 @@ func (s *Server) routes() []route {
 		{pattern: kind + "/{op}", method: anyMethod, role: auth.Reader, handle: s.unknownService},
 	}
 }
+
+// notDevice reports whether a synchronize request is a backend
+// notification (neither mobile app header).
+func notDevice(r *http.Request) bool { return !mobile.IsDeviceRequest(r) }

@@ -392,9 +392,17 @@ func TestSynchronousWithoutTrackingID(t *testing.T) {
 	assertConverged(t, a, b, kind)
 }
 
-// immediateFeed builds an immediate-mode feed carrying the given states.
+// immediateFeed builds an immediate-mode feed carrying the given states;
+// its digest is src's, raised to claim every entry (a feed may carry no
+// change its own digest does not claim).
 func immediateFeed(t *testing.T, src *provider, kind string, entries ...*feeds.Entry) []byte {
 	d := src.digest(kind)
+	for _, e := range entries {
+		if de, ok := d.Get(e.SyncState.Endpoint); ok && de.Tick <= e.SyncState.Tick {
+			de.Tick = e.SyncState.Tick + 1
+			d.Set(de)
+		}
+	}
 	var buf bytes.Buffer
 	if err := feeds.WriteFeed(&buf, &feeds.Feed{ID: "urn:x", Title: "immediate", SyncMode: "immediate", Digest: &d, Entries: entries, TotalResults: -1}); err != nil {
 		t.Fatal(err)
@@ -610,7 +618,7 @@ func TestDigestPutReseeds(t *testing.T) {
 	a.create(kind, ta("One", "1"))
 	a.create(kind, ta("Two", "2"))
 	own := a.endpoint(kind).URL
-	body := `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><digestEntry><endpoint>http://other/x</endpoint><tick>9</tick><stamp>2008-10-30T14:52:03Z</stamp><conflictPriority>2</conflictPriority></digestEntry>` +
+	body := `<digest xmlns="http://schemas.sage.com/sdata/sync/2008/1"><origin>` + own + `</origin><digestEntry><endpoint>http://other/x</endpoint><tick>9</tick><stamp>2008-10-30T14:52:03Z</stamp><conflictPriority>2</conflictPriority></digestEntry>` +
 		`<digestEntry><endpoint>` + own + `</endpoint><tick>1</tick><stamp>2008-10-30T14:52:03Z</stamp><conflictPriority>5</conflictPriority></digestEntry></digest>`
 	st, _, b := do(t, http.MethodPut, a.kind(kind)+"/$syncDigest", []byte(body))
 	mustStatus(t, 200, st, b)

@@ -34,7 +34,8 @@ const benchUsage = `Usage: sdatasync bench [flags]
 Measures a full catch-up pass of N trading accounts between two local
 providers (separate processes, separate SQLite files), then an incremental
 pass of a few changes: entries per second, bytes on the wire and the peak
-memory (RSS) of each process.
+memory (RSS) of each process. "sdatasync bench api -h" measures the
+resource API under concurrent clients instead.
 
 `
 
@@ -42,6 +43,10 @@ type benchConfig struct {
 	resources, changes, pageSize  int
 	dir, pprofSource, pprofTarget string
 	keep, json, noAuth            bool
+	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
+	repeat                        int
+	reuse                         bool   // --reuse: the databases of an earlier --keep run
+	exe                           string // --exe: the build whose providers and engine are measured
 }
 
 // benchPass is what one measured pass reported.
@@ -67,9 +72,14 @@ type benchReport struct {
 	Incremental  benchPass `json:"incremental"`
 	SourceRSSMiB float64   `json:"sourcePeakRSSMiB"`
 	TargetRSSMiB float64   `json:"targetPeakRSSMiB"`
+	// Repeated incremental passes, with and without changes (--repeat).
+	Repeated *benchRepeated `json:"repeated,omitempty"`
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "api" {
+		return benchAPI(ctx, args[1:], stdout, stderr) // bench_api.go
+	}
 	var c benchConfig
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -82,6 +92,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.pprofSource, "pprof-source", "", "serve the source provider's profiling endpoints on this address")
 	fs.StringVar(&c.pprofTarget, "pprof-target", "", "serve the target provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
+	c.incrementalFlags(fs)
 	fs.BoolVar(&c.noAuth, "insecure-no-auth", false, "run the providers without authentication (to measure what it costs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -89,9 +100,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 {
-		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1 and no arguments")
+	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 || c.repeat < 0 ||
+		(c.reuse && (c.dir == "" || len(c.sizes) > 0)) {
+		fmt.Fprintln(stderr, "sdatasync bench: need --resources >= 1, 0 <= --changes <= --resources, --page-size >= 1, --repeat >= 0, --reuse only with --dir and without --sizes, and no arguments")
 		return 2
+	}
+	if len(c.sizes) > 0 {
+		return benchSizes(ctx, c, stdout, stderr)
 	}
 	rep, err := runBench(ctx, c, stderr)
 	if err != nil {
@@ -99,10 +114,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if c.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-		return 0
+		return writeJSON(stdout, rep)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "pass\tentries\tseconds\tentries/s\tsent MiB\treceived MiB\tengine RSS MiB\tCPU s source/target/engine\t\n")
@@ -116,11 +128,15 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tw.Flush()
 	fmt.Fprintf(stdout, "peak RSS: source %.1f MiB, target %.1f MiB (page size %d, seeding took %.1f s)\n",
 		rep.SourceRSSMiB, rep.TargetRSSMiB, rep.PageSize, rep.SeedSeconds)
+	if r := rep.Repeated; r != nil {
+		fmt.Fprintf(stdout, "incremental passes (median of %d): %d changes %.3f s (source CPU %.3f s), no change %.3f s (source CPU %.3f s)\n",
+			r.Runs, r.Changes, r.ChangedMedian, r.ChangedSrcCPU, r.QuietMedian, r.QuietSrcCPU)
+	}
 	return 0
 }
 
 func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, error) {
-	exe, err := os.Executable()
+	exe, err := benchExe(c.exe)
 	if err != nil {
 		return nil, err
 	}
@@ -143,19 +159,22 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	}
 	srcBase, dstBase := "http://"+srcAddr, "http://"+dstAddr
 	srcDB, dstDB := filepath.Join(dir, "source.db"), filepath.Join(dir, "target.db")
-	for _, f := range []string{srcDB, dstDB} {
-		os.Remove(f)
-	}
 	rep := &benchReport{Resources: c.resources, PageSize: c.pageSize}
-
-	fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
-	start := time.Now()
-	if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
-		return nil, fmt.Errorf("seeding: %w", err)
+	reuse := c.reuse && reusable(log, srcDB, dstDB)
+	if !reuse {
+		for _, f := range []string{srcDB, dstDB} {
+			os.Remove(f)
+		}
+		fmt.Fprintf(log, "seeding %d trading accounts...\n", c.resources)
+		start := time.Now()
+		if err := seedBench(ctx, srcDB, srcBase, c.resources); err != nil {
+			return nil, fmt.Errorf("seeding: %w", err)
+		}
+		rep.SeedSeconds = time.Since(start).Seconds()
 	}
-	rep.SeedSeconds = time.Since(start).Seconds()
 	cred := benchCred{}
 	if !c.noAuth {
+		var err error
 		if cred, err = benchUsers(ctx, exe, map[string]string{srcDB: dstBase, dstDB: srcBase}); err != nil {
 			return nil, err
 		}
@@ -173,14 +192,16 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	defer dst.stop()
 
 	kind := "/sdata/sdatasync/gcrm/-/tradingAccounts"
-	fmt.Fprintln(log, "full pass...")
-	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
-	if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full", cred); err != nil {
-		return nil, err
-	}
-	rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
-	if rep.Full.Entries != c.resources {
-		return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+	if !reuse {
+		fmt.Fprintln(log, "full pass...")
+		s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
+		if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full", cred); err != nil {
+			return nil, err
+		}
+		rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
+		if rep.Full.Entries != c.resources {
+			return nil, fmt.Errorf("the full pass moved %d entries, want %d", rep.Full.Entries, c.resources)
+		}
 	}
 	fmt.Fprintf(log, "changing %d resources at the source...\n", c.changes)
 	client := &http.Client{Timeout: time.Minute}
@@ -201,13 +222,18 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		}
 	}
 	fmt.Fprintln(log, "incremental pass...")
-	s0, t0 = src.cpuSeconds(), dst.cpuSeconds()
+	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
 	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental", cred); err != nil {
 		return nil, err
 	}
 	rep.Incremental.SourceCPU, rep.Incremental.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
 	if rep.Incremental.Entries != c.changes {
 		return nil, fmt.Errorf("the incremental pass moved %d entries, want %d", rep.Incremental.Entries, c.changes)
+	}
+	if c.repeat > 0 {
+		if rep.Repeated, err = repeatIncremental(ctx, exe, src, srcBase+kind, dstBase+kind, c, cred, log); err != nil {
+			return nil, err
+		}
 	}
 	rep.SourceRSSMiB, rep.TargetRSSMiB = src.peakRSS(), dst.peakRSS()
 	return rep, nil
@@ -387,6 +413,9 @@ type benchCred struct{ user, password string }
 func benchUsers(ctx context.Context, exe string, dbs map[string]string) (benchCred, error) {
 	c := benchCred{user: "bench", password: randomPassword()}
 	for db, other := range dbs {
+		// A reused database (--reuse) holds the user of the earlier run,
+		// whose password is gone: it is replaced.
+		_ = exec.CommandContext(ctx, exe, "user", "remove", "--db", db, c.user).Run()
 		cmd := exec.CommandContext(ctx, exe, "user", "add", "--db", db, "--role", "sync", "--role", "writer", "--endpoint", other,
 			"--password-stdin", c.user)
 		cmd.Stdin = strings.NewReader(c.password + "\n")

@@ -23,7 +23,7 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(context.Background(), exe, "bench", "--resources", "300", "--changes", "20", "--page-size", "100", "--json")
+	cmd := exec.CommandContext(context.Background(), exe, "bench", "--resources", "300", "--changes", "20", "--page-size", "100", "--repeat", "2", "--json")
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
@@ -36,7 +36,70 @@ func TestBenchCommand(t *testing.T) {
 		rep.SourceRSSMiB <= 0 || rep.TargetRSSMiB <= 0 || rep.Full.EngineRSSMiB <= 0 || rep.Full.EntriesPerSec <= 0 {
 		t.Fatalf("report: %+v", rep)
 	}
-	if code := bench(context.Background(), []string{"--changes", "5", "--resources", "2"}, &out, &out); code != 2 {
-		t.Fatalf("bad flags: exit %d", code)
+	if r := rep.Repeated; r == nil || len(r.Changed) != 2 || len(r.Quiet) != 2 || r.ChangedEntries != 20 || r.ChangedMedian <= 0 || r.QuietMedian <= 0 {
+		t.Fatalf("repeated incremental passes: %+v", rep.Repeated)
+	}
+
+	// --sizes: one report per size, each with its repeated passes.
+	out.Reset()
+	cmd = exec.CommandContext(context.Background(), exe, "bench", "--sizes", "40,90", "--changes", "10", "--page-size", "25", "--repeat", "1", "--json")
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var reps []benchReport
+	if err := json.Unmarshal(out.Bytes(), &reps); err != nil {
+		t.Fatalf("%v\n%s", err, out.Bytes())
+	}
+	if len(reps) != 2 || reps[0].Resources != 40 || reps[1].Resources != 90 || reps[1].Full.Entries != 90 ||
+		reps[1].Repeated == nil || reps[1].Repeated.ChangedEntries != 10 {
+		t.Fatalf("sizes report: %s", out.Bytes())
+	}
+	for _, bad := range [][]string{{"--changes", "5", "--resources", "2"}, {"--sizes", "10,x"}, {"--repeat", "-1"}, {"--reuse"}} {
+		if code := bench(context.Background(), bad, &out, &out); code != 2 {
+			t.Fatalf("bad flags %q: exit %d", bad, code)
+		}
+	}
+}
+
+// TestBenchAPICommand runs `sdatasync bench api` small against a real
+// provider process: every mode answers without errors, and the mix reports
+// its methods apart.
+func TestBenchAPICommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	exe := filepath.Join(t.TempDir(), "sdatasync")
+	build := exec.Command("go", "build", "-o", exe, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(context.Background(), exe, "bench", "api", "--resources", "300", "--clients", "1,4",
+		"--duration", "400ms", "--page-depth", "150", "--json")
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var rep apiReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.Bytes())
+	}
+	if len(rep.Runs) != 2*len(apiModes) {
+		t.Fatalf("%d runs, want %d: %s", len(rep.Runs), 2*len(apiModes), out.Bytes())
+	}
+	for _, r := range rep.Runs {
+		if r.Requests == 0 || r.Errors != 0 || r.PerSecond <= 0 || r.P50ms <= 0 || r.P99ms < r.P50ms || r.ServerCPU <= 0 {
+			t.Errorf("%s with %d clients: %+v", r.Mode, r.Clients, r)
+		}
+		if r.Mode == "mix" && (r.ByMethod["GET"].Requests == 0 || r.ByMethod["PUT"].Requests == 0 || r.ByMethod["POST"].Requests == 0) {
+			t.Errorf("mix with %d clients: methods %+v", r.Clients, r.ByMethod)
+		}
+	}
+	for _, bad := range [][]string{{"api", "--modes", "read,fly"}, {"api", "--clients", "0"}, {"api", "--reuse"}, {"api", "--duration", "0s"}} {
+		if code := bench(context.Background(), bad, &out, &out); code != 2 {
+			t.Fatalf("bad flags %q: exit %d", bad, code)
+		}
 	}
 }

@@ -153,6 +153,7 @@ func envDefaults(fs *flag.FlagSet) error {
 type serveConfig struct {
 	addr, db, app, contract, baseURL, logLevel string
 	pprofAddr                                  string
+	mobileComponents                           string
 	datasets, pushTo                           stringList
 	demo, insecureNoAuth                       bool
 	priority                                   int
@@ -177,6 +178,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&c.maxBody, "max-body", sdata.DefaultMaxBody, "request body limit in bytes")
 	fs.IntVar(&c.maxConns, "max-connections", 800, "open connections at most (more are answered 503); keep it under the open-file limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.mobileComponents, "mobile-components", "", "load mobile sync components (device sync) from this JSON file at start")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -240,6 +242,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	srv, err := sdata.New(ctx, sdata.Config{
 		App: c.app, Contract: contract, Datasets: c.datasets, BaseURL: base,
 		ConflictPriority: c.priority, MaxBody: c.maxBody, Logger: log, PushTo: c.pushTo, Auth: authn,
+		MobileComponents: c.mobileComponents,
 	}, st)
 	if err != nil {
 		return err

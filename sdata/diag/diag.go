@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"sdatasync/digest"
 	"sdatasync/feeds"
 	"sdatasync/sdata/payload"
 	"sdatasync/sdata/query"
@@ -163,6 +164,15 @@ func Payload(path, format string, args ...any) *Error {
 	return e
 }
 
+// At sets the payloadPath of e's diagnoses (the element of the request
+// body that is wrong) and returns e.
+func At(e *Error, path string) *Error {
+	for i := range e.Diagnoses {
+		e.Diagnoses[i].PayloadPath = path
+	}
+	return e
+}
+
 // NotAllowed is the 405 for a method outside allowed (which the Allow
 // header lists, in the order given).
 func NotAllowed(method string, allowed ...string) *Error {
@@ -193,7 +203,11 @@ func As(ctx context.Context, log *slog.Logger, err error) *Error {
 	var lim *feeds.LimitError
 	var syn *feeds.SyntaxError
 	var fe *feeds.FormatError
+	var ie *digest.InvalidError
 	switch {
+	case errors.As(err, &ie):
+		// A digest or sync state that breaks a rule of the protocol.
+		return At(New(BadRequest, "%s", ie.Error()), ie.Path)
 	case errors.As(err, &pe):
 		return Payload(pe.Path, "%s", pe.Message)
 	case errors.As(err, &qe):
@@ -209,7 +223,7 @@ func As(ctx context.Context, log *slog.Logger, err error) *Error {
 	case errors.As(err, &syn):
 		return New(BadRequest, "malformed XML: %s", syn.Error())
 	case errors.As(err, &fe):
-		return New(BadRequest, "%s", fe.Error())
+		return At(New(BadRequest, "%s", fe.Error()), fe.Path)
 	case errors.Is(err, store.ErrNotFound):
 		return New(NoResource, "resource not found")
 	case errors.Is(err, store.ErrConflict):

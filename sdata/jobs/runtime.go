@@ -45,6 +45,8 @@ type Config struct {
 	TTL   time.Duration // 0: DefaultTTL
 	Hold  time.Duration // 0: DefaultHold
 	Sweep time.Duration // 0: DefaultSweep
+	// Observe, when set, sees every record Audit writes (metrics).
+	Observe func(recs ...store.AuditRecord)
 }
 
 // Resumer restarts a job of its type that a previous process left running:
@@ -60,6 +62,7 @@ type Runtime struct {
 	log  *slog.Logger
 	ttl  time.Duration
 	hold time.Duration
+	obs  func(recs ...store.AuditRecord)
 
 	life context.Context // cancelled by Close: the lifetime of every goroutine
 	stop context.CancelFunc
@@ -78,7 +81,7 @@ type Runtime struct {
 // New starts a runtime: its sweeper (expiry, failed status writes) and its
 // purger. Register the resumers, then call Resume.
 func New(ctx context.Context, cfg Config) *Runtime {
-	rt := &Runtime{st: cfg.Store, site: cfg.Site, log: cfg.Log, ttl: cfg.TTL, hold: cfg.Hold,
+	rt := &Runtime{st: cfg.Store, site: cfg.Site, log: cfg.Log, ttl: cfg.TTL, hold: cfg.Hold, obs: cfg.Observe,
 		purgeWake: make(chan struct{}, 1), resumers: map[string]Resumer{}, failing: map[int64]failure{}}
 	if rt.log == nil {
 		rt.log = slog.New(slog.DiscardHandler)
@@ -418,6 +421,9 @@ func (rt *Runtime) Audit(ctx context.Context, recs ...store.AuditRecord) {
 	}
 	if err := rt.st.Audit(context.WithoutCancel(ctx), recs...); err != nil {
 		rt.log.Error("audit log write failed", "err", err)
+	}
+	if rt.obs != nil {
+		rt.obs(recs...)
 	}
 }
 

@@ -48,6 +48,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"sdatasync/digest"
 	"sdatasync/feeds"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/payload"
@@ -229,25 +230,15 @@ func parseRegistryPayload(el *etree.Element) (*regEndpoint, error) {
 
 // canonicalURL checks an endpoint URL and returns its canonical form.
 func canonicalURL(raw string) (string, error) {
+	// The endpoint URLs of digests and sync states follow the same rule.
+	if err := digest.ValidEndpoint(strings.TrimSpace(raw)); err != nil {
+		return "", fmt.Errorf("the url %v", err)
+	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
 		return "", fmt.Errorf("%q is not a URL: %v", raw, err)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("%q is not an absolute http or https URL", raw)
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return "", fmt.Errorf("%q has no host", raw)
-	}
-	if u.User != nil || u.Fragment != "" || u.RawQuery != "" || u.Opaque != "" {
-		return "", fmt.Errorf("%q: an endpoint URL has no user info, query or fragment", raw)
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("%q has an invalid port", raw)
-		}
-	}
 	u.Host = strings.ToLower(u.Host)
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
@@ -367,7 +358,10 @@ func (ep *regEndpoint) normalize(now time.Time) error {
 	}
 	if v, i := ep.prop(priorityProp); i >= 0 {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 || n > 9 {
+		if err == nil {
+			err = digest.ValidPriority(n)
+		}
+		if err != nil {
 			return diag.Payload(fmt.Sprintf("endpoint/properties/property[%d]", i+1), "conflictPriority %q is not an integer in 1..9", v)
 		}
 		ep.props[i].value = strconv.Itoa(n)

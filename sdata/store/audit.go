@@ -29,20 +29,23 @@ type AuditRecord struct {
 
 // Audit appends records to the audit log.
 func (s *SQLite) Audit(ctx context.Context, recs ...AuditRecord) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		for _, a := range recs {
-			rt := ""
-			if !a.RunTime.IsZero() {
-				rt = fmtStamp(a.RunTime)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (time, dataset, kind, operation, tracking_id, run_name, run_stamp, run_time, client, principal, status, count, duration_ms, detail)
-				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, fmtStamp(a.Time), a.Dataset, a.Kind, a.Operation, a.TrackingID, a.RunName, a.RunStamp, rt,
-				a.Client, a.Principal, a.Status, a.Count, float64(a.Duration)/float64(time.Millisecond), a.Detail); err != nil {
-				return fmt.Errorf("store: audit: %w", err)
-			}
+	return s.write(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, recs) })
+}
+
+// insertAudit appends records to the audit log inside tx.
+func insertAudit(ctx context.Context, tx *sql.Tx, recs []AuditRecord) error {
+	for _, a := range recs {
+		rt := ""
+		if !a.RunTime.IsZero() {
+			rt = fmtStamp(a.RunTime)
 		}
-		return nil
-	})
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (time, dataset, kind, operation, tracking_id, run_name, run_stamp, run_time, client, principal, status, count, duration_ms, detail)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, fmtStamp(a.Time), a.Dataset, a.Kind, a.Operation, a.TrackingID, a.RunName, a.RunStamp, rt,
+			a.Client, a.Principal, a.Status, a.Count, float64(a.Duration)/float64(time.Millisecond), a.Detail); err != nil {
+			return fmt.Errorf("store: audit: %w", err)
+		}
+	}
+	return nil
 }
 
 // AuditQuery filters the audit log; empty fields do not filter.

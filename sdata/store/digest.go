@@ -32,14 +32,14 @@ func writeDigest(ctx context.Context, tx *sql.Tx, ep Endpoint, d digest.Digest) 
 }
 
 // ReplaceDigest replaces the endpoint's digest (a $syncDigest PUT, used to
-// re-seed an endpoint). The endpoint's own entry never moves backwards
-// below the ticks its stored resources carry, never moves beyond the
-// provider's own clock, and is kept when d lacks it.
+// re-seed an endpoint) after digest.Digest.ValidateOwn. The endpoint's own
+// entry never moves backwards below the ticks its stored resources carry,
+// never moves beyond the provider's own clock, and is kept when d lacks it.
 //
 // It returns the digests before and after, read in the same transaction, for
 // the audit log.
 func (s *SQLite) ReplaceDigest(ctx context.Context, ep Endpoint, d digest.Digest) (before, after digest.Digest, err error) {
-	if err := d.Validate(); err != nil {
+	if err := d.ValidateOwn(ep.URL); err != nil {
 		return before, after, err
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {

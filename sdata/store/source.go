@@ -13,6 +13,19 @@ import (
 	"sdatasync/digest"
 )
 
+// The statements of a source selection. Both are index searches whose cost
+// follows what they find, not the size of the table (TestSelectionUsesIndexes):
+// resources without a UUID through the partial index resources_without_uuid,
+// the changes of one endpoint from a tick on through resources_changes.
+const (
+	sqlWithoutUUID   = `SELECT id FROM resources WHERE endpoint_id = ? AND uuid IS NULL`
+	sqlAssignUUIDs   = `UPDATE resources SET uuid = j.value FROM json_each(?) AS j WHERE resources.id = CAST(j.key AS INTEGER)`
+	sqlSelectChanges = `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases)
+		SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), r.key, r.uuid, r.etag, r.payload, r.title, r.deleted, r.change, ?, r.sync_tick, r.sync_stamp, r.sync_user, r.updated,
+		coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), '')
+		FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ?`
+)
+
 // RunSource makes the selection of a source job: in one transaction it reads
 // the endpoint's digest S, selects every resource the target (whose digest
 // is target) lacks by digest.Selects's rule (a change of an endpoint from
@@ -28,7 +41,7 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 			return err
 		}
 		// Resources without a UUID get one now: they are about to travel.
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM resources WHERE endpoint_id = ? AND uuid IS NULL`, ep.ID)
+		rows, err := tx.QueryContext(ctx, sqlWithoutUUID, ep.ID)
 		if err != nil {
 			return err
 		}
@@ -54,8 +67,7 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE resources SET uuid = j.value FROM json_each(?) AS j
-				WHERE resources.id = CAST(j.key AS INTEGER)`, string(b)); err != nil {
+			if _, err := tx.ExecContext(ctx, sqlAssignUUIDs, string(b)); err != nil {
 				return fmt.Errorf("store: assign uuids: %w", err)
 			}
 		}
@@ -69,10 +81,7 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 			if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases)
-				SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), r.key, r.uuid, r.etag, r.payload, r.title, r.deleted, r.change, ?, r.sync_tick, r.sync_stamp, r.sync_user, r.updated,
-				coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), '')
-				FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ?`,
+			res, err := tx.ExecContext(ctx, sqlSelectChanges,
 				job.ID, seq, rg.Endpoint, ep.ID, nid, rg.From)
 			if err != nil {
 				return fmt.Errorf("store: select changes: %w", err)

@@ -12,7 +12,6 @@ import (
 
 	"sdatasync/digest"
 	"sdatasync/feeds"
-	"sdatasync/sdata/diag"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/payload"
 	"sdatasync/sdata/site"
@@ -29,15 +28,10 @@ func (s *Service) readDigest(w http.ResponseWriter, r *http.Request) (*digest.Di
 	return s.parseDigest(body)
 }
 
+// parseDigest parses a digest; the codec validates it as it decodes
+// (digest.Digest.Validate), an invalid one is a 400 naming the field.
 func (s *Service) parseDigest(body []byte) (*digest.Digest, error) {
-	d, err := feeds.ParseDigest(bytes.NewReader(body), s.limits)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Validate(); err != nil {
-		return nil, diag.New(diag.BadRequest, "%v", err)
-	}
-	return d, nil
+	return feeds.ParseDigest(bytes.NewReader(body), s.limits)
 }
 
 // newTracking is the tracking id of a job the request did not name (a

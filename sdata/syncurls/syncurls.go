@@ -152,6 +152,9 @@ func (s *Service) Digest() site.Handler {
 			if err := s.trust(r.Context(), digestEndpoints(*d)...); err != nil {
 				return 0, err
 			}
+			if err := d.ValidateOwn(t.Endpoint.URL); err != nil {
+				return 0, err
+			}
 			if err := s.replaceDigest(r.Context(), t.Scope, ru, *d, OpReplaced, 0); err != nil {
 				return 0, err
 			}

@@ -129,10 +129,10 @@ func (s *Service) prepareTarget(ctx context.Context, sc site.Scope, body []byte)
 	default:
 		return nil, diag.New(diag.BadRequest, "unknown sync:syncMode %q (catchUp or immediate)", f.SyncMode)
 	}
+	// The codec validated the digest and every sync state, each against
+	// the digest's claim (digest.Digest.Validate, SyncState.Validate,
+	// Claims.Check).
 	if f.Digest != nil {
-		if err := f.Digest.Validate(); err != nil {
-			return nil, diag.New(diag.BadRequest, "feed digest: %v", err)
-		}
 		tf.digest = *f.Digest
 		if err := s.configured(ctx, &tf.digest); err != nil {
 			return nil, err
@@ -163,10 +163,10 @@ func (s *Service) prepareEntry(sc site.Scope, i int, e *feeds.Entry) store.Incom
 	}
 	switch {
 	case e.SyncState == nil:
-		// Without a sync state the entry cannot be placed in any clock.
+		// Without a sync state the entry cannot be placed in any clock. (A
+		// sync state that is there but wrong fails the whole page: the
+		// codec refuses it.)
 		return bad(path+"/syncState", "the entry has no sync:syncState")
-	case e.SyncState.Endpoint == "":
-		return bad(path+"/syncState/endpoint", "the entry's sync:syncState has no sync:endpoint")
 	}
 	in.State = *e.SyncState
 	if e.Payload == nil {
@@ -248,7 +248,8 @@ func (s *Service) applyTarget(ctx context.Context, sc site.Scope, j store.Job, t
 }
 
 // auditResults writes the summary of an applied page and one record per
-// conflict (both sync states and the winner).
+// conflict (both versions, the rule that decided and the winner:
+// ConflictDetail).
 func (s *Service) auditResults(ctx context.Context, sc site.Scope, j store.Job, res []store.Result, d time.Duration) {
 	counts := map[string]int{}
 	recs := []store.AuditRecord{}
@@ -257,13 +258,9 @@ func (s *Service) auditResults(ctx context.Context, sc site.Scope, j store.Job, 
 	for _, r := range res {
 		counts[r.Outcome]++
 		if r.Outcome == digest.ConflictSource.String() || r.Outcome == digest.ConflictTarget.String() {
-			winner := "source"
-			if r.Outcome == digest.ConflictTarget.String() {
-				winner = "target"
-			}
 			rec := base
 			rec.Operation, rec.Status, rec.Count = "target.conflict", r.Status, 1
-			rec.Detail = jsonString(map[string]any{"uuid": r.UUID, "sourceState": r.SourceState, "targetState": r.TargetState, "winner": winner})
+			rec.Detail = jsonString(conflictDetail(r))
 			recs = append(recs, rec)
 		}
 	}
