@@ -43,7 +43,8 @@ type benchConfig struct {
 	resources, changes, pageSize  int
 	dir, pprofSource, pprofTarget string
 	keep, json, noAuth            bool
-	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
+	auth                          string // --auth: token, basic or none
+	sizes                         []int  // --sizes: one bench per size (bench_incremental.go)
 	repeat                        int
 	reuse                         bool   // --reuse: the databases of an earlier --keep run
 	exe                           string // --exe: the build whose providers and engine are measured
@@ -93,12 +94,24 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.pprofTarget, "pprof-target", "", "serve the target provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
 	c.incrementalFlags(fs)
-	fs.BoolVar(&c.noAuth, "insecure-no-auth", false, "run the providers without authentication (to measure what it costs)")
+	fs.StringVar(&c.auth, "auth", "token", "how the pass authenticates: token (an API token per provider, as an engine should), basic (user and password) or none (providers with --insecure-no-auth, to measure what authentication costs)")
+	fs.BoolVar(&c.noAuth, "insecure-no-auth", false, "the same as --auth none")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	switch c.auth {
+	case "token", "basic":
+	case "none":
+		c.noAuth = true
+	default:
+		fmt.Fprintf(stderr, "sdatasync bench: --auth %q: token, basic or none\n", c.auth)
+		return 2
+	}
+	if c.noAuth {
+		c.auth = "none"
 	}
 	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 || c.repeat < 0 ||
 		(c.reuse && (c.dir == "" || len(c.sizes) > 0)) {
@@ -175,7 +188,7 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	cred := benchCred{}
 	if !c.noAuth {
 		var err error
-		if cred, err = benchUsers(ctx, exe, map[string]string{srcDB: dstBase, dstDB: srcBase}); err != nil {
+		if cred, err = benchUsers(ctx, exe, srcDB, dstDB, srcBase, dstBase, c.auth == "token"); err != nil {
 			return nil, err
 		}
 	}
@@ -369,12 +382,15 @@ func (p *provider) stop() {
 func runPassChild(ctx context.Context, exe, source, target string, pageSize int, run string, cred benchCred) (benchPass, error) {
 	var out, errb bytes.Buffer
 	args := []string{"pass", "--source", source, "--target", target, "--page-size", strconv.Itoa(pageSize), "--run-name", run, "--json"}
-	if cred.user != "" {
+	if cred.user != "" && cred.srcToken == "" {
 		args = append(args, "--user", cred.user)
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
-	if cred.user != "" {
-		// The password goes through the environment, never the command line.
+	// Secrets go through the environment, never the command line.
+	switch {
+	case cred.srcToken != "":
+		cmd.Env = append(os.Environ(), "SDATASYNC_SOURCE_TOKEN="+cred.srcToken, "SDATASYNC_TARGET_TOKEN="+cred.dstToken)
+	case cred.user != "":
 		cmd.Env = append(os.Environ(), "SDATASYNC_PASSWORD="+cred.password)
 	}
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -403,25 +419,41 @@ func runPassChild(ctx context.Context, exe, source, target string, pageSize int,
 	return bp, nil
 }
 
-// benchCred is the user the bench's pass and changes authenticate as.
-type benchCred struct{ user, password string }
+// benchCred is the user the bench's changes (and, with --auth basic, its
+// passes) authenticate as, and with --auth token the API token of that user
+// at each provider, which the passes use instead.
+type benchCred struct{ user, password, srcToken, dstToken string }
 
-// benchUsers creates, through the user command of the binary (as an
-// operator would), the same user with a random password in each database
-// (db -> the other provider's URL, which the user speaks for): sync for
-// the pass, writer for the changes at the source.
-func benchUsers(ctx context.Context, exe string, dbs map[string]string) (benchCred, error) {
+// benchUsers creates, through the user and token commands of the binary
+// (as an operator would), the same user with a random password in each
+// database, speaking for the other provider's URL: sync for the pass,
+// writer for the changes at the source. With tokens, each database also
+// issues the user an API token (shown once, on the command's stdout).
+func benchUsers(ctx context.Context, exe, srcDB, dstDB, srcBase, dstBase string, tokens bool) (benchCred, error) {
 	c := benchCred{user: "bench", password: randomPassword()}
-	for db, other := range dbs {
+	for _, side := range []struct {
+		db, other string
+		token     *string
+	}{{srcDB, dstBase, &c.srcToken}, {dstDB, srcBase, &c.dstToken}} {
 		// A reused database (--reuse) holds the user of the earlier run,
-		// whose password is gone: it is replaced.
-		_ = exec.CommandContext(ctx, exe, "user", "remove", "--db", db, c.user).Run()
-		cmd := exec.CommandContext(ctx, exe, "user", "add", "--db", db, "--role", "sync", "--role", "writer", "--endpoint", other,
+		// whose password is gone: it is replaced (its tokens go with it).
+		_ = exec.CommandContext(ctx, exe, "user", "remove", "--db", side.db, c.user).Run()
+		cmd := exec.CommandContext(ctx, exe, "user", "add", "--db", side.db, "--role", "sync", "--role", "writer", "--endpoint", side.other,
 			"--password-stdin", c.user)
 		cmd.Stdin = strings.NewReader(c.password + "\n")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return benchCred{}, fmt.Errorf("creating the bench user in %s: %v\n%s", db, err, out)
+			return benchCred{}, fmt.Errorf("creating the bench user in %s: %v\n%s", side.db, err, out)
 		}
+		if !tokens {
+			continue
+		}
+		var out, errb bytes.Buffer
+		cmd = exec.CommandContext(ctx, exe, "token", "create", "--db", side.db, "--user", c.user, "bench-pass")
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			return benchCred{}, fmt.Errorf("creating the bench token in %s: %v\n%s", side.db, err, errb.String())
+		}
+		*side.token = strings.TrimSpace(out.String())
 	}
 	return c, nil
 }
