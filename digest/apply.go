@@ -125,6 +125,9 @@ type Decision struct {
 	Status   int
 	Severity string
 	Message  string
+	// Rule names the rule that decided a conflict (RulePriority,
+	// RuleStamp, RuleEndpoint); "" for any other outcome.
+	Rule string
 }
 
 // Writes reports whether the incoming version is to be written (Apply or
@@ -181,7 +184,8 @@ func DecideEntry(target *Digest, p *Page, in Arrival, held *SyncState, heldConte
 		AfterEntry(target, fd, in.State)
 		return Decision{Outcome: Invalid, Status: StatusBadEntry, Severity: SeverityError, Message: in.Invalid.Error()}, nil
 	}
-	out := Decide(fd, *target, in.State, held)
+	td := *target
+	out := Decide(fd, td, in.State, held)
 	var hc Context
 	if out.Conflict() && heldContext != nil {
 		var err error
@@ -189,10 +193,14 @@ func DecideEntry(target *Digest, p *Page, in Arrival, held *SyncState, heldConte
 			return Decision{}, err
 		}
 		if len(hc) > 0 {
-			out = Decide(fd, target.Including(hc), in.State, held)
+			td = target.Including(hc)
+			out = Decide(fd, td, in.State, held)
 		}
 	}
 	d := Decision{Outcome: out}
+	if out.Conflict() {
+		d.Rule = ConflictRule(fd.Priority(in.State.Endpoint), td.Priority(held.Endpoint), in.State, *held)
+	}
 	switch {
 	case out.Conflict() && !p.EndsFeed:
 		// The merge includes both versions: what either included beyond

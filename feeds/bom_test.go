@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -144,4 +145,75 @@ func FuzzCharRefs(f *testing.F) {
 			t.Fatalf("refused a document without a character reference: %v", err)
 		}
 	})
+}
+
+// checkCharRefsQuadratic is checkCharRefs as it was before it kept the
+// positions of the next '&' and '<' (quadratic on many references): the
+// reference that FuzzCharRefsSame compares the linear version with.
+func checkCharRefsQuadratic(data []byte) error {
+	for i := 0; i < len(data); {
+		k := bytes.IndexByte(data[i:], '&')
+		l := bytes.IndexByte(data[i:], '<')
+		switch {
+		case k < 0:
+			return nil
+		case l >= 0 && l < k:
+			j := i + l
+			var end []byte
+			switch {
+			case bytes.HasPrefix(data[j:], []byte("<![CDATA[")):
+				end = []byte("]]>")
+			case bytes.HasPrefix(data[j:], []byte("<!--")):
+				end = []byte("-->")
+			case bytes.HasPrefix(data[j:], []byte("<?")):
+				end = []byte("?>")
+			}
+			if end == nil {
+				i = j + 1
+				continue
+			}
+			e := bytes.Index(data[j:], end)
+			if e < 0 {
+				return nil
+			}
+			i = j + e + len(end)
+			continue
+		}
+		j := i + k
+		if r, n := charRef(data[j:]); n > 0 && 0xD800 <= r && r <= 0xDFFF {
+			return &SyntaxError{Line: 1 + bytes.Count(data[:j], []byte("\n")), Msg: "surrogate"}
+		}
+		i = j + 1
+	}
+	return nil
+}
+
+// FuzzCharRefsSame: the linear checkCharRefs refuses exactly what the
+// former quadratic one refused.
+func FuzzCharRefsSame(f *testing.F) {
+	for _, s := range []string{`<a>&#xD800;</a>`, `<![CDATA[&#xD800;]]>&#xDC00;`, `&#x41;&#xD800;<b/>`, `<!--&#xD800;-->&#xD800;`,
+		`<?pi &#xD800;?><a b="&#xDFFF;"/>`, `<a>&amp;&lt;&#55296;</a>`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if (checkCharRefs(b) == nil) != (checkCharRefsQuadratic(b) == nil) {
+			t.Fatalf("%q: linear %v, quadratic %v", b, checkCharRefs(b), checkCharRefsQuadratic(b))
+		}
+	})
+}
+
+// BenchmarkCheckCharRefs: the cost per byte stays flat from 64 KiB to
+// 4 MiB of references (it grew with the size before).
+func BenchmarkCheckCharRefs(b *testing.B) {
+	for _, n := range []int{64 << 10, 1 << 20, 4 << 20} {
+		doc := []byte("<a>" + strings.Repeat("&#x41;", n/6) + "</a>" + strings.Repeat("<b/>", n/4/6) + "&#x41;")
+		b.Run(strconv.Itoa(n>>10)+"KiB", func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if err := checkCharRefs(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

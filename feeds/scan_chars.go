@@ -193,15 +193,31 @@ func reference(b []byte) (r rune, n int) {
 // comments and processing instructions are skipped (their text is not
 // markup). It runs in linear time over the document.
 func checkCharRefs(data []byte) error {
+	// The positions of the next '&' and the next '<' at or after i
+	// (len(data): none), each searched again only once i has passed it:
+	// every byte is scanned a bounded number of times. (Searching both
+	// from i at every '&' or '<' made a text of many references, or many
+	// elements before a reference, cost quadratic time.)
+	next := func(c byte, from int) int {
+		if k := bytes.IndexByte(data[from:], c); k >= 0 {
+			return from + k
+		}
+		return len(data)
+	}
+	amp, lt := -1, -1
 	for i := 0; i < len(data); {
-		k := bytes.IndexByte(data[i:], '&')
-		l := bytes.IndexByte(data[i:], '<')
-		switch {
-		case k < 0:
+		if amp < i {
+			amp = next('&', i)
+		}
+		if amp == len(data) {
 			return nil
-		case l >= 0 && l < k:
+		}
+		if lt < i {
+			lt = next('<', i)
+		}
+		if lt < amp {
 			// Skip what is not markup before looking at the next '&'.
-			j := i + l
+			j := lt
 			var end []byte
 			switch {
 			case bytes.HasPrefix(data[j:], []byte("<![CDATA[")):
@@ -222,7 +238,7 @@ func checkCharRefs(data []byte) error {
 			i = j + e + len(end)
 			continue
 		}
-		j := i + k
+		j := amp
 		if r, n := charRef(data[j:]); n > 0 && 0xD800 <= r && r <= 0xDFFF {
 			return &SyntaxError{Line: 1 + bytes.Count(data[:j], []byte("\n")),
 				Msg: fmt.Sprintf("character reference %s names a surrogate (U+%04X), not an XML character", data[j:j+n], r)}

@@ -36,15 +36,16 @@ func rawPost(t *testing.T, p *sdatatest.Provider, path string, n int) (net.Conn,
 // TestStalledBodyIsCut: a body that stops arriving is cut after the stall
 // timeout; one that keeps arriving slowly is not, however long it takes.
 func TestStalledBodyIsCut(t *testing.T) {
-	p := sdatatest.Start(t, sdatatest.Options{Config: func(c *sdata.Config) { c.Stall = 200 * time.Millisecond }})
+	p := sdatatest.Start(t, sdatatest.Options{Config: func(c *sdata.Config) { c.Stall = time.Second }})
 	path := "/sdata/sdatasync/gcrm/-/tradingAccounts"
 	body := `<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><name>Slow but steady</name></tradingAccount>`
-	// Slow and steady: a byte every 50 ms, 5 times the stall timeout in all.
+	// Slow and steady: 5 bytes every 100 ms (a tenth of the stall timeout,
+	// a margin for a loaded machine), twice the stall timeout in all.
 	c, br := rawPost(t, p, path, len(body))
 	defer c.Close()
 	for i := 0; i < len(body); i += 5 {
 		io.WriteString(c, body[i:min(i+5, len(body))])
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	res, err := http.ReadResponse(br, nil)
 	if err != nil || res.StatusCode != http.StatusCreated {

@@ -54,6 +54,7 @@ type passConfig struct {
 	registry                                string
 	kinds, caCerts                          stringList
 	both, json, insecure                    bool
+	progress                                string
 	pageSize                                int
 	timeout                                 time.Duration
 }
@@ -84,6 +85,7 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&c.caCerts, "ca-cert", "PEM file of a certificate authority to trust besides the system's (repeatable)")
 	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "accept any TLS certificate (INSECURE: for trying a setup out only)")
 	fs.BoolVar(&c.json, "json", false, "print a machine-readable summary on stdout")
+	fs.StringVar(&c.progress, "progress", "", "progress on stderr: bar (a live progress bar with entries/s and ETA), plain (a line per page, for scripts and CI) or none (default: bar on a terminal, plain otherwise)")
 	fs.DurationVar(&c.timeout, "timeout", 0, "give up after this long (0: no limit)")
 	if err := refuseSecretFlags(args); err != nil {
 		fmt.Fprintln(stderr, "sdatasync pass:", err)
@@ -126,7 +128,11 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr("--ca-cert: %v", err)
 	}
-	pr := &progressPrinter{w: stderr, live: isTerminal(stderr)}
+	mode, err := progressMode(c.progress, isTerminal(stderr))
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	pr := &progressPrinter{w: stderr, live: mode == progressBar, quiet: mode == progressNone}
 	log := slog.New(slog.NewTextHandler(pr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if c.insecure {
 		log.Warn("--insecure-skip-verify: TLS certificates are not verified; anyone on the path can read and change the traffic, credentials included")
@@ -234,9 +240,10 @@ func isTerminal(w io.Writer) bool {
 // terminal, one log line per page otherwise. Log records written through
 // it end the live line first.
 type progressPrinter struct {
-	w    io.Writer
-	live bool
-	open bool // a live line is on screen
+	w     io.Writer
+	live  bool // a live line with a bar (--progress=bar)
+	quiet bool // no progress at all (--progress=none)
+	open  bool // a live line is on screen
 }
 
 func (p *progressPrinter) Write(b []byte) (int, error) {
@@ -257,6 +264,9 @@ func (p *progressPrinter) report(pr engine.Progress) {
 	if pr.Total >= 0 {
 		entries += "/" + fmt.Sprint(pr.Total)
 	}
+	if p.quiet {
+		return
+	}
 	if !p.live {
 		if pr.Phase == "page" {
 			fmt.Fprintf(p.w, "pass: %s %s: page %d, %s entries, %.0f entries/s\n", pr.Kind, dir, pr.Page, entries, pr.Rate())
@@ -265,7 +275,7 @@ func (p *progressPrinter) report(pr engine.Progress) {
 	}
 	line := fmt.Sprintf("%-16s %s  %s", pr.Kind, dir, pr.Phase)
 	if pr.Phase != "selecting" {
-		line = fmt.Sprintf("%-16s %s  page %d  %s entries  %.0f/s", pr.Kind, dir, pr.Page, entries, pr.Rate())
+		line = fmt.Sprintf("%-16s %s  %s  page %d  %s entries  %.0f/s", pr.Kind, dir, progressBarOf(pr.Entries, pr.Total, barWidth), pr.Page, entries, pr.Rate())
 	}
 	if pr.Remaining > 0 && pr.Phase != "done" {
 		line += "  ETA " + pr.Remaining.Round(time.Second).String()

@@ -57,6 +57,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest
 	if d.Outcome == digest.Invalid {
 		return res, nil
 	}
+	res.Rule, res.Loser = d.Rule, loser(d.Outcome, cur, e)
 	sc, err := pc.storedContext(ctx, tx, d)
 	if err != nil {
 		return res, err

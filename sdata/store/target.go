@@ -76,6 +76,19 @@ type Result struct {
 	PayloadPath string
 	SourceState digest.SyncState
 	TargetState *digest.SyncState // the target's state before the entry, nil when unknown
+	// Conflicts only (not stored with the results; the audit record of the
+	// conflict keeps them): the rule that decided (digest.Rule*) and the
+	// losing version, in stored form.
+	Rule  string
+	Loser *Version
+}
+
+// Version is one version of a resource as a conflict saw it.
+type Version struct {
+	Payload []byte
+	Title   string
+	Deleted bool
+	State   digest.SyncState
 }
 
 // RunTarget applies one sync feed page at the target in one transaction:

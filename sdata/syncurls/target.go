@@ -248,7 +248,8 @@ func (s *Service) applyTarget(ctx context.Context, sc site.Scope, j store.Job, t
 }
 
 // auditResults writes the summary of an applied page and one record per
-// conflict (both sync states and the winner).
+// conflict (both versions, the rule that decided and the winner:
+// ConflictDetail).
 func (s *Service) auditResults(ctx context.Context, sc site.Scope, j store.Job, res []store.Result, d time.Duration) {
 	counts := map[string]int{}
 	recs := []store.AuditRecord{}
@@ -257,13 +258,9 @@ func (s *Service) auditResults(ctx context.Context, sc site.Scope, j store.Job, 
 	for _, r := range res {
 		counts[r.Outcome]++
 		if r.Outcome == digest.ConflictSource.String() || r.Outcome == digest.ConflictTarget.String() {
-			winner := "source"
-			if r.Outcome == digest.ConflictTarget.String() {
-				winner = "target"
-			}
 			rec := base
 			rec.Operation, rec.Status, rec.Count = "target.conflict", r.Status, 1
-			rec.Detail = jsonString(map[string]any{"uuid": r.UUID, "sourceState": r.SourceState, "targetState": r.TargetState, "winner": winner})
+			rec.Detail = jsonString(conflictDetail(r))
 			recs = append(recs, rec)
 		}
 	}
