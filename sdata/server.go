@@ -20,6 +20,7 @@ import (
 	"sdatasync/sdata/admin"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
+	"sdatasync/sdata/client"
 	"sdatasync/sdata/console"
 	"sdatasync/sdata/devjobs"
 	"sdatasync/sdata/jobs"
@@ -55,6 +56,7 @@ type Config struct {
 	AliasTTL         time.Duration       // how long a former UUID keeps naming a relinked resource (0: DefaultAliasTTL)
 	PushTo           []string            // immediate push targets: dataset or resource-kind URLs of other providers
 	PushClient       *http.Client        // client for pushes (nil: a default with a 30 s timeout)
+	PushCredentials  client.Credentials  // sent with pushes, each target getting them at its own origin only
 	// Stall is how long a request body or an answer may make no progress
 	// before its connection is cut (0: DefaultStall).
 	Stall time.Duration
@@ -146,7 +148,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.console = s.newConsole()
 	if len(cfg.PushTo) > 0 {
 		p, err := push.New(push.Config{Site: s.site, Store: st, Log: s.log, Targets: cfg.PushTo, Client: cfg.PushClient,
-			MaxBody: cfg.MaxBody, Limits: s.limits})
+			Credentials: cfg.PushCredentials, MaxBody: cfg.MaxBody, Limits: s.limits})
 		if err != nil {
 			s.jobs.Close()
 			return nil, err

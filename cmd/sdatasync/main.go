@@ -159,6 +159,7 @@ type serveConfig struct {
 	priority                                   int
 	maxBody                                    int64
 	maxConns                                   int
+	sec                                        serveSecurity // TLS, push credentials (tls.go)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -179,6 +180,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.maxConns, "max-connections", 800, "open connections at most (more are answered 503); keep it under the open-file limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.mobileComponents, "mobile-components", "", "load mobile sync components (device sync) from this JSON file at start")
+	c.sec.register(fs)
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -221,9 +223,18 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 		return err
 	}
 	defer ln.Close()
+	srvTLS, stopTLS, err := c.sec.startTLS(log)
+	if err != nil {
+		return err
+	}
+	defer stopTLS()
+	pushHTTP, pushCred, err := c.sec.push(c.pushTo, log)
+	if err != nil {
+		return err
+	}
 	base := c.baseURL
 	if base == "" {
-		base = "http://" + ln.Addr().String()
+		base = c.sec.scheme() + "://" + ln.Addr().String()
 	}
 	st, err := store.OpenSQLite(ctx, c.db)
 	if err != nil {
@@ -240,6 +251,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 		authn = verifier
 	}
 	srv, err := sdata.New(ctx, sdata.Config{
+		PushClient: pushHTTP, PushCredentials: pushCred,
 		App: c.app, Contract: contract, Datasets: c.datasets, BaseURL: base,
 		ConflictPriority: c.priority, MaxBody: c.maxBody, Logger: log, PushTo: c.pushTo, Auth: authn,
 		MobileComponents: c.mobileComponents,
@@ -284,7 +296,7 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(sdata.CheckRequestLines(sdata.CapConnections(ln, c.maxConns))) }()
+	go func() { errc <- hs.Serve(sdata.CheckRequestLines(sdata.CapConnections(srvTLS.listen(ln), c.maxConns))) }()
 	example := base + "/sdata/" + c.app + "/" + contract.Name + "/-/"
 	if k := contract.Kind("tradingAccounts"); k != nil {
 		example += k.PluralName + "?count=5"

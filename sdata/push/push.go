@@ -44,7 +44,6 @@ type Pusher struct {
 	log     *slog.Logger
 	limits  feeds.Limits
 	targets []pushTarget
-	client  *client.Client
 
 	mu     sync.Mutex
 	queued map[epKey][]store.Resource // changes as they were committed, in tick order
@@ -58,17 +57,21 @@ type Config struct {
 	Site    *site.Site
 	Store   store.Store
 	Log     *slog.Logger
-	Targets []string     // dataset or resource-kind URLs of other providers
+	Targets []string     // dataset or resource-kind URLs of other providers; no user:password in them
 	Client  *http.Client // nil: a default with a 30 s timeout
-	MaxBody int64        // the most bytes of an answer read
-	Limits  feeds.Limits // XML limits of answers
+	// Credentials go with every push, each target getting them only at
+	// its own origin (client.Client.Origin).
+	Credentials client.Credentials
+	MaxBody     int64        // the most bytes of an answer read
+	Limits      feeds.Limits // XML limits of answers
 }
 
 // pushTarget is one --push-to URL: a dataset URL (every kind) or the URL of
 // one resource kind.
 type pushTarget struct {
-	base string // dataset URL without trailing slash
-	kind string // "" for every kind
+	base   string // dataset URL without trailing slash
+	kind   string // "" for every kind
+	client *client.Client
 }
 
 // New checks the push targets and builds the pusher; Run pushes.
@@ -78,17 +81,24 @@ func New(cfg Config) (*Pusher, error) {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
 	p := &Pusher{site: cfg.Site, st: cfg.Store, log: cfg.Log, limits: cfg.Limits,
-		client: &client.Client{HTTP: hc, MaxAttempts: 1, MaxBody: cfg.MaxBody, Logger: cfg.Log},
 		queued: map[epKey][]store.Resource{}, wake: make(chan struct{}, 1)}
 	for _, raw := range cfg.Targets {
+		if client.HasUserInfo(raw) {
+			return nil, fmt.Errorf("sdata: push target %s: a URL may not carry credentials (user:password@)", client.Redact(raw))
+		}
 		u, err := url.Parse(strings.TrimRight(raw, "/"))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("sdata: push target %q is not an http(s) URL", raw)
 		}
-		t := pushTarget{base: u.String()}
+		origin, err := client.Origin(u.String())
+		if err != nil {
+			return nil, err
+		}
+		t := pushTarget{base: u.String(), client: &client.Client{HTTP: hc, MaxAttempts: 1, MaxBody: cfg.MaxBody, Logger: cfg.Log,
+			Credentials: cfg.Credentials, Origin: origin}}
 		if i := strings.LastIndexByte(t.base, '/'); i > 0 {
 			if k := cfg.Site.Contract.Kind(t.base[i+1:]); k != nil && k.PluralName == t.base[i+1:] {
-				t = pushTarget{base: t.base[:i], kind: k.PluralName}
+				t.base, t.kind = t.base[:i], k.PluralName
 			}
 		}
 		p.targets = append(p.targets, t)
@@ -138,7 +148,7 @@ func (p *Pusher) Run(ctx context.Context) {
 				if t.kind != "" && t.kind != k.kind {
 					continue
 				}
-				if err := p.pushKind(ctx, sc, t.base+"/"+k.kind, queued); err != nil && ctx.Err() == nil {
+				if err := p.pushKind(ctx, t.client, sc, t.base+"/"+k.kind, queued); err != nil && ctx.Err() == nil {
 					p.log.Warn("immediate push not applied; the next catch-up pass will carry the change",
 						"kind", k.kind, "target", t.base, "err", err)
 				}
@@ -152,10 +162,10 @@ func (p *Pusher) Run(ctx context.Context) {
 // queued changes as they were committed when they start right there, else
 // the current state of every change from that tick on (which the target
 // refuses as a gap when some of those changes were superseded).
-func (p *Pusher) pushKind(ctx context.Context, sc site.Scope, target string, queued []store.Resource) error {
+func (p *Pusher) pushKind(ctx context.Context, c *client.Client, sc site.Scope, target string, queued []store.Resource) error {
 	stamp := time.Now().UTC().Format(time.RFC3339)
 	q := "?runName=immediate-push&runStamp=" + url.QueryEscape(stamp)
-	body, err := p.do(ctx, http.MethodGet, target+"/$syncDigest"+q, nil)
+	body, err := do(ctx, c, http.MethodGet, target+"/$syncDigest"+q, nil)
 	if err != nil {
 		return err
 	}
@@ -204,7 +214,7 @@ func (p *Pusher) pushKind(ctx context.Context, sc site.Scope, target string, que
 		if err := fw.Close(); err != nil {
 			return err
 		}
-		if _, err := p.do(ctx, http.MethodPost, target+"/$syncTarget"+q, buf.Bytes()); err != nil {
+		if _, err := do(ctx, c, http.MethodPost, target+"/$syncTarget"+q, buf.Bytes()); err != nil {
 			return err
 		}
 		p.log.Info("immediate push applied", "kind", sc.Kind.PluralName, "target", target, "entries", len(changes),
@@ -242,8 +252,8 @@ func (p *Pusher) withUUIDs(ctx context.Context, sc site.Scope, changes []store.R
 
 // do sends one request, once: a push that fails is left to the next
 // catch-up pass. Only 200 is success.
-func (p *Pusher) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
-	res, err := p.client.Once(ctx, method, u, body, "application/atom+xml")
+func do(ctx context.Context, c *client.Client, method, u string, body []byte) ([]byte, error) {
+	res, err := c.Once(ctx, method, u, body, "application/atom+xml")
 	if err != nil {
 		return nil, err
 	}
