@@ -297,4 +297,7 @@ var migrations = []string{
 			ON CONFLICT (endpoint_id) DO UPDATE SET live = live + 1;
 	END;
 	CREATE INDEX resources_live ON resources (endpoint_id) WHERE deleted = 0;`,
+	// device sync: the number of the last answer each device acknowledged
+	// (a device presenting an older version was restored from a backup).
+	`ALTER TABLE mobile_devices ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;`,
 }
