@@ -39,9 +39,9 @@ type Result struct {
 	Stats      Stats
 	Devices    Stats     // what the devices wrote (included in Stats)
 	DeviceRule [3]string // their component's conflict rule, merge fallback, storeBusinessData
-	Passes     int   // engine passes, settling included
-	Moved      int   // entries applied or decided as conflicts by them
-	Rounds     int   // settling rounds
+	Passes     int       // engine passes, settling included
+	Moved      int       // entries applied or decided as conflicts by them
+	Rounds     int       // settling rounds
 	Report     Report
 	Elapsed    time.Duration
 }
