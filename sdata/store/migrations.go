@@ -300,4 +300,7 @@ var migrations = []string{
 	// 13: asynchronous per-device sync jobs (devjobs.go): the jobs and their
 	// queue per device, their result rows, uploads by URL, issued cursors.
 	devJobsMigration,
+	// 14: device sync: the number of the last answer each device acknowledged
+	// (a device presenting an older version was restored from a backup).
+	`ALTER TABLE mobile_devices ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;`,
 }
