@@ -27,6 +27,23 @@ bench:
 bench-pass: build
 	$(BIN) bench --resources 100000 --changes 100
 
+# The incremental pass (100 changes, and none; median of 5) at 10k, 100k and
+# 1M resources in one run, each after its full pass. Seeding 1M through the
+# store takes about 3.5 minutes on the development machine.
+.PHONY: bench-sizes bench-1m bench-api
+bench-sizes: build
+	$(BIN) bench --sizes 10000,100000,1000000 --repeat 5
+
+# 1M resources in one command; the databases stay in data/bench-1m, and a
+# second run reuses them (no seeding, no full pass: incremental passes only).
+bench-1m: build
+	$(BIN) bench --resources 1000000 --changes 100 --repeat 5 --dir data/bench-1m --keep --reuse
+
+# The resource API on 1M resources under 1, 16 and 200 clients (seeded once
+# into data/bench-api, then reused).
+bench-api: build
+	$(BIN) bench api --resources 1000000 --dir data/bench-api --keep --reuse
+
 # Short fuzz runs of every fuzz target (FUZZTIME=30s for longer).
 FUZZTIME ?= 10s
 fuzz:

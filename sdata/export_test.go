@@ -24,15 +24,19 @@ func (s *Server) Jobs() *jobs.Runtime { return s.jobs }
 type Route struct {
 	Pattern, Method string
 	Role            auth.Role
-	ByContract      bool // the contract decides whether the method is served
-	Any             bool // the row serves every method (URLs that name nothing)
+	Also            auth.Role // another role that suffices
+	ByContract      bool      // the contract decides whether the method is served
+	Any             bool      // the row serves every method (URLs that name nothing)
+	// OrRoles are the roles a request without the mobile app headers
+	// needs instead of Role (the synchronize service).
+	OrRoles []auth.Role
 }
 
 // Routes lists the route table.
 func (s *Server) Routes() []Route {
 	var out []Route
 	for _, rt := range s.routes() {
-		out = append(out, Route{Pattern: rt.pattern, Method: rt.method, Role: rt.role, ByContract: rt.byContract, Any: rt.method == anyMethod})
+		out = append(out, Route{Pattern: rt.pattern, Method: rt.method, Role: rt.role, Also: rt.also, ByContract: rt.byContract, Any: rt.method == anyMethod, OrRoles: rt.orRoles})
 	}
 	return out
 }

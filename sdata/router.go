@@ -2,6 +2,7 @@ package sdata
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"path"
 	"slices"
@@ -36,7 +37,10 @@ type route struct {
 	method  string
 	// role is what the principal must hold in the URL's dataset (in any
 	// dataset, above the dataset level); every route declares one.
-	role   auth.Role
+	role auth.Role
+	// also, when set, is another role that suffices (the engine reads
+	// $schema with the sync role).
+	also   auth.Role
 	handle site.Handler
 	// byContract: the method is served only where the contract allows it
 	// on the kind (sme:canGet, canPost, canPut, canDelete); the Allow
@@ -45,6 +49,22 @@ type route struct {
 	// check, when set, runs before the method is looked at (a sync URL on
 	// a kind that does not synchronize is a 404 whatever the method).
 	check func(r *http.Request, t site.Target) error
+	// orRoles, with orWhen, are the roles that may call the row instead of
+	// role when orWhen(r) holds (device sync: a request without the mobile
+	// app headers is a backend notification, for writer or sync).
+	orRoles []auth.Role
+	orWhen  func(r *http.Request) bool
+}
+
+// needs is the roles of which a request to the row needs one.
+func (rt route) needs(r *http.Request) []auth.Role {
+	if rt.orWhen != nil && rt.orWhen(r) {
+		return rt.orRoles
+	}
+	if rt.also != "" {
+		return []auth.Role{rt.role, rt.also}
+	}
+	return []auth.Role{rt.role}
 }
 
 // anyMethod is the method of a row that serves every method (the handlers
@@ -143,6 +163,7 @@ func (s *Server) serveGroup(g *group) http.Handler {
 		metrics.SetRoute(r.Context(), g.label()) // the row, once chosen, names it better
 		p := auth.From(r.Context())
 		if p == nil && !public {
+			s.unauthenticated(r, "")
 			return diag.Unauthorized()
 		}
 		t, err := s.target(r, g)
@@ -175,12 +196,13 @@ func (s *Server) serveGroup(g *group) http.Handler {
 		for _, rt := range rows {
 			if rt.method == anyMethod || rt.method == method && slices.Contains(allowed, method) {
 				metrics.SetRoute(r.Context(), rt.pattern)
-				if !p.Can(t.Dataset, rt.role) {
+				needs := rt.needs(r)
+				if !slices.ContainsFunc(needs, func(n auth.Role) bool { return p.Can(t.Dataset, n) }) {
 					if p == nil {
 						return diag.Unauthorized()
 					}
-					s.denied(r, t, p, rt.role)
-					return diag.New(diag.Forbidden, "%s may not %s %s: it needs the %s role in dataset %q", p.Name, r.Method, r.URL.Path, rt.role, datasetOf(t))
+					s.denied(r, t, p, needs[0])
+					return diag.New(diag.Forbidden, "%s may not %s %s: it needs the %s role in dataset %q", p.Name, r.Method, r.URL.Path, roleList(needs), datasetOf(t))
 				}
 				return rt.handle(w, r, t)
 			}
@@ -197,7 +219,32 @@ func (s *Server) denied(r *http.Request, t site.Target, p *auth.Principal, need 
 	}
 	detail, _ := json.Marshal(map[string]string{"principal": p.Name, "path": r.URL.Path, "needs": string(need)})
 	s.jobs.Audit(r.Context(), store.AuditRecord{Dataset: t.Dataset, Kind: kind, Operation: "denied." + strings.ToLower(r.Method),
-		Client: r.RemoteAddr, Status: http.StatusForbidden, Detail: string(detail)})
+		Client: r.RemoteAddr, Principal: p.Name, Status: http.StatusForbidden, Detail: string(detail)})
+}
+
+// unauthenticated records in the audit log a write refused for want of
+// credentials, or credentials that did not verify (claimed: the user or
+// token they claimed, never a secret). Anonymous reads are not recorded.
+func (s *Server) unauthenticated(r *http.Request, claimed string) {
+	if claimed == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return
+	}
+	ds := ""
+	if v, ok := mux.Vars(r)["dataset"]; ok && s.site.HasDataset(v) {
+		ds = v
+	}
+	detail, _ := json.Marshal(map[string]string{"path": r.URL.Path, "claimed": claimed})
+	s.jobs.Audit(r.Context(), store.AuditRecord{Dataset: ds, Operation: "denied.unauthenticated", Client: r.RemoteAddr,
+		Status: http.StatusUnauthorized, Detail: string(detail)})
+}
+
+// roleList names roles for messages: "writer or sync".
+func roleList(rs []auth.Role) string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = string(r)
+	}
+	return strings.Join(names, " or ")
 }
 
 // datasetOf names the dataset of a target for messages ("*" above the
@@ -218,6 +265,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if s.cfg.Auth != nil {
 			var err error
 			if p, err = s.cfg.Auth.Authenticate(r); err != nil {
+				var f *auth.Failure
+				if errors.As(err, &f) && f.Audit {
+					s.unauthenticated(r, f.Claimed)
+				}
 				diag.Write(w, diag.As(r.Context(), s.log, err))
 				return
 			}

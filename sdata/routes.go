@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"sdatasync/sdata/auth"
+	"sdatasync/sdata/mobile"
 
 	"sdatasync/sdata/syncurls"
 )
@@ -11,6 +12,7 @@ import (
 // Patterns of the URL grammar (SData core 2), used by the route table.
 const (
 	system  = "/sdata/$system"
+	adm     = system + "/admin/-"
 	reg     = system + "/registry/-"
 	app     = "/sdata/{app}"
 	dataset = app + "/{contract}/{dataset}"
@@ -34,7 +36,7 @@ const (
 // Rows are matched in order: specific paths before the patterns that would
 // also match them.
 func (s *Server) routes() []route {
-	sy, bt, rg, cs := s.sync, s.batch, s.registry, s.console
+	sy, bt, rg, cs, mb, dj := s.sync, s.batch, s.registry, s.console, s.mobile, s.devjobs
 	syncCheck := sy.Check
 	return []route{
 		// pattern                                     method  handler
@@ -59,6 +61,10 @@ func (s *Server) routes() []route {
 		{pattern: "/console/", method: GET, role: auth.Auditor, handle: cs.Assets},
 		{pattern: "/console/{file}", method: GET, role: auth.Auditor, handle: cs.Assets},
 
+		// The synchronize service of device sync (issue 14): devices, or backend notifications.
+		{pattern: "/invoke/wm.mobile.datasync/synchronize", method: POST, role: auth.Device, handle: mb.Synchronize(s.cfg.MaxBody, false),
+			orRoles: []auth.Role{auth.Writer, auth.Sync}, orWhen: notDevice},
+
 		// The endpoint registry (core 14).
 		{pattern: reg + "/endpoints", method: GET, role: auth.Auditor, handle: rg.List},
 		{pattern: reg + "/endpoints", method: POST, role: auth.Admin, handle: rg.Register},
@@ -67,23 +73,44 @@ func (s *Server) routes() []route {
 		{pattern: reg + "/endpoints('{id}')", method: DELETE, role: auth.Admin, handle: rg.Delete},
 		{pattern: reg + "/{seg}", method: anyMethod, role: auth.Auditor, handle: s.registryUnknown(rg.Collection)},
 		{pattern: reg + "/{seg}/{op}", method: anyMethod, role: auth.Auditor, handle: s.registryUnknown(rg.NoService)},
+		// Device sync (issue 14): mobile sync components, the device registry, version keys.
+		{pattern: system + "/mobile/components", method: GET, role: auth.Auditor, handle: mb.ListComponents()},
+		{pattern: system + "/mobile/components", method: POST, role: auth.Admin, handle: mb.CreateComponent(s.cfg.MaxBody)},
+		{pattern: system + "/mobile/components('{id}')", method: GET, role: auth.Auditor, handle: mb.GetComponent()},
+		{pattern: system + "/mobile/components('{id}')", method: PUT, role: auth.Admin, handle: mb.ReplaceComponent(s.cfg.MaxBody)},
+		{pattern: system + "/mobile/components('{id}')", method: DELETE, role: auth.Admin, handle: mb.RemoveComponent()},
+		{pattern: system + "/mobile/devices", method: GET, role: auth.Auditor, handle: mb.Devices()},
+		{pattern: system + "/mobile/$rotateKey", method: POST, role: auth.Admin, handle: mb.RotateKeyHandler()},
+
+		// Users and API tokens (JSON; admin in every dataset, see package admin).
+		{pattern: adm + "/users", method: GET, role: auth.Admin, handle: s.admin.Users()},
+		{pattern: adm + "/users", method: POST, role: auth.Admin, handle: s.admin.Users()},
+		{pattern: adm + "/users('{id}')", method: GET, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/users('{id}')", method: PUT, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/users('{id}')", method: DELETE, role: auth.Admin, handle: s.admin.User()},
+		{pattern: adm + "/tokens", method: GET, role: auth.Admin, handle: s.admin.Tokens()},
+		{pattern: adm + "/tokens", method: POST, role: auth.Admin, handle: s.admin.Tokens()},
+		{pattern: adm + "/tokens('{id}')", method: GET, role: auth.Admin, handle: s.admin.Token()},
+		{pattern: adm + "/tokens('{id}')", method: DELETE, role: auth.Admin, handle: s.admin.Token()},
 		{pattern: system + "{rest}", method: anyMethod, role: auth.Auditor, handle: rg.SystemNotFound},
 
 		// Application, contract and dataset levels, $schema of the contract.
 		{pattern: app, method: GET, role: auth.Reader, handle: s.listContracts},
 		{pattern: app + "/{contract}", method: GET, role: auth.Reader, handle: s.listDatasets},
-		{pattern: app + "/{contract}/$schema", method: GET, role: auth.Reader, handle: s.contractSchema},
+		{pattern: app + "/{contract}/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.contractSchema},
 		{pattern: dataset, method: GET, role: auth.Reader, handle: s.listKinds},
-		{pattern: dataset + "/$schema", method: GET, role: auth.Reader, handle: s.contractSchema},
+		{pattern: dataset + "/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.contractSchema},
 		{pattern: dataset + "/$syncLog", method: GET, role: auth.Auditor, handle: sy.Log()},
+		{pattern: dataset + "/$mobile/synchronize", method: POST, role: auth.Device, handle: mb.Synchronize(s.cfg.MaxBody, true),
+			orRoles: []auth.Role{auth.Writer, auth.Sync}, orWhen: notDevice},
 
 		// Resources (CRUD, query, paging) and their metadata.
 		{pattern: kind, method: GET, role: auth.Reader, handle: s.list, byContract: true},
-		{pattern: kind, method: POST, role: auth.Writer, handle: s.create, byContract: true},
+		{pattern: kind, method: POST, role: auth.Writer, handle: s.audited("resource", s.create), byContract: true},
 		{pattern: one, method: GET, role: auth.Reader, handle: s.get, byContract: true},
-		{pattern: one, method: PUT, role: auth.Writer, handle: s.update, byContract: true},
-		{pattern: one, method: DELETE, role: auth.Writer, handle: s.delete, byContract: true},
-		{pattern: kind + "/$schema", method: GET, role: auth.Reader, handle: s.kindSchema},
+		{pattern: one, method: PUT, role: auth.Writer, handle: s.audited("resource", s.update), byContract: true},
+		{pattern: one, method: DELETE, role: auth.Writer, handle: s.audited("resource", s.delete), byContract: true},
+		{pattern: kind + "/$schema", method: GET, role: auth.Reader, also: auth.Sync, handle: s.kindSchema},
 		{pattern: kind + "/$template", method: GET, role: auth.Reader, handle: s.template},
 
 		// Synchronization (sync 3): the four URLs and the audit log.
@@ -106,10 +133,10 @@ func (s *Server) routes() []route {
 
 		// Linking (sync 6): UUIDs of local resources.
 		{pattern: kind + "/$linked", method: GET, role: auth.Writer, handle: s.linkedFeed},
-		{pattern: kind + "/$linked", method: POST, role: auth.Writer, handle: s.link},
+		{pattern: kind + "/$linked", method: POST, role: auth.Writer, handle: s.audited("link", s.link)},
 		{pattern: kind + "/$linked('{id}')", method: GET, role: auth.Writer, handle: s.getLink, check: checkLinkID},
-		{pattern: kind + "/$linked('{id}')", method: PUT, role: auth.Writer, handle: s.relink},
-		{pattern: kind + "/$linked('{id}')", method: DELETE, role: auth.Writer, handle: s.unlink},
+		{pattern: kind + "/$linked('{id}')", method: PUT, role: auth.Writer, handle: s.audited("link", s.relink)},
+		{pattern: kind + "/$linked('{id}')", method: DELETE, role: auth.Writer, handle: s.audited("link", s.unlink)},
 
 		// Batches (core 13.3 to 13.6).
 		{pattern: kind + "/$batch", method: POST, role: auth.Writer, handle: bt.Post(), check: syncurls.CheckTracking},
@@ -121,7 +148,20 @@ func (s *Server) routes() []route {
 		// Property URLs: what a relationship property of a resource names.
 		{pattern: one + "/{op}", method: GET, role: auth.Reader, handle: s.property},
 
+		// Asynchronous device sync jobs (issue 15): a device credential for
+		// its own device (checked by the handlers), or an admin.
+		{pattern: "/sync", method: POST, role: auth.Device, handle: dj.Post},
+		{pattern: "/sync/jobinfo/{id}", method: GET, role: auth.Device, handle: dj.Info},
+		{pattern: "/sync/results/{id}/local", method: GET, role: auth.Device, handle: dj.LocalResults},
+		{pattern: "/sync/results/{id}/remote", method: GET, role: auth.Device, handle: dj.RemoteResults},
+		{pattern: "/sync/uploads", method: POST, role: auth.Device, handle: dj.CreateUpload},
+		{pattern: "/sync/uploads/{id}", method: PUT, role: auth.Device, handle: dj.PutUpload},
+
 		// Anything else below a kind: a service this provider does not have.
 		{pattern: kind + "/{op}", method: anyMethod, role: auth.Reader, handle: s.unknownService},
 	}
 }
+
+// notDevice reports whether a synchronize request is a backend
+// notification (neither mobile app header).
+func notDevice(r *http.Request) bool { return !mobile.IsDeviceRequest(r) }

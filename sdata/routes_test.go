@@ -23,7 +23,7 @@ func concrete(pattern, key, id string) string {
 	r := strings.NewReplacer(
 		"{app}", "sdatasync", "{contract}", "gcrm", "{dataset}", "-",
 		"{kind}('{key}')", "tradingAccounts('"+key+"')", "{kind}", "tradingAccounts",
-		"('{id}')", "('"+id+"')", "{seg}", "contracts", "{op}", "$nothing", "{rest}", "/other", "{file}", "app.js")
+		"('{id}')", "('"+id+"')", "{seg}", "contracts", "{op}", "$nothing", "{rest}", "/other", "{file}", "app.js", "{id}", id)
 	return r.Replace(pattern)
 }
 
@@ -122,8 +122,8 @@ func TestRouteRoles(t *testing.T) {
 			t.Errorf("%s %s declares no role", rt.Method, rt.Pattern)
 			continue
 		}
-		if want := policy(rt.Pattern, rt.Method); rt.Role != want {
-			t.Errorf("%s %s declares role %s; the security policy (issue 12) says %s", rt.Method, rt.Pattern, rt.Role, want)
+		if want, also := policy(rt.Pattern, rt.Method); rt.Role != want || rt.Also != also {
+			t.Errorf("%s %s declares role %s (also %q); the security policy (issue 12) says %s (also %q)", rt.Method, rt.Pattern, rt.Role, rt.Also, want, also)
 		}
 		method := rt.Method
 		if rt.Any {
@@ -136,12 +136,21 @@ func TestRouteRoles(t *testing.T) {
 				hdr = []string{"Authorization", "Bearer " + who}
 			}
 			st, _, body := doWith(t, method, u, []byte(`<x/>`), hdr...)
+			// The requests carry no mobile app headers: a row with OrRoles
+			// (the synchronize service) takes them as backend notifications.
+			needs := []auth.Role{rt.Role}
+			if rt.Also != "" {
+				needs = append(needs, rt.Also)
+			}
+			if len(rt.OrRoles) > 0 {
+				needs = rt.OrRoles
+			}
 			var want string
 			switch {
 			case rt.Role == auth.Public:
 			case who == "":
 				want = "401"
-			case !roleTokens()[who].Can("-", rt.Role):
+			case !slices.ContainsFunc(needs, func(n auth.Role) bool { return roleTokens()[who].Can("-", n) }):
 				want = "403"
 			}
 			got := strconv.Itoa(st)
@@ -167,30 +176,41 @@ func createAs(t *testing.T, p *sdatatest.Provider, token, kind, xml string) stri
 // policy is the role each kind of URL needs (issue 12): reader reads,
 // writer writes ($batch and $linked too), sync is what an engine needs
 // (the four sync URLs and their jobs), auditor reads $syncLog and the
-// registry, admin writes the registry; /healthz is public.
-func policy(pattern, method string) auth.Role {
+// registry, admin writes the registry and manages users and tokens;
+// /healthz is public; the device sync jobs (/sync, issue 15) need the
+// device role. $schema is read by readers and by sync engines
+// (also).
+func policy(pattern, method string) (need, also auth.Role) {
 	write := method == http.MethodPost || method == http.MethodPut || method == http.MethodDelete
 	switch {
 	case pattern == "/healthz":
-		return auth.Public
+		return auth.Public, ""
+	case pattern == "/sync" || strings.HasPrefix(pattern, "/sync/"):
+		return auth.Device, ""
 	case strings.HasSuffix(pattern, "/$undo"):
-		return auth.Admin
+		return auth.Admin, ""
 	case pattern == "/metrics":
-		return auth.Auditor
+		return auth.Auditor, ""
 	case strings.HasPrefix(pattern, "/console") && write:
-		return auth.Writer // the console's restore: a local write
+		return auth.Writer, "" // the console's restore: a local write
 	case strings.HasPrefix(pattern, "/console"):
-		return auth.Auditor // the console reads what auditors may read
+		return auth.Auditor, "" // the console reads what auditors may read
+	case strings.HasPrefix(pattern, "/invoke/wm.mobile.datasync/"), strings.Contains(pattern, "/$mobile/"):
+		return auth.Device, "" // backend notifications: writer or sync (OrRoles)
 	case strings.Contains(pattern, "$syncLog"):
-		return auth.Auditor
+		return auth.Auditor, ""
 	case strings.Contains(pattern, "$sync"):
-		return auth.Sync
+		return auth.Sync, ""
+	case strings.HasPrefix(pattern, "/sdata/$system/admin/"):
+		return auth.Admin, ""
 	case strings.HasPrefix(pattern, "/sdata/$system") && write:
-		return auth.Admin
+		return auth.Admin, ""
 	case strings.HasPrefix(pattern, "/sdata/$system"):
-		return auth.Auditor
+		return auth.Auditor, ""
 	case strings.Contains(pattern, "$batch"), strings.Contains(pattern, "$linked"), write:
-		return auth.Writer
+		return auth.Writer, ""
+	case strings.HasSuffix(pattern, "/$schema") && method == http.MethodGet:
+		return auth.Reader, auth.Sync
 	}
-	return auth.Reader
+	return auth.Reader, ""
 }

@@ -17,11 +17,14 @@ import (
 	"sdatasync/contracts"
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata/admin"
 	"sdatasync/sdata/auth"
 	"sdatasync/sdata/batch"
 	"sdatasync/sdata/console"
+	"sdatasync/sdata/devjobs"
 	"sdatasync/sdata/jobs"
 	"sdatasync/sdata/metrics"
+	"sdatasync/sdata/mobile"
 	"sdatasync/sdata/push"
 	"sdatasync/sdata/registry"
 	"sdatasync/sdata/resources"
@@ -58,11 +61,17 @@ type Config struct {
 	// MaxInFlight is how many requests run at once; more are answered 503
 	// with Retry-After (0: DefaultMaxInFlight).
 	MaxInFlight int
+	// MobileComponents, when set, is a component file (a JSON array of
+	// mobile sync components) loaded at start (device sync, issue 14).
+	MobileComponents string
 	// Auth authenticates requests; nil runs the provider without
 	// authentication (every request is auth.Unchecked: only for
 	// --insecure-no-auth on loopback, and tests).
 	Auth   auth.Authenticator
 	Logger *slog.Logger
+	// DeviceJobs configures the asynchronous device sync jobs (POST /sync);
+	// New fills its store, runtime, logger, base URL and body limit.
+	DeviceJobs devjobs.Config
 }
 
 // Server serves one contract of one application over a Store.
@@ -78,9 +87,12 @@ type Server struct {
 	sync      *syncurls.Service
 	batch     *batch.Service
 	registry  *registry.Service
+	admin     *admin.Service
 	push      *push.Pusher // nil without push targets
 	metrics   *metrics.Metrics
 	console   *console.Service
+	mobile    *mobile.Engine
+	devjobs   *devjobs.Service
 
 	handler http.Handler
 }
@@ -129,6 +141,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.registry = registry.New(registry.Config{Site: s.site, Store: st, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.sync = syncurls.New(syncurls.Config{Site: s.site, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits,
 		Priorities: s.registry.Priorities})
+	s.admin = admin.New(st, s.jobs.Audit)
 	s.batch = batch.New(batch.Config{Site: s.site, Resources: s.resources, Store: st, Jobs: s.jobs, Log: s.log, MaxBody: cfg.MaxBody, Limits: s.limits})
 	s.console = s.newConsole()
 	if len(cfg.PushTo) > 0 {
@@ -141,8 +154,31 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		s.push = p
 		s.resources.OnChange = p.Notify
 	}
+	ms, ok := st.(store.Mobile)
+	if !ok {
+		s.jobs.Close()
+		return nil, fmt.Errorf("sdata: device sync needs a store that implements store.Mobile")
+	}
+	if s.mobile, err = mobile.New(ctx, mobile.Config{Site: s.site, Store: ms, Logger: s.log, OnChange: s.resources.Changed,
+		OnSync: s.metrics.DeviceSync}); err == nil && cfg.MobileComponents != "" {
+		var n int
+		n, err = s.mobile.LoadFile(ctx, cfg.MobileComponents)
+		s.log.Info("mobile sync components loaded", "file", cfg.MobileComponents, "count", n)
+	}
+	if err != nil {
+		s.jobs.Close()
+		return nil, err
+	}
+	if s.devjobs, err = s.newDevJobs(); err != nil {
+		s.jobs.Close()
+		return nil, err
+	}
 	s.handler = s.metrics.Middleware(s.guard(s.methodOverride(s.dotSegments(s.router(s.routes())))))
 	if err := s.jobs.Resume(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.devjobs.Start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -169,6 +205,10 @@ func (s *Server) Close() error {
 func (s *Server) Endpoint(dataset, kind string) (store.Endpoint, bool) {
 	return s.site.Endpoint(dataset, kind)
 }
+
+// Mobile is the device-sync engine (issue 14), for the wire formats and
+// tools built on it.
+func (s *Server) Mobile() *mobile.Engine { return s.mobile }
 
 // Datasets lists the datasets served.
 func (s *Server) Datasets() []string { return s.site.Datasets() }

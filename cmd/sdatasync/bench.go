@@ -34,17 +34,20 @@ const benchUsage = `Usage: sdatasync bench [flags]
 Measures a full catch-up pass of N trading accounts between two local
 providers (separate processes, separate SQLite files), then an incremental
 pass of a few changes: entries per second, bytes on the wire and the peak
-memory (RSS) of each process.
+memory (RSS) of each process. "sdatasync bench api -h" measures the
+resource API under concurrent clients instead.
 
 `
 
 type benchConfig struct {
 	resources, changes, pageSize  int
 	dir, pprofSource, pprofTarget string
-	keep, json                    bool
-	sizes                         []int // --sizes: one bench per size (bench_incremental.go)
+	keep, json, noAuth            bool
+	auth                          string // --auth: token, basic or none
+	sizes                         []int  // --sizes: one bench per size (bench_incremental.go)
 	repeat                        int
-	reuse                         bool // --reuse: the databases of an earlier --keep run
+	reuse                         bool   // --reuse: the databases of an earlier --keep run
+	exe                           string // --exe: the build whose providers and engine are measured
 }
 
 // benchPass is what one measured pass reported.
@@ -75,6 +78,9 @@ type benchReport struct {
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "api" {
+		return benchAPI(ctx, args[1:], stdout, stderr) // bench_api.go
+	}
 	var c benchConfig
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -88,11 +94,24 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.pprofTarget, "pprof-target", "", "serve the target provider's profiling endpoints on this address")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
 	c.incrementalFlags(fs)
+	fs.StringVar(&c.auth, "auth", "token", "how the pass authenticates: token (an API token per provider, as an engine should), basic (user and password) or none (providers with --insecure-no-auth, to measure what authentication costs)")
+	fs.BoolVar(&c.noAuth, "insecure-no-auth", false, "the same as --auth none")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	switch c.auth {
+	case "token", "basic":
+	case "none":
+		c.noAuth = true
+	default:
+		fmt.Fprintf(stderr, "sdatasync bench: --auth %q: token, basic or none\n", c.auth)
+		return 2
+	}
+	if c.noAuth {
+		c.auth = "none"
 	}
 	if fs.NArg() > 0 || c.resources < 1 || c.changes < 0 || c.changes > c.resources || c.pageSize < 1 || c.repeat < 0 ||
 		(c.reuse && (c.dir == "" || len(c.sizes) > 0)) {
@@ -130,7 +149,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, error) {
-	exe, err := os.Executable()
+	exe, err := benchExe(c.exe)
 	if err != nil {
 		return nil, err
 	}
@@ -166,13 +185,20 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		}
 		rep.SeedSeconds = time.Since(start).Seconds()
 	}
+	cred := benchCred{}
+	if !c.noAuth {
+		var err error
+		if cred, err = benchUsers(ctx, exe, srcDB, dstDB, srcBase, dstBase, c.auth == "token"); err != nil {
+			return nil, err
+		}
+	}
 
-	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource)
+	src, err := startProvider(ctx, exe, srcAddr, srcDB, 3, c.pprofSource, c.noAuth)
 	if err != nil {
 		return nil, err
 	}
 	defer src.stop()
-	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5, c.pprofTarget)
+	dst, err := startProvider(ctx, exe, dstAddr, dstDB, 5, c.pprofTarget, c.noAuth)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +208,7 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	if !reuse {
 		fmt.Fprintln(log, "full pass...")
 		s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
-		if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full"); err != nil {
+		if rep.Full, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-full", cred); err != nil {
 			return nil, err
 		}
 		rep.Full.SourceCPU, rep.Full.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
@@ -196,6 +222,9 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		body := fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><financeBalance>%d.25</financeBalance></tradingAccount>`, i)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srcBase+kind+"('"+strconv.Itoa(i)+"')", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/xml")
+		if cred.user != "" {
+			req.SetBasicAuth(cred.user, cred.password)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, err
@@ -207,7 +236,7 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 	}
 	fmt.Fprintln(log, "incremental pass...")
 	s0, t0 := src.cpuSeconds(), dst.cpuSeconds()
-	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental"); err != nil {
+	if rep.Incremental, err = runPassChild(ctx, exe, srcBase+kind, dstBase+kind, c.pageSize, "bench-incremental", cred); err != nil {
 		return nil, err
 	}
 	rep.Incremental.SourceCPU, rep.Incremental.TargetCPU = src.cpuSeconds()-s0, dst.cpuSeconds()-t0
@@ -215,7 +244,7 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 		return nil, fmt.Errorf("the incremental pass moved %d entries, want %d", rep.Incremental.Entries, c.changes)
 	}
 	if c.repeat > 0 {
-		if rep.Repeated, err = repeatIncremental(ctx, exe, src, srcBase+kind, dstBase+kind, c, log); err != nil {
+		if rep.Repeated, err = repeatIncremental(ctx, exe, src, srcBase+kind, dstBase+kind, c, cred, log); err != nil {
 			return nil, err
 		}
 	}
@@ -270,9 +299,13 @@ type provider struct {
 	cmd *exec.Cmd
 }
 
-func startProvider(ctx context.Context, exe, addr, db string, priority int, pprofAddr string) (*provider, error) {
-	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", addr, "--db", db, "--base-url", "http://"+addr,
-		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn", "--pprof", pprofAddr)
+func startProvider(ctx context.Context, exe, addr, db string, priority int, pprofAddr string, noAuth bool) (*provider, error) {
+	args := []string{"serve", "--addr", addr, "--db", db, "--base-url", "http://" + addr,
+		"--conflict-priority", strconv.Itoa(priority), "--log-level", "warn", "--pprof", pprofAddr}
+	if noAuth {
+		args = append(args, "--insecure-no-auth")
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -346,10 +379,20 @@ func (p *provider) stop() {
 
 // runPassChild runs `sdatasync pass --json` as a child process and reads
 // its summary and peak memory.
-func runPassChild(ctx context.Context, exe, source, target string, pageSize int, run string) (benchPass, error) {
+func runPassChild(ctx context.Context, exe, source, target string, pageSize int, run string, cred benchCred) (benchPass, error) {
 	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, exe, "pass", "--source", source, "--target", target, "--page-size", strconv.Itoa(pageSize),
-		"--run-name", run, "--json")
+	args := []string{"pass", "--source", source, "--target", target, "--page-size", strconv.Itoa(pageSize), "--run-name", run, "--json"}
+	if cred.user != "" && cred.srcToken == "" {
+		args = append(args, "--user", cred.user)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	// Secrets go through the environment, never the command line.
+	switch {
+	case cred.srcToken != "":
+		cmd.Env = append(os.Environ(), "SDATASYNC_SOURCE_TOKEN="+cred.srcToken, "SDATASYNC_TARGET_TOKEN="+cred.dstToken)
+	case cred.user != "":
+		cmd.Env = append(os.Environ(), "SDATASYNC_PASSWORD="+cred.password)
+	}
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		return benchPass{}, fmt.Errorf("pass: %v\n%s", err, errb.String())
@@ -374,4 +417,43 @@ func runPassChild(ctx context.Context, exe, source, target string, pageSize int,
 	}
 	bp.EngineCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return bp, nil
+}
+
+// benchCred is the user the bench's changes (and, with --auth basic, its
+// passes) authenticate as, and with --auth token the API token of that user
+// at each provider, which the passes use instead.
+type benchCred struct{ user, password, srcToken, dstToken string }
+
+// benchUsers creates, through the user and token commands of the binary
+// (as an operator would), the same user with a random password in each
+// database, speaking for the other provider's URL: sync for the pass,
+// writer for the changes at the source. With tokens, each database also
+// issues the user an API token (shown once, on the command's stdout).
+func benchUsers(ctx context.Context, exe, srcDB, dstDB, srcBase, dstBase string, tokens bool) (benchCred, error) {
+	c := benchCred{user: "bench", password: randomPassword()}
+	for _, side := range []struct {
+		db, other string
+		token     *string
+	}{{srcDB, dstBase, &c.srcToken}, {dstDB, srcBase, &c.dstToken}} {
+		// A reused database (--reuse) holds the user of the earlier run,
+		// whose password is gone: it is replaced (its tokens go with it).
+		_ = exec.CommandContext(ctx, exe, "user", "remove", "--db", side.db, c.user).Run()
+		cmd := exec.CommandContext(ctx, exe, "user", "add", "--db", side.db, "--role", "sync", "--role", "writer", "--endpoint", side.other,
+			"--password-stdin", c.user)
+		cmd.Stdin = strings.NewReader(c.password + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return benchCred{}, fmt.Errorf("creating the bench user in %s: %v\n%s", side.db, err, out)
+		}
+		if !tokens {
+			continue
+		}
+		var out, errb bytes.Buffer
+		cmd = exec.CommandContext(ctx, exe, "token", "create", "--db", side.db, "--user", c.user, "bench-pass")
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			return benchCred{}, fmt.Errorf("creating the bench token in %s: %v\n%s", side.db, err, errb.String())
+		}
+		*side.token = strings.TrimSpace(out.String())
+	}
+	return c, nil
 }

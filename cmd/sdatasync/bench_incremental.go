@@ -36,6 +36,7 @@ func (c *benchConfig) incrementalFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.BoolVar(&c.reuse, "reuse", false, "with --dir: reuse the databases an earlier run left there (--keep), in sync: no seeding and no full pass, only the incremental passes")
+	fs.StringVar(&c.exe, "exe", "", "run the providers and the engine from this sdatasync binary (e.g. a build of main, to compare builds with the same harness; with --reuse on databases that build made: seeding here writes this build's schema)")
 	fs.IntVar(&c.repeat, "repeat", 3, "incremental passes measured, with --changes changes and with none (medians reported)")
 }
 
@@ -69,7 +70,7 @@ func median(xs []float64) float64 {
 
 // changeResources makes n local changes at the source over HTTP (PUTs of
 // resources 1..n; round makes each round's values differ).
-func changeResources(ctx context.Context, kindURL string, n, round int) error {
+func changeResources(ctx context.Context, kindURL string, n, round int, cred benchCred) error {
 	client := &http.Client{Timeout: time.Minute}
 	for i := 1; i <= n; i++ {
 		body := fmt.Sprintf(`<tradingAccount xmlns="http://schemas.sage.com/crmErp/2008"><financeBalance>%d.%02d</financeBalance></tradingAccount>`, i, round%100)
@@ -78,6 +79,9 @@ func changeResources(ctx context.Context, kindURL string, n, round int) error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/xml")
+		if cred.user != "" {
+			req.SetBasicAuth(cred.user, cred.password)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
@@ -93,15 +97,15 @@ func changeResources(ctx context.Context, kindURL string, n, round int) error {
 // repeatIncremental runs c.repeat incremental passes after c.changes
 // changes each, then c.repeat passes with no change, alternating nothing
 // else: the providers stay up between them.
-func repeatIncremental(ctx context.Context, exe string, src *provider, source, target string, c benchConfig, log io.Writer) (*benchRepeated, error) {
+func repeatIncremental(ctx context.Context, exe string, src *provider, source, target string, c benchConfig, cred benchCred, log io.Writer) (*benchRepeated, error) {
 	rr := &benchRepeated{Runs: c.repeat, Changes: c.changes}
 	var changedCPU, quietCPU []float64
 	for i := range c.repeat {
-		if err := changeResources(ctx, source, c.changes, i+1); err != nil {
+		if err := changeResources(ctx, source, c.changes, i+1, cred); err != nil {
 			return nil, err
 		}
 		s0 := src.cpuPrecise()
-		p, err := runPassChild(ctx, exe, source, target, c.pageSize, "bench-incremental-"+strconv.Itoa(i+1))
+		p, err := runPassChild(ctx, exe, source, target, c.pageSize, "bench-incremental-"+strconv.Itoa(i+1), cred)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +118,7 @@ func repeatIncremental(ctx context.Context, exe string, src *provider, source, t
 	}
 	for i := range c.repeat {
 		s0 := src.cpuPrecise()
-		p, err := runPassChild(ctx, exe, source, target, c.pageSize, "bench-quiet-"+strconv.Itoa(i+1))
+		p, err := runPassChild(ctx, exe, source, target, c.pageSize, "bench-quiet-"+strconv.Itoa(i+1), cred)
 		if err != nil {
 			return nil, err
 		}
@@ -223,4 +227,16 @@ func reusable(log io.Writer, dbs ...string) bool {
 	}
 	fmt.Fprintln(log, "reusing the databases of an earlier run: no seeding, no full pass")
 	return true
+}
+
+// benchExe is the binary whose providers (and engine) a bench runs: path,
+// or this one.
+func benchExe(path string) (string, error) {
+	if path == "" {
+		return os.Executable()
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
 }

@@ -61,3 +61,45 @@ func TestBenchCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchAPICommand runs `sdatasync bench api` small against a real
+// provider process: every mode answers without errors, and the mix reports
+// its methods apart.
+func TestBenchAPICommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	exe := filepath.Join(t.TempDir(), "sdatasync")
+	build := exec.Command("go", "build", "-o", exe, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(context.Background(), exe, "bench", "api", "--resources", "300", "--clients", "1,4",
+		"--duration", "400ms", "--page-depth", "150", "--json")
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var rep apiReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.Bytes())
+	}
+	if len(rep.Runs) != 2*len(apiModes) {
+		t.Fatalf("%d runs, want %d: %s", len(rep.Runs), 2*len(apiModes), out.Bytes())
+	}
+	for _, r := range rep.Runs {
+		if r.Requests == 0 || r.Errors != 0 || r.PerSecond <= 0 || r.P50ms <= 0 || r.P99ms < r.P50ms || r.ServerCPU <= 0 {
+			t.Errorf("%s with %d clients: %+v", r.Mode, r.Clients, r)
+		}
+		if r.Mode == "mix" && (r.ByMethod["GET"].Requests == 0 || r.ByMethod["PUT"].Requests == 0 || r.ByMethod["POST"].Requests == 0) {
+			t.Errorf("mix with %d clients: methods %+v", r.Clients, r.ByMethod)
+		}
+	}
+	for _, bad := range [][]string{{"api", "--modes", "read,fly"}, {"api", "--clients", "0"}, {"api", "--reuse"}, {"api", "--duration", "0s"}} {
+		if code := bench(context.Background(), bad, &out, &out); code != 2 {
+			t.Fatalf("bad flags %q: exit %d", bad, code)
+		}
+	}
+}

@@ -3,7 +3,10 @@
 # "crm" dataset on 127.0.0.1:8081 and an "erp" dataset on 127.0.0.1:8082
 # (separate databases under data/), one `sdatasync pass --both` between
 # them, then both are left running. `make demo-stop` (this script with
-# "stop") stops them.
+# "stop") stops them. Both providers have the user demo (admin) with one
+# password, kept in $DATA/demo-crm.db.credentials and
+# $DATA/demo-erp.db.credentials (user:password, mode 0600); the pass
+# authenticates as demo with it (through SDATASYNC_PASSWORD, never argv).
 #
 # Usage: demo.sh [BIN]   (default bin/sdatasync)
 #        demo.sh stop
@@ -59,23 +62,32 @@ healthy() {
 }
 
 mkdir -p "$DATA"
+# One demo password for both providers: the one of a previous run, else a
+# new random one. serve --demo creates (or resets) the user demo with it.
+CRED="$DATA/demo-crm.db.credentials"
+if [ ! -s "$CRED" ]; then
+	(umask 077 && printf 'demo:%s\n' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$CRED")
+fi
+(umask 077 && cp "$CRED" "$DATA/demo-erp.db.credentials")
+PW=$(cut -d: -f2- "$CRED")
 start crm 8081 3
 start erp 8082 5
 healthy 8081 crm
 healthy 8082 erp
 
 echo "== sdatasync pass --both --source $CRM --target $ERP"
-"$BIN" pass --both --run-name demo --source "$CRM" --target "$ERP" || true
+SDATASYNC_PASSWORD="$PW" "$BIN" pass --both --run-name demo --user demo --source "$CRM" --target "$ERP" || true
 
 cat <<EOF
 
 Both providers keep running (logs in $DATA/demo-crm.log and $DATA/demo-erp.log).
-Explore:
-  curl '$CRM/tradingAccounts?count=5'
-  curl '$ERP/tradingAccounts?count=5'
-  curl '$ERP/salesOrders?count=2'
-  curl '$CRM/tradingAccounts/\$syncDigest'
+Both have the user demo; its password is in $CRED. Explore:
+  A="\$(cat $CRED)"
+  curl -u "\$A" '$CRM/tradingAccounts?count=5'
+  curl -u "\$A" '$ERP/tradingAccounts?count=5'
+  curl -u "\$A" '$ERP/salesOrders?count=2'
+  curl -u "\$A" '$CRM/tradingAccounts/\$syncDigest'
 Change something on one side, then synchronize again:
-  $BIN pass --both --source $CRM --target $ERP
+  SDATASYNC_PASSWORD="\$(cut -d: -f2- $CRED)" $BIN pass --both --user demo --source $CRM --target $ERP
 Stop them with: make demo-stop
 EOF

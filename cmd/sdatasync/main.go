@@ -23,6 +23,7 @@ import (
 
 	"sdatasync/contracts"
 	"sdatasync/sdata"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/demo"
 	"sdatasync/sdata/store"
 )
@@ -33,6 +34,8 @@ Usage:
   sdatasync serve [flags]    run the provider (sdatasync serve -h for flags)
   sdatasync pass [flags]     run a sync pass between two providers (sdatasync pass -h)
   sdatasync bench [flags]    measure a full and an incremental pass between two local providers
+  sdatasync user COMMAND     manage users: add, list, remove, passwd, roles (sdatasync user -h)
+  sdatasync token COMMAND    manage API tokens: create, list, revoke (sdatasync token -h)
 
 Every flag can also be set by an environment variable: --base-url is SDATASYNC_BASE_URL.
 SDATASYNC_PROFILE_DIR=dir writes a CPU profile of the whole command to
@@ -68,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return bench(ctx, args[1:], stdout, stderr)
 	case "pass":
 		return pass(ctx, args[1:], stdout, stderr)
+	case "user":
+		return userCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "token":
+		return tokenCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -146,8 +153,9 @@ func envDefaults(fs *flag.FlagSet) error {
 type serveConfig struct {
 	addr, db, app, contract, baseURL, logLevel string
 	pprofAddr                                  string
+	mobileComponents                           string
 	datasets, pushTo                           stringList
-	demo                                       bool
+	demo, insecureNoAuth                       bool
 	priority                                   int
 	maxBody                                    int64
 	maxConns                                   int
@@ -163,12 +171,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.contract, "contract", "gcrm", "built-in contract name ("+strings.Join(contracts.BuiltinNames(), ", ")+") or path to an XSD")
 	fs.Var(&c.datasets, "dataset", "dataset to serve (repeatable; '-' always exists)")
 	fs.StringVar(&c.baseURL, "base-url", "", "externally visible base URL (default http://<addr>)")
-	fs.BoolVar(&c.demo, "demo", false, "seed demo data into empty datasets")
+	fs.BoolVar(&c.demo, "demo", false, "seed demo data into empty datasets, and create the user demo (admin) with a random password, printed and written to <db>.credentials")
+	fs.BoolVar(&c.insecureNoAuth, "insecure-no-auth", false, "run without authentication (every request is an admin): refused unless --addr is a loopback address")
 	fs.Var(&c.pushTo, "push-to", "push local changes at once (immediate sync) to this dataset or resource-kind URL of another provider (repeatable)")
 	fs.IntVar(&c.priority, "conflict-priority", 5, "conflict priority (1..9, lower wins) of kinds whose contract declares none")
 	fs.Int64Var(&c.maxBody, "max-body", sdata.DefaultMaxBody, "request body limit in bytes")
 	fs.IntVar(&c.maxConns, "max-connections", 800, "open connections at most (more are answered 503); keep it under the open-file limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.mobileComponents, "mobile-components", "", "load mobile sync components (device sync) from this JSON file at start")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -220,9 +230,19 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 		return err
 	}
 	defer st.Close()
+	verifier, err := serveAuth(ctx, c, st, ln.Addr(), stdout, log)
+	if err != nil {
+		return err
+	}
+	var authn auth.Authenticator // nil: --insecure-no-auth
+	if verifier != nil {
+		defer verifier.Close()
+		authn = verifier
+	}
 	srv, err := sdata.New(ctx, sdata.Config{
 		App: c.app, Contract: contract, Datasets: c.datasets, BaseURL: base,
-		ConflictPriority: c.priority, MaxBody: c.maxBody, Logger: log, PushTo: c.pushTo,
+		ConflictPriority: c.priority, MaxBody: c.maxBody, Logger: log, PushTo: c.pushTo, Auth: authn,
+		MobileComponents: c.mobileComponents,
 	}, st)
 	if err != nil {
 		return err
@@ -271,8 +291,12 @@ func runServer(ctx context.Context, c serveConfig, stdout io.Writer, log *slog.L
 	} else if len(contract.Kinds) > 0 {
 		example += contract.Kinds[0].PluralName + "?count=5"
 	}
-	fmt.Fprintf(stdout, "sdatasync serving %s (contract %s, datasets %s, db %s)\ntry: curl '%s'\n",
-		base, contract.Name, strings.Join(srv.Datasets(), ","), c.db, example)
+	user := ""
+	if c.demo && !c.insecureNoAuth {
+		user = `-u "$(cat ` + credentialsFile(c.db) + `)" `
+	}
+	fmt.Fprintf(stdout, "sdatasync serving %s (contract %s, datasets %s, db %s)\ntry: curl %s'%s'\n",
+		base, contract.Name, strings.Join(srv.Datasets(), ","), c.db, user, example)
 	select {
 	case err := <-errc:
 		return err

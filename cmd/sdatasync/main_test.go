@@ -90,7 +90,18 @@ func TestEnvDefaults(t *testing.T) {
 }
 
 var servingRE = regexp.MustCompile(`^sdatasync serving (http://127\.0\.0\.1:\d+) \(contract gcrm, datasets -,extra, db .*\)$`)
-var tryRE = regexp.MustCompile(`^try: curl '([^']+)'$`)
+var tryRE = regexp.MustCompile(`^try: curl -u "\$\(cat (.+\.credentials)\)" '([^']+)'$`)
+var demoRE = regexp.MustCompile(`^demo user: demo  password: ([0-9a-f]{32}) `)
+
+// getAs is http.Get with HTTP Basic credentials.
+func getAs(u, user, pw string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(user, pw)
+	return http.DefaultClient.Do(req)
+}
 
 // TestServe starts the real server on a free port with demo data, uses it
 // over HTTP and stops it the way an operator does: SIGINT.
@@ -110,21 +121,36 @@ func TestServe(t *testing.T) {
 	}()
 	sc := bufio.NewScanner(pr)
 	var lines []string
-	for len(lines) < 2 && sc.Scan() {
+	for len(lines) < 3 && sc.Scan() {
 		lines = append(lines, sc.Text())
 	}
-	if len(lines) < 2 {
+	if len(lines) < 3 {
 		t.Fatalf("server printed %q and stopped (status %d); stderr %s", lines, <-done, errb.String())
 	}
 	go io.Copy(io.Discard, pr) // nothing more is expected; never block the server
-	m := servingRE.FindStringSubmatch(lines[0])
+	dm := demoRE.FindStringSubmatch(lines[0])
+	if dm == nil {
+		t.Fatalf("first line %q: no demo credentials", lines[0])
+	}
+	demoPW := dm[1]
+	m := servingRE.FindStringSubmatch(lines[1])
 	if m == nil {
-		t.Fatalf("first line %q", lines[0])
+		t.Fatalf("second line %q", lines[1])
 	}
 	base := m[1]
-	tm := tryRE.FindStringSubmatch(lines[1])
-	if tm == nil || tm[1] != base+"/sdata/sdatasync/gcrm/-/tradingAccounts?count=5" {
-		t.Fatalf("second line %q", lines[1])
+	tm := tryRE.FindStringSubmatch(lines[2])
+	if tm == nil || tm[2] != base+"/sdata/sdatasync/gcrm/-/tradingAccounts?count=5" || tm[1] != db+".credentials" {
+		t.Fatalf("third line %q", lines[2])
+	}
+	tm = tm[1:]
+	if b, err := os.ReadFile(db + ".credentials"); err != nil || string(b) != "demo:"+demoPW+"\n" {
+		t.Fatalf("credentials file: %q %v", b, err)
+	}
+	if fi, err := os.Stat(db + ".credentials"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file mode: %v %v", fi.Mode(), err)
+	}
+	if res, err := http.Get(tm[1]); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous GET: %v %v, want 401", res.Status, err)
 	}
 
 	res, err := http.Get(base + "/healthz")
@@ -138,7 +164,7 @@ func TestServe(t *testing.T) {
 	}
 
 	for _, u := range []string{tm[1], base + "/sdata/sdatasync/gcrm/extra/tradingAccounts?count=5"} {
-		res, err = http.Get(u)
+		res, err = getAs(u, "demo", demoPW)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,12 +204,16 @@ func TestServe(t *testing.T) {
 	if !sc.Scan() {
 		t.Fatalf("restart printed nothing (status %d); stderr %s", <-done, errb.String())
 	}
+	if dm := demoRE.FindStringSubmatch(sc.Text()); dm == nil || dm[1] != demoPW {
+		t.Fatalf("restart: %q, want the same demo password", sc.Text())
+	}
+	sc.Scan()
 	go io.Copy(io.Discard, pr2)
 	base2 := servingRE.FindStringSubmatch(sc.Text())
 	if base2 == nil {
 		t.Fatalf("restart line %q", sc.Text())
 	}
-	res, err = http.Get(base2[1] + "/sdata/sdatasync/gcrm/-/tradingAccounts?count=0")
+	res, err = getAs(base2[1]+"/sdata/sdatasync/gcrm/-/tradingAccounts?count=0", "demo", demoPW)
 	if err != nil {
 		t.Fatal(err)
 	}

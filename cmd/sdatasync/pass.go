@@ -27,6 +27,15 @@ back with --both). Each URL is a dataset URL (http://host/sdata/{app}/{contract}
 every kind that is a sync source at the source and a sync target at the
 target) or a resource kind URL (…/{dataset}/{kind}: that kind only).
 
+Credentials: each provider gets its own, and only at the origin of its
+URL. User names from --source-user, --target-user, --registry-user (or
+--user for the source and the target); passwords and tokens (a token is
+sent as a bearer token) from SDATASYNC_{SOURCE,TARGET,REGISTRY}_{PASSWORD,TOKEN},
+SDATASYNC_PASSWORD / SDATASYNC_TOKEN (source and target), or a --credentials
+file of mode 0600 with lines such as "source.user = ann",
+"source.password = ...", "target.token = ..." (user, password and token
+without a side hold for the source and the target). Never on the command line.
+
 Exit status: 0 when every entry was applied or legitimately skipped
 (resolved conflicts included), 1 when an entry failed or the pass failed,
 2 on usage errors.
@@ -39,12 +48,15 @@ Flags:
 const requestTimeout = 2 * time.Minute
 
 type passConfig struct {
-	source, target, runName, runStamp, user, password string
-	registry                                          string
-	kinds                                             stringList
-	both, json                                        bool
-	pageSize                                          int
-	timeout                                           time.Duration
+	source, target, runName, runStamp, user string
+	sourceUser, targetUser, registryUser    string
+	credentials                             string
+	registry                                string
+	kinds, caCerts                          stringList
+	both, json, insecure                    bool
+	progress                                string
+	pageSize                                int
+	timeout                                 time.Duration
 }
 
 // pass implements `sdatasync pass`: progress on stderr, the summary table
@@ -65,10 +77,20 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.runName, "run-name", "sdatasync", "run name sent to the providers")
 	fs.StringVar(&c.runStamp, "run-stamp", "", "run stamp sent to the providers (default: now, ISO 8601 UTC)")
 	fs.IntVar(&c.pageSize, "page-size", 0, "entries per sync feed page (default: the source's)")
-	fs.StringVar(&c.user, "user", "", "HTTP Basic user name")
-	fs.StringVar(&c.password, "password", "", "HTTP Basic password (or SDATASYNC_PASSWORD)")
+	fs.StringVar(&c.user, "user", "", "user name at the source and the target (password in SDATASYNC_PASSWORD, or a token in SDATASYNC_TOKEN)")
+	fs.StringVar(&c.sourceUser, "source-user", "", "user name at the source (SDATASYNC_SOURCE_PASSWORD or _TOKEN)")
+	fs.StringVar(&c.targetUser, "target-user", "", "user name at the target (SDATASYNC_TARGET_PASSWORD or _TOKEN)")
+	fs.StringVar(&c.registryUser, "registry-user", "", "user name at the registry (SDATASYNC_REGISTRY_PASSWORD or _TOKEN)")
+	fs.StringVar(&c.credentials, "credentials", "", "credentials file (mode 0600): key = value lines, keys [source.|target.|registry.]user, password, token")
+	fs.Var(&c.caCerts, "ca-cert", "PEM file of a certificate authority to trust besides the system's (repeatable)")
+	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "accept any TLS certificate (INSECURE: for trying a setup out only)")
 	fs.BoolVar(&c.json, "json", false, "print a machine-readable summary on stdout")
+	fs.StringVar(&c.progress, "progress", "", "progress on stderr: bar (a live progress bar with entries/s and ETA), plain (a line per page, for scripts and CI) or none (default: bar on a terminal, plain otherwise)")
 	fs.DurationVar(&c.timeout, "timeout", 0, "give up after this long (0: no limit)")
+	if err := refuseSecretFlags(args); err != nil {
+		fmt.Fprintln(stderr, "sdatasync pass:", err)
+		return 2
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -93,6 +115,28 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case c.timeout < 0:
 		return usageErr("--timeout must be >= 0")
 	}
+	for _, f := range []struct{ name, u string }{{"--source", c.source}, {"--target", c.target}, {"--registry", c.registry}} {
+		if client.HasUserInfo(f.u) {
+			return usageErr("%s %s: a URL may not carry credentials (user:password@); see sdatasync pass -h", f.name, client.Redact(f.u))
+		}
+	}
+	srcCred, tgtCred, regCred, err := passCredentials(c, os.Getenv)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	hc, err := client.NewHTTPClient(client.TLSOptions{CAFiles: c.caCerts, InsecureSkipVerify: c.insecure}, requestTimeout)
+	if err != nil {
+		return usageErr("--ca-cert: %v", err)
+	}
+	mode, err := progressMode(c.progress, isTerminal(stderr))
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	pr := &progressPrinter{w: stderr, live: mode == progressBar, quiet: mode == progressNone}
+	log := slog.New(slog.NewTextHandler(pr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if c.insecure {
+		log.Warn("--insecure-skip-verify: TLS certificates are not verified; anyone on the path can read and change the traffic, credentials included")
+	}
 	if c.runStamp == "" {
 		c.runStamp = time.Now().UTC().Format("2006-01-02T15:04:05Z")
 	}
@@ -102,9 +146,10 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	// A source or target that is not a URL is a registered endpoint's title.
-	// The registry is asked without the providers' credentials: it may be
-	// another host.
-	reg := &client.Client{HTTP: &http.Client{Timeout: requestTimeout}}
+	// The registry is asked with its own credentials, never the providers'.
+	regOrigin, _ := client.Origin(c.registry)
+	warnPlainHTTP(log, "registry", c.registry, regCred)
+	reg := &client.Client{HTTP: hc, Credentials: regCred, Origin: regOrigin, Logger: log}
 	for _, side := range []*string{&c.source, &c.target} {
 		if strings.Contains(*side, "://") {
 			continue
@@ -117,20 +162,23 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "sdatasync pass:", err)
 			return 1
 		}
+		if client.HasUserInfo(u) {
+			fmt.Fprintf(stderr, "sdatasync pass: the registry gives %s for %q: a URL carrying credentials, refused\n", client.Redact(u), *side)
+			return 1
+		}
 		*side = u
 	}
-	pr := &progressPrinter{w: stderr, live: isTerminal(stderr)}
-	wire := &countingTransport{base: http.DefaultTransport}
+	warnPlainHTTP(log, "source", c.source, srcCred)
+	warnPlainHTTP(log, "target", c.target, tgtCred)
+	wire := &countingTransport{base: hc.Transport}
 	e := &engine.Engine{
 		Client:   &http.Client{Timeout: requestTimeout, Transport: wire},
-		User:     c.user,
-		Password: c.password,
 		PageSize: c.pageSize,
-		Logger:   slog.New(slog.NewTextHandler(pr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:   log,
 		Progress: pr.report,
 	}
 	sum, err := e.Pass(ctx, engine.PassOptions{Source: c.source, Target: c.target, Kinds: c.kinds, Both: c.both,
-		RunName: c.runName, RunStamp: c.runStamp})
+		RunName: c.runName, RunStamp: c.runStamp, SourceCredentials: srcCred, TargetCredentials: tgtCred})
 	if errors.Is(err, engine.ErrBadOptions) {
 		return usageErr("%v", err)
 	}
@@ -168,6 +216,16 @@ func pass(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// warnPlainHTTP warns when credentials are to go over plain http to a
+// host other than this machine: anyone on the path can read them.
+func warnPlainHTTP(log *slog.Logger, side, u string, cred client.Credentials) {
+	if cred.IsZero() || !strings.HasPrefix(strings.ToLower(u), "http://") || client.IsLoopback(u) {
+		return
+	}
+	log.Warn("credentials go over plain http to another host: anyone on the path can read them; use https", "side", side,
+		"url", client.Redact(u), "credentials", cred)
+}
+
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -182,9 +240,10 @@ func isTerminal(w io.Writer) bool {
 // terminal, one log line per page otherwise. Log records written through
 // it end the live line first.
 type progressPrinter struct {
-	w    io.Writer
-	live bool
-	open bool // a live line is on screen
+	w     io.Writer
+	live  bool // a live line with a bar (--progress=bar)
+	quiet bool // no progress at all (--progress=none)
+	open  bool // a live line is on screen
 }
 
 func (p *progressPrinter) Write(b []byte) (int, error) {
@@ -205,6 +264,9 @@ func (p *progressPrinter) report(pr engine.Progress) {
 	if pr.Total >= 0 {
 		entries += "/" + fmt.Sprint(pr.Total)
 	}
+	if p.quiet {
+		return
+	}
 	if !p.live {
 		if pr.Phase == "page" {
 			fmt.Fprintf(p.w, "pass: %s %s: page %d, %s entries, %.0f entries/s\n", pr.Kind, dir, pr.Page, entries, pr.Rate())
@@ -213,7 +275,7 @@ func (p *progressPrinter) report(pr engine.Progress) {
 	}
 	line := fmt.Sprintf("%-16s %s  %s", pr.Kind, dir, pr.Phase)
 	if pr.Phase != "selecting" {
-		line = fmt.Sprintf("%-16s %s  page %d  %s entries  %.0f/s", pr.Kind, dir, pr.Page, entries, pr.Rate())
+		line = fmt.Sprintf("%-16s %s  %s  page %d  %s entries  %.0f/s", pr.Kind, dir, progressBarOf(pr.Entries, pr.Total, barWidth), pr.Page, entries, pr.Rate())
 	}
 	if pr.Remaining > 0 && pr.Phase != "done" {
 		line += "  ETA " + pr.Remaining.Round(time.Second).String()

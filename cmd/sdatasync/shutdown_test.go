@@ -20,15 +20,22 @@ import (
 
 var baseRE = regexp.MustCompile(`^sdatasync serving (http://127\.0\.0\.1:\d+) `)
 
-// startServe runs `serve` in this process on a fresh port and returns its
-// base URL and the channel of its exit status.
+// startServe runs `serve` in this process on a fresh port, without
+// authentication, and returns its base URL and the channel of its exit
+// status.
 func startServe(t *testing.T, db string) (string, chan int, *lockedBuffer) {
+	t.Helper()
+	return startServeWith(t, db, "--insecure-no-auth")
+}
+
+// startServeWith is startServe with more flags.
+func startServeWith(t *testing.T, db string, flags ...string) (string, chan int, *lockedBuffer) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	var errb lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "warn"}, pw, &errb)
+		done <- run(append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "warn"}, flags...), pw, &errb)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -41,6 +48,18 @@ func startServe(t *testing.T, db string) (string, chan int, *lockedBuffer) {
 		t.Fatalf("first line %q", sc.Text())
 	}
 	return m[1], done, &errb
+}
+
+// stopServe stops a serve started in this process (SIGINT to the
+// process: its handler is installed) and checks it exits 0.
+func stopServe(t *testing.T, done chan int) {
+	t.Helper()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if st := <-done; st != 0 {
+		t.Fatalf("serve exited %d", st)
+	}
 }
 
 // TestShutdownFinishesInFlight: a SIGINT (as SIGTERM) stops taking new

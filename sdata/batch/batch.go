@@ -120,6 +120,9 @@ func (s *Service) Post() site.Handler {
 		if ru.Tracking != "" {
 			j, err := s.st.Job(ctx, t.Endpoint.ID, store.JobBatch, ru.Tracking)
 			if err == nil {
+				if err := s.jobs.Owns(ctx, t.Scope, j); err != nil {
+					return 0, err
+				}
 				return 0, s.jobs.WriteTracking(w, http.StatusAccepted, s.site.OpURL(t.Scope, Op, j.TrackingID), j)
 			}
 			if !errors.Is(err, store.ErrNotFound) {

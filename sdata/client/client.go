@@ -72,9 +72,14 @@ type Client struct {
 	// HTTP sends the requests; nil means http.DefaultClient. Its Timeout
 	// bounds one attempt: an attempt that times out is retried by Do.
 	HTTP *http.Client
-	// User and Password, when either is set, are sent as HTTP Basic
-	// credentials with every request.
-	User, Password string
+	// Credentials, when set, are sent with every request to Origin, and
+	// to no other: a request (a link, a Location, a redirect) to another
+	// origin, or from https down to http, goes without them and is
+	// warned. A Client with credentials and no Origin sends nothing.
+	Credentials Credentials
+	// Origin is the origin the Credentials were given for (see Origin:
+	// "scheme://host:port").
+	Origin string
 	// MaxAttempts bounds the attempts of one request by Do (default
 	// DefaultMaxAttempts; 1 means no retry). MinBackoff and MaxBackoff bound
 	// the waits between them (defaults DefaultMinBackoff, DefaultMaxBackoff):
@@ -162,7 +167,7 @@ func (c *Client) Do(ctx context.Context, method, u string, body []byte, contentT
 		var wait time.Duration
 		switch {
 		case err != nil:
-			if !retryable(err) {
+			if !retryable(err) || IsTLSFailure(err) {
 				return nil, err
 			}
 		case Transient(res.Status):
@@ -177,7 +182,7 @@ func (c *Client) Do(ctx context.Context, method, u string, body []byte, contentT
 			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt, err)
 		}
 		wait = max(wait, backoff)
-		c.logger().LogAttrs(ctx, slog.LevelWarn, "transient failure, retrying", slog.String("method", method), slog.String("url", u),
+		c.logger().LogAttrs(ctx, slog.LevelWarn, "transient failure, retrying", slog.String("method", method), slog.String("url", Redact(u)),
 			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Any("err", err))
 		if err := sleep(ctx, wait); err != nil {
 			return nil, err
@@ -235,18 +240,26 @@ func (c *Client) send(ctx context.Context, method, u string, body []byte, conten
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, err
+		return nil, redactErr(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", accept)
-	if c.User != "" || c.Password != "" {
-		req.SetBasicAuth(c.User, c.Password)
-	}
-	res, err := c.httpClient().Do(req)
+	cred, err := c.credentialsFor(req.URL, method)
 	if err != nil {
 		return nil, err
+	}
+	hc := c.httpClient()
+	if !cred.IsZero() {
+		cred.apply(req.Header)
+		h := *hc
+		h.CheckRedirect = c.checkRedirect(hc.CheckRedirect)
+		hc = &h
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, redactErr(err)
 	}
 	defer res.Body.Close()
 	limit := c.maxBody()
@@ -255,9 +268,19 @@ func (c *Client) send(ctx context.Context, method, u string, body []byte, conten
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: %s %s: more than %d bytes", ErrBodyTooLarge, method, u, limit)
+		return nil, fmt.Errorf("%w: %s %s: more than %d bytes", ErrBodyTooLarge, method, Redact(u), limit)
 	}
 	return &Response{URL: req.URL, Status: res.StatusCode, Header: res.Header, Body: b}, nil
+}
+
+// redactErr takes the user:password part out of the URL of a *url.Error
+// (net/http masks the password only).
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = Redact(ue.URL)
+	}
+	return err
 }
 
 // sleep waits d or until ctx is done.

@@ -205,10 +205,14 @@ func TestRequestHeaders(t *testing.T) {
 	if _, err := (&client.Client{}).Do(ctx, http.MethodGet, ts.URL, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&client.Client{User: "ann", Password: "s3cret"}).Do(ctx, http.MethodPost, ts.URL, []byte("<feed/>"), client.TypeFeed); err != nil {
+	origin, err := client.Origin(ts.URL)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&client.Client{Password: "only"}).Once(ctx, http.MethodPut, ts.URL, []byte{}, client.TypeEntry); err != nil {
+	if _, err := (&client.Client{Credentials: client.Credentials{User: "ann", Password: "s3cret"}, Origin: origin}).Do(ctx, http.MethodPost, ts.URL, []byte("<feed/>"), client.TypeFeed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&client.Client{Credentials: client.Credentials{Password: "only"}, Origin: origin}).Once(ctx, http.MethodPut, ts.URL, []byte{}, client.TypeEntry); err != nil {
 		t.Fatal(err)
 	}
 	const accept = "application/atom+xml, application/xml;q=0.9, */*;q=0.1"

@@ -31,7 +31,7 @@ func (c *Client) Await(ctx context.Context, res *Response, params Params, onTrac
 			loc = l
 		}
 		if loc == "" {
-			return nil, "", fmt.Errorf("%s answered 202 Accepted without a Location to poll", res.URL)
+			return nil, "", fmt.Errorf("%s answered 202 Accepted without a Location to poll", Redact(res.URL.String()))
 		}
 		advice := DefaultPoll
 		if t, err := feeds.ParseTracking(bytes.NewReader(res.Body), feeds.Limits{}); err == nil {

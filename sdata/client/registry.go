@@ -40,14 +40,14 @@ func (c *Client) ResolveRegistered(ctx context.Context, registryURL, title strin
 		if ctx.Err() != nil {
 			return "", err
 		}
-		return "", fmt.Errorf("client: registry at %s: %w", registryURL, err)
+		return "", fmt.Errorf("client: registry at %s: %w", Redact(registryURL), err)
 	}
 	if res.Status != http.StatusOK {
-		return "", fmt.Errorf("client: registry at %s answered %d %s instead of a feed", registryURL, res.Status, http.StatusText(res.Status))
+		return "", fmt.Errorf("client: registry at %s answered %d %s instead of a feed", Redact(registryURL), res.Status, http.StatusText(res.Status))
 	}
 	f, err := feeds.ParseFeed(bytes.NewReader(res.Body), feeds.Limits{MaxBytes: c.maxBody()})
 	if err != nil {
-		return "", fmt.Errorf("client: registry at %s: %w", registryURL, err)
+		return "", fmt.Errorf("client: registry at %s: %w", Redact(registryURL), err)
 	}
 	var urls []string
 	for _, e := range f.Entries {
@@ -60,13 +60,13 @@ func (c *Client) ResolveRegistered(ctx context.Context, registryURL, title strin
 	}
 	switch {
 	case len(urls) == 0:
-		return "", fmt.Errorf("%w: no endpoint titled %q in the registry at %s", ErrNotRegistered, title, registryURL)
+		return "", fmt.Errorf("%w: no endpoint titled %q in the registry at %s", ErrNotRegistered, title, Redact(registryURL))
 	case len(urls) > 1 || f.TotalResults > 1:
 		return "", fmt.Errorf("client: %d endpoints are titled %q in the registry at %s: %s",
-			max(len(urls), f.TotalResults), title, registryURL, strings.Join(urls, ", "))
+			max(len(urls), f.TotalResults), title, Redact(registryURL), redactAll(urls))
 	}
 	if _, err := url.Parse(urls[0]); err != nil {
-		return "", fmt.Errorf("client: registry at %s: endpoint %q has a bad url %q", registryURL, title, urls[0])
+		return "", fmt.Errorf("client: registry at %s: endpoint %q has a bad url %q", Redact(registryURL), title, Redact(urls[0]))
 	}
 	return urls[0], nil
 }
@@ -76,7 +76,7 @@ func (c *Client) ResolveRegistered(ctx context.Context, registryURL, title strin
 func registryQuery(registryURL, title string) (string, error) {
 	u, err := url.Parse(registryURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("client: registry URL %q is not an absolute http(s) URL", registryURL)
+		return "", fmt.Errorf("client: registry URL %q is not an absolute http(s) URL", Redact(registryURL))
 	}
 	switch strings.TrimRight(u.Path, "/") {
 	case "", "/sdata":
@@ -88,4 +88,13 @@ func registryQuery(registryURL, title string) (string, error) {
 	q.Set("count", "10")
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// redactAll joins URLs, each without its user:password part.
+func redactAll(urls []string) string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = Redact(u)
+	}
+	return strings.Join(out, ", ")
 }

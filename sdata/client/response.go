@@ -31,7 +31,7 @@ func (r *Response) Location() (string, error) {
 	}
 	u, err := r.URL.Parse(loc)
 	if err != nil {
-		return "", fmt.Errorf("bad Location %q: %w", loc, err)
+		return "", fmt.Errorf("bad Location %q: %w", Redact(loc), redactErr(err))
 	}
 	return u.String(), nil
 }
@@ -41,7 +41,7 @@ func (r *Response) Location() (string, error) {
 func (r *Response) Resolve(href string) (string, error) {
 	u, err := r.URL.Parse(href)
 	if err != nil {
-		return "", fmt.Errorf("bad link %q: %w", href, err)
+		return "", fmt.Errorf("bad link %q: %w", Redact(href), redactErr(err))
 	}
 	return u.String(), nil
 }
@@ -50,7 +50,7 @@ func (r *Response) Resolve(href string) (string, error) {
 // transient one no longer retried. It carries the status and the
 // sdata:diagnoses of the body, if any, else the start of the body.
 type HTTPError struct {
-	Method, URL string
+	Method, URL string // URL without any user:password part
 	Status      int
 	Diagnoses   []feeds.Diagnosis
 	Body        string // the start of a body that was not diagnoses
@@ -62,7 +62,7 @@ const maxErrorBody = 200
 // newHTTPError reads an error answer's body: its sdata:diagnoses, else the
 // start of the body, trimmed.
 func newHTTPError(method, u string, status int, body []byte) *HTTPError {
-	he := &HTTPError{Method: method, URL: u, Status: status}
+	he := &HTTPError{Method: method, URL: Redact(u), Status: status}
 	if ds, err := feeds.ParseDiagnoses(bytes.NewReader(body), feeds.Limits{}); err == nil && len(ds) > 0 {
 		he.Diagnoses = ds
 	} else {

@@ -272,7 +272,7 @@ func CheckConflicts(snaps []*Snapshot, nodes []*Node, p *Problems) (total, bySta
 // the lines inside the live orders, each once, each naming the order that
 // holds it as its parent: no line orphaned, none duplicated.
 func CheckLineViews(ctx context.Context, nodes []*Node, p *Problems) error {
-	c := &http.Client{Timeout: time.Minute}
+	c := &http.Client{Timeout: time.Minute, Transport: Transport()}
 	for _, n := range nodes {
 		orders, err := listAll(ctx, c, n, "salesOrders")
 		if err != nil {

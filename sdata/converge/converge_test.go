@@ -75,6 +75,17 @@ func TestConvergeTwoAndFive(t *testing.T) {
 	})
 }
 
+// TestConvergeWithDevices: three providers and six mobile devices writing
+// through the synchronize service converge, and every device ends holding
+// exactly its node's accounts under its filter.
+func TestConvergeWithDevices(t *testing.T) {
+	t.Parallel()
+	res := run(t, Scenario{Nodes: 3, Topology: Mesh, Warmup: 30, Steps: 120, Devices: 6, PageSize: 7})
+	if res.Stats.Ops() == 0 {
+		t.Fatal("no writes")
+	}
+}
+
 // TestConvergeStar: a hub and three spokes; spokes only ever synchronize
 // with the hub. Three nodes share a priority, so conflicts between them are
 // decided by stamp (last writer wins), the fourth outranks them.

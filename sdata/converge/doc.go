@@ -21,6 +21,7 @@
 //	checks.go    CheckConverged, CheckCounts, CheckIntegrity, CheckConflicts,
 //	             CheckLineViews, CheckAll, Report
 //	scenario.go  Scenario (one seeded run from start to check), Result
+//	auth.go      the harness's credentials: user converge (admin) on every node, Transport
 //
 // The harness is ordinary (non-test) code so that the tests of this package
 // and longer soak runs share it. The short runs are ordinary tests

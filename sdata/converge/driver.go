@@ -68,7 +68,7 @@ type Driver struct {
 // NewDriver returns a driver with an engine tuned for tests: short polls,
 // quick retries and the given page size.
 func NewDriver(nodes []*Node, top Topology, pageSize int, runName string) *Driver {
-	e := &engine.Engine{Client: &http.Client{Timeout: 30 * time.Second}, PageSize: pageSize,
+	e := &engine.Engine{Client: &http.Client{Timeout: 30 * time.Second, Transport: Transport()}, PageSize: pageSize,
 		MinPoll: time.Millisecond, MaxPoll: 20 * time.Millisecond,
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, MaxAttempts: 10}
 	return &Driver{Nodes: nodes, Topology: top, Engine: e, RunName: runName}
@@ -204,7 +204,7 @@ func (d *Driver) Settle(ctx context.Context, rnd *rand.Rand, maxRounds int) (int
 // Fingerprint reads every digest of every node over HTTP ($syncDigest) and
 // returns them as one string.
 func Fingerprint(ctx context.Context, nodes []*Node) (string, error) {
-	c := reader(&http.Client{Timeout: 30 * time.Second})
+	c := reader(&http.Client{Timeout: 30 * time.Second, Transport: Transport()})
 	var sb strings.Builder
 	for _, n := range nodes {
 		for _, k := range Kinds() {

@@ -75,14 +75,15 @@ func (w *Workload) do(ctx context.Context, method, u string, body []byte, ifMatc
 	return b, nil
 }
 
-// recentLog summarizes the last records of the $syncLog of the dataset of
-// resource URL u (a diagnostic for unexpected 412s).
+// recentLog summarizes the last sync records of the $syncLog of the
+// dataset of resource URL u (a diagnostic for unexpected 412s); the records
+// of local writes (resource.*, link.*) are left out.
 func (w *Workload) recentLog(ctx context.Context, u string) string {
 	i := strings.LastIndex(u, "/") // u[:i] is the dataset URL
 	if i < 0 {
 		return "?"
 	}
-	res, err := reader(w.Client).Once(ctx, http.MethodGet, u[:i]+"/$syncLog?count=8", nil, "")
+	res, err := reader(w.Client).Once(ctx, http.MethodGet, u[:i]+"/$syncLog?count=64", nil, "")
 	if err != nil {
 		return err.Error()
 	}
@@ -101,8 +102,15 @@ func (w *Workload) recentLog(ctx context.Context, u string) string {
 			}
 			return ""
 		}
+		op := field("operation")
+		if strings.HasPrefix(op, "resource.") || strings.HasPrefix(op, "link.") {
+			continue
+		}
 		out = append(out, fmt.Sprintf("[%s %s %s run=%s tracking=%s status=%s count=%s]", field("time"), field("kind"),
-			field("operation"), field("runName"), field("trackingID"), field("httpStatus"), field("count")))
+			op, field("runName"), field("trackingID"), field("httpStatus"), field("count")))
+		if len(out) == 8 {
+			break
+		}
 	}
 	if len(out) == 0 {
 		return "(none)"

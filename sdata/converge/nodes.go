@@ -53,7 +53,7 @@ func (n *Node) KindURL(kind string) string { return n.DatasetURL() + "/" + kind 
 // StartInProcess starts a provider in this process on a fresh httptest
 // server (127.0.0.1, a free port) over the SQLite file db.
 func StartInProcess(ctx context.Context, name, db string, priority int) (*Node, error) {
-	p, err := sdatatest.New(ctx, sdatatest.Options{DB: db, Config: func(c *sdata.Config) { c.ConflictPriority = priority }})
+	p, err := sdatatest.New(ctx, sdatatest.Options{DB: db, Config: func(c *sdata.Config) { c.ConflictPriority = priority }, Auth: harnessAuth()})
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +83,9 @@ func FreeAddr() (string, error) {
 // standard error goes to logPath.
 func StartChild(ctx context.Context, bin, name, db, addr, logPath string, priority int) (*Node, error) {
 	n := &Node{Name: name, Priority: priority, DB: db, BaseURL: "http://" + addr, bin: bin, logPath: logPath}
+	if err := addHarnessUser(ctx, bin, db); err != nil {
+		return nil, err
+	}
 	if err := n.Restart(ctx); err != nil {
 		return nil, err
 	}

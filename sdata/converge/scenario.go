@@ -24,18 +24,23 @@ type Scenario struct {
 	ConcurrentOps    int
 	ConcurrentPasses int
 	PageSize         int // engine page size (0: the providers')
-	MaxRounds        int // bound of the settling rounds (0: 3*Nodes+3)
-	Dir              string
-	Logf             func(format string, args ...any)
+	// Devices are mobile devices writing through the synchronize service
+	// of random nodes during the sequential steps (issue 14); at the end
+	// each must hold exactly its node's accounts under its filter.
+	Devices   int
+	MaxRounds int // bound of the settling rounds (0: 3*Nodes+3)
+	Dir       string
+	Logf      func(format string, args ...any)
 }
 
 // Result is what a scenario did.
 type Result struct {
 	Priorities []int
 	Stats      Stats
-	Passes     int // engine passes, settling included
-	Moved      int // entries applied or decided as conflicts by them
-	Rounds     int // settling rounds
+	Devices    Stats // what the devices wrote (included in Stats)
+	Passes     int   // engine passes, settling included
+	Moved      int   // entries applied or decided as conflicts by them
+	Rounds     int   // settling rounds
 	Report     Report
 	Elapsed    time.Duration
 }
@@ -45,7 +50,8 @@ func (r Result) String() string {
 		"%d passes moved %d entries; settled in %d rounds; %d resources (%d tombstones) per node; %d conflicts checked (%d by stamp); %s",
 		r.Priorities, r.Stats.Ops(), r.Stats.Creates, r.Stats.Updates, r.Stats.Deletes, r.Stats.LineChanges, r.Stats.LineDeletes,
 		r.Stats.LineAdds, r.Stats.SharedEdits, r.Stats.Stale, r.Passes, r.Moved, r.Rounds, r.Report.Resources, r.Report.Tombstones,
-		r.Report.Conflicts, r.Report.ByStamp, r.Elapsed.Round(time.Millisecond))
+		r.Report.Conflicts, r.Report.ByStamp, r.Elapsed.Round(time.Millisecond)) +
+		fmt.Sprintf("; devices wrote %d (creates %v, %d updates, %d deletes)", r.Devices.Ops(), r.Devices.Creates, r.Devices.Updates, r.Devices.Deletes)
 }
 
 // Priorities returns n distinct conflict priorities from 1..9 drawn with rnd.
@@ -96,8 +102,16 @@ func (sc Scenario) Run(ctx context.Context) (res Result, err error) {
 			return res, fmt.Errorf("warmup: %w", err)
 		}
 	}
+	var ds *Devices
+	if sc.Devices > 0 {
+		if ds, err = NewDevices(ctx, nodes, sc.Devices, rand.New(rand.NewPCG(rnd.Uint64(), 3)), fmt.Sprintf("d%d", sc.Seed)); err != nil {
+			return res, err
+		}
+	}
 	for i := range sc.Steps {
-		if rnd.IntN(10) < 6 {
+		if ds != nil && rnd.IntN(10) < 3 {
+			err = ds.Step(ctx)
+		} else if rnd.IntN(10) < 6 {
 			err = w.Step(ctx)
 		} else {
 			err = d.RandomPass(ctx, rnd)
@@ -151,6 +165,20 @@ func (sc Scenario) Run(ctx context.Context) (res Result, err error) {
 		}
 		return res, err
 	}
+	if ds != nil {
+		res.Stats.add(ds.Stats)
+		res.Devices = ds.Stats
+		if err := ds.Final(ctx); err != nil {
+			return res, fmt.Errorf("devices: %w", err)
+		}
+	}
 	res.Report, err = CheckAll(ctx, nodes, res.Stats.Creates, true)
+	if err == nil && ds != nil {
+		var p Problems
+		if err := ds.Check(ctx, &p); err != nil {
+			return res, err
+		}
+		err = p.Err()
+	}
 	return res, err
 }

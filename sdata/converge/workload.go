@@ -75,7 +75,7 @@ type Workload struct {
 // NewWorkload returns a workload over nodes; tag distinguishes the names
 // and references it creates from those of other workloads.
 func NewWorkload(nodes []*Node, rnd *rand.Rand, tag string) *Workload {
-	return &Workload{Nodes: nodes, Rand: rnd, Client: &http.Client{Timeout: 30 * time.Second},
+	return &Workload{Nodes: nodes, Rand: rnd, Client: &http.Client{Timeout: 30 * time.Second, Transport: Transport()},
 		Stats: Stats{Creates: map[string]int{}}, ns: "http://schemas.sage.com/crmErp/2008", tag: tag}
 }
 

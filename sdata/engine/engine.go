@@ -41,13 +41,11 @@ import (
 var ErrBadOptions = errors.New("bad pass options")
 
 // Engine runs synchronization passes. The zero value is usable: it uses
-// http.DefaultClient, the providers' page size, no authentication and the
+// http.DefaultClient, the providers' page size, no credentials and the
 // default retry policy. An Engine may run several passes concurrently.
 type Engine struct {
 	// Client sends the requests; nil means http.DefaultClient.
 	Client *http.Client
-	// User and Password, when set, are sent as HTTP Basic credentials.
-	User, Password string
 	// PageSize, when > 0, asks the source for sync feed pages (and the
 	// target for result pages) of that many entries with the standard
 	// `count` query parameter on the first GET of each job.
@@ -79,9 +77,12 @@ func (e *Engine) logger() *slog.Logger {
 	return e.Logger
 }
 
-// client returns the SData client configured by the engine's fields.
-func (e *Engine) client() *client.Client {
-	return &client.Client{HTTP: e.Client, User: e.User, Password: e.Password, MaxAttempts: e.MaxAttempts,
+// client returns the SData client configured by the engine's fields for
+// the provider at side (a dataset or kind URL): cred goes to side's origin
+// and nowhere else.
+func (e *Engine) client(side string, cred client.Credentials) *client.Client {
+	origin, _ := client.Origin(side) // a bad URL fails the plan first
+	return &client.Client{HTTP: e.Client, Credentials: cred, Origin: origin, MaxAttempts: e.MaxAttempts,
 		MinBackoff: e.MinBackoff, MaxBackoff: e.MaxBackoff, MinPoll: e.MinPoll, MaxPoll: e.MaxPoll,
 		MaxBody: maxBody, Logger: e.Logger}
 }
@@ -101,6 +102,11 @@ type PassOptions struct {
 	// RunName and RunStamp identify the run at the providers; RunStamp
 	// defaults to now (ISO 8601, UTC), RunName to "sdatasync".
 	RunName, RunStamp string
+	// SourceCredentials go to the source's provider and TargetCredentials
+	// to the target's, in both directions of Both, each only to the origin
+	// of its URL (see client.Client.Origin). URLs that carry credentials
+	// themselves (user:password@) are refused.
+	SourceCredentials, TargetCredentials client.Credentials
 }
 
 // Progress reports how a kind's pass advances.
@@ -183,8 +189,12 @@ func (e *Engine) Pass(ctx context.Context, opts PassOptions) (*Summary, error) {
 	if opts.RunName == "" {
 		opts.RunName = "sdatasync"
 	}
-	c := e.client()
-	plan, err := e.plan(ctx, c, opts)
+	for _, u := range []string{opts.Source, opts.Target} {
+		if client.HasUserInfo(u) {
+			return nil, fmt.Errorf("%w: %s: a URL may not carry credentials (user:password@); pass them as credentials", ErrBadOptions, client.Redact(u))
+		}
+	}
+	plan, err := e.plan(ctx, e.client(opts.Source, opts.SourceCredentials), e.client(opts.Target, opts.TargetCredentials), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +205,7 @@ func (e *Engine) Pass(ctx context.Context, opts PassOptions) (*Summary, error) {
 			failed = append(failed, ctx.Err())
 			break
 		}
-		ks := e.passKind(ctx, c, p, opts.RunName, opts.RunStamp)
+		ks := e.passKind(ctx, p, opts.RunName, opts.RunStamp)
 		if ks.Err != "" {
 			failed = append(failed, fmt.Errorf("%s %s -> %s: %s", ks.Kind, ks.Source, ks.Target, ks.Err))
 		}

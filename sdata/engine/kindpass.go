@@ -28,8 +28,7 @@ func limits() feeds.Limits { return feeds.Limits{MaxBytes: maxBody, MaxEntries: 
 // kindRun is the state of one kind's pass.
 type kindRun struct {
 	e        *Engine
-	c        *client.Client
-	p        kindPlan
+	p        kindPlan      // its src and tgt clients carry each side's credentials
 	run      client.Params // runName, runStamp
 	page     client.Params // run plus count, for the first GET of a job
 	sum      *KindSummary
@@ -41,9 +40,9 @@ type kindRun struct {
 }
 
 // passKind runs one kind's catch-up pass and summarizes it.
-func (e *Engine) passKind(ctx context.Context, c *client.Client, p kindPlan, runName, runStamp string) KindSummary {
+func (e *Engine) passKind(ctx context.Context, p kindPlan, runName, runStamp string) KindSummary {
 	ks := KindSummary{Kind: p.kind, Source: p.source, Target: p.target}
-	r := &kindRun{e: e, c: c, p: p, sum: &ks, start: time.Now(), total: -1,
+	r := &kindRun{e: e, p: p, sum: &ks, start: time.Now(), total: -1,
 		run: client.Params{{"runName", runName}, {"runStamp", runStamp}}}
 	r.page = r.run
 	if e.PageSize > 0 {
@@ -57,7 +56,7 @@ func (e *Engine) passKind(ctx context.Context, c *client.Client, p kindPlan, run
 	}
 	if err != nil {
 		ks.Err = err.Error()
-		e.logger().Error("kind pass failed", "kind", p.kind, "source", p.source, "target", p.target, "err", err)
+		e.logger().Error("kind pass failed", "kind", p.kind, "source", p.source, "target", p.target, "err", err) // the URLs carry no credentials (refused as options)
 	}
 	r.progress("done", 0)
 	return ks
@@ -81,9 +80,9 @@ func (r *kindRun) withTracking(id string) client.Params {
 }
 
 func (r *kindRun) pass(ctx context.Context) error {
-	e, c := r.e, r.c
+	e, src, tgt := r.e, r.p.src, r.p.tgt
 	// 1. The target's digest, as received.
-	res, err := c.Do(ctx, http.MethodGet, r.p.target+"/$syncDigest"+client.Query(r.run), nil, "")
+	res, err := tgt.Do(ctx, http.MethodGet, r.p.target+"/$syncDigest"+client.Query(r.run), nil, "")
 	if err != nil {
 		return fmt.Errorf("reading the target digest: %w", err)
 	}
@@ -101,17 +100,17 @@ func (r *kindRun) pass(ctx context.Context) error {
 
 	// 2. Ask the source for what the target lacks.
 	r.tracking = uuid.NewString()
-	res, err = c.Do(ctx, http.MethodPost, r.p.source+"/$syncSource"+client.Query(r.withTracking(r.tracking)),
+	res, err = src.Do(ctx, http.MethodPost, r.p.source+"/$syncSource"+client.Query(r.withTracking(r.tracking)),
 		body.Bytes(), client.TypeEntry)
 	if err != nil {
 		return fmt.Errorf("starting the source job: %w", err)
 	}
 	r.progress("selecting", 0)
-	res, srcLoc, err := c.Await(ctx, res, r.page, func(t *feeds.Tracking) {
+	res, srcLoc, err := src.Await(ctx, res, r.page, func(t *feeds.Tracking) {
 		r.progress("selecting", time.Duration(t.RemainingSeconds)*time.Second)
 	})
 	if srcLoc != "" {
-		defer r.cleanup(ctx, srcLoc)
+		defer r.cleanup(ctx, src, srcLoc)
 	}
 	if err != nil {
 		return fmt.Errorf("waiting for the source job: %w", err)
@@ -127,7 +126,7 @@ func (r *kindRun) pass(ctx context.Context) error {
 	f, err := feeds.ScanFeed(bytes.NewReader(res.Body), limits())
 	for {
 		if err != nil {
-			return fmt.Errorf("reading sync feed page %d from %s: %w", r.sum.Pages+1, cur, err)
+			return fmt.Errorf("reading sync feed page %d from %s: %w", r.sum.Pages+1, client.Redact(cur), err)
 		}
 		if r.total < 0 && f.TotalResults >= 0 {
 			r.total = f.TotalResults
@@ -139,16 +138,16 @@ func (r *kindRun) pass(ctx context.Context) error {
 				return err
 			}
 			if nu == cur {
-				return fmt.Errorf("the sync feed page %s links to itself as next", cur)
+				return fmt.Errorf("the sync feed page %s links to itself as next", client.Redact(cur))
 			}
 			if nu, err = client.WithParams(nu, r.run); err != nil {
 				return err
 			}
 			prefetch = make(chan fetched, 1)
 			go func(u string) {
-				res, err := c.Do(ctx, http.MethodGet, u, nil, "")
+				res, err := src.Do(ctx, http.MethodGet, u, nil, "")
 				if err == nil {
-					res, _, err = c.Await(ctx, res, r.run, nil)
+					res, _, err = src.Await(ctx, res, r.run, nil)
 				}
 				if err != nil {
 					prefetch <- fetched{res: res, err: err}
@@ -203,18 +202,18 @@ func (r *kindRun) waitResults() {
 // The page goes to the target as the source produced it (raw), links
 // included: no tree is rebuilt and nothing is lost in translation.
 func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) error {
-	e, c := r.e, r.c
+	e, src, tgt := r.e, r.p.src, r.p.tgt
 	tracking := uuid.NewString()
-	res, err := c.Do(ctx, http.MethodPost, r.p.target+"/$syncTarget"+client.Query(r.withTracking(tracking)), raw, client.TypeFeed)
+	res, err := tgt.Do(ctx, http.MethodPost, r.p.target+"/$syncTarget"+client.Query(r.withTracking(tracking)), raw, client.TypeFeed)
 	if err != nil {
 		return fmt.Errorf("posting to the target: %w", err)
 	}
-	res, tgtLoc, err := c.Await(ctx, res, r.page, nil)
+	res, tgtLoc, err := tgt.Await(ctx, res, r.page, nil)
 	handedOff := false // the background work below frees the target's job
 	if tgtLoc != "" {
 		defer func() {
 			if !handedOff {
-				r.cleanup(ctx, tgtLoc)
+				r.cleanup(ctx, tgt, tgtLoc)
 			}
 		}()
 	}
@@ -235,7 +234,7 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 		}
 		rf, err := feeds.ScanFeed(bytes.NewReader(res.Body), limits())
 		if err != nil {
-			return fmt.Errorf("reading the result feed %s: %w", cur, err)
+			return fmt.Errorf("reading the result feed %s: %w", client.Redact(cur), err)
 		}
 		results = append(results, rf.Entries...)
 		pages = append(pages, res.Body)
@@ -253,10 +252,10 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 		if nu, err = client.WithParams(nu, r.run); err != nil {
 			return err
 		}
-		if res, err = c.Do(ctx, http.MethodGet, nu, nil, ""); err != nil {
+		if res, err = tgt.Do(ctx, http.MethodGet, nu, nil, ""); err != nil {
 			return fmt.Errorf("reading the result feed: %w", err)
 		}
-		if res, _, err = c.Await(ctx, res, r.run, nil); err != nil {
+		if res, _, err = tgt.Await(ctx, res, r.run, nil); err != nil {
 			return fmt.Errorf("reading the result feed: %w", err)
 		}
 		cur = nu
@@ -278,19 +277,19 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 		if unread != nil {
 			rf, err := feeds.ScanFeed(bytes.NewReader(unread), limits())
 			if err != nil {
-				r.countFailure(fmt.Sprintf("reading the result feed %s: %v", cur, err))
+				r.countFailure(fmt.Sprintf("reading the result feed %s: %v", client.Redact(cur), err))
 			} else {
 				r.count(f.Entries, rf.Entries)
 			}
 		}
 		u := r.p.source + "/$syncResults" + client.Query(r.withTracking(r.tracking))
 		for _, page := range pages {
-			if _, err := c.Do(ctx, http.MethodPost, u, page, client.TypeFeed); err != nil && ctx.Err() == nil {
+			if _, err := src.Do(ctx, http.MethodPost, u, page, client.TypeFeed); err != nil && ctx.Err() == nil {
 				e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
 			}
 		}
 		if tgtLoc != "" {
-			r.cleanup(ctx, tgtLoc)
+			r.cleanup(ctx, tgt, tgtLoc)
 		}
 	}()
 	return nil
@@ -374,16 +373,17 @@ func entryName(sent, res *feeds.Entry) string {
 	return sent.ID
 }
 
-// cleanup DELETEs a job context; a job already gone (404) is fine.
-func (r *kindRun) cleanup(ctx context.Context, loc string) {
+// cleanup DELETEs a job context with the client of its side; a job
+// already gone (404) is fine.
+func (r *kindRun) cleanup(ctx context.Context, c *client.Client, loc string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	u, err := client.WithParams(loc, r.run)
 	if err == nil {
-		_, err = r.c.Do(ctx, http.MethodDelete, u, nil, "")
+		_, err = c.Do(ctx, http.MethodDelete, u, nil, "")
 	}
 	var he *client.HTTPError
 	if err != nil && !(errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusGone)) {
-		r.e.logger().Warn("freeing a job context failed", "url", loc, "err", err)
+		r.e.logger().Warn("freeing a job context failed", "url", client.Redact(loc), "err", err)
 	}
 }

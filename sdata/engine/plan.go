@@ -65,10 +65,15 @@ type kindPlan struct {
 	kind           string // plural name at the source
 	order          int    // sme:syncOrder at the source
 	source, target string // kind URLs
+	// src and tgt send the requests to the source and to the target, each
+	// with the credentials of its provider only.
+	src, tgt *client.Client
 }
 
-// plan reads both contracts' $schema and lists the kind passes to run.
-func (e *Engine) plan(ctx context.Context, c *client.Client, opts PassOptions) ([]kindPlan, error) {
+// plan reads both contracts' $schema and lists the kind passes to run:
+// cs is the client of opts.Source, ct of opts.Target, whichever way a kind
+// goes.
+func (e *Engine) plan(ctx context.Context, cs, ct *client.Client, opts PassOptions) ([]kindPlan, error) {
 	src, err := parseEndpoint(opts.Source)
 	if err != nil {
 		return nil, err
@@ -78,7 +83,7 @@ func (e *Engine) plan(ctx context.Context, c *client.Client, opts PassOptions) (
 		return nil, err
 	}
 	schemas := map[string]*contracts.Contract{}
-	load := func(ep endpointURL) (*contracts.Contract, error) {
+	load := func(ep endpointURL, c *client.Client) (*contracts.Contract, error) {
 		if k, ok := schemas[ep.contrURL]; ok {
 			return k, nil
 		}
@@ -89,11 +94,11 @@ func (e *Engine) plan(ctx context.Context, c *client.Client, opts PassOptions) (
 		schemas[ep.contrURL] = k
 		return k, nil
 	}
-	sc, err := load(src)
+	sc, err := load(src, cs)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := load(tgt)
+	tc, err := load(tgt, ct)
 	if err != nil {
 		return nil, err
 	}
@@ -101,10 +106,16 @@ func (e *Engine) plan(ctx context.Context, c *client.Client, opts PassOptions) (
 	if err != nil {
 		return nil, err
 	}
+	for i := range out {
+		out[i].src, out[i].tgt = cs, ct
+	}
 	if opts.Both {
 		back, err := direction(tgt, src, tc, sc, false)
 		if err != nil {
 			return nil, err
+		}
+		for i := range back {
+			back[i].src, back[i].tgt = ct, cs
 		}
 		out = append(out, back...)
 	}

@@ -43,7 +43,7 @@ func (rt *Runtime) Audited(prefix, op string, h RequestHandler) site.Handler {
 		}
 		rt.Audit(r.Context(), store.AuditRecord{Dataset: t.Dataset, Kind: t.Kind.PluralName, Operation: prefix + "." + strings.ToLower(r.Method),
 			TrackingID: ru.Tracking, RunName: ru.Name, RunStamp: ru.Stamp, RunTime: ru.StampTime, Client: r.RemoteAddr,
-			Status: status, Count: count, Duration: time.Since(start)})
+			Principal: auth.Name(r), Status: status, Count: count, Duration: time.Since(start)})
 		rt.log.LogAttrs(r.Context(), diag.Level(status), "job request", LogAttrs(ru, t.Kind.PluralName, op, r.Method, status, count,
 			auth.Name(r))...)
 		return err

@@ -12,6 +12,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"sdatasync/feeds"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
@@ -170,10 +172,39 @@ func (rt *Runtime) Resume(ctx context.Context) error {
 }
 
 // Create records a job of type typ for a request (its body kept to resume
-// it); created is false when the tracking ID names a job already.
+// it), owned by the request's principal; created is false when the tracking
+// ID names a job already, which only its owner (or an admin) may post to
+// again (403 otherwise, audited).
 func (rt *Runtime) Create(ctx context.Context, sc site.Scope, typ string, ru wire.Run, body []byte) (j store.Job, created bool, err error) {
-	return rt.st.CreateJob(ctx, store.Job{EndpointID: sc.Endpoint.ID, Type: typ, TrackingID: ru.Tracking,
-		RunName: ru.Name, RunStamp: ru.Stamp, Request: body, Expires: time.Now().Add(rt.ttl)})
+	j, created, err = rt.st.CreateJob(ctx, store.Job{EndpointID: sc.Endpoint.ID, Type: typ, TrackingID: ru.Tracking,
+		RunName: ru.Name, RunStamp: ru.Stamp, Request: body, Expires: time.Now().Add(rt.ttl), Owner: ownerName(ctx)})
+	if err == nil && !created {
+		err = rt.Owns(ctx, sc, j)
+	}
+	return j, created, err
+}
+
+// ownerName is the name a job of the request's principal is owned by.
+func ownerName(ctx context.Context) string {
+	if p := auth.From(ctx); p != nil {
+		return p.Name
+	}
+	return ""
+}
+
+// Owns refuses (403, audited as denied.job) a request whose principal is
+// neither the owner of the job nor an admin. Jobs created before
+// authentication existed have no owner.
+func (rt *Runtime) Owns(ctx context.Context, sc site.Scope, j store.Job) error {
+	p := auth.From(ctx)
+	if j.Owner == "" || p != nil && (p.Name == j.Owner || p.IsAdmin()) {
+		return nil
+	}
+	name := ownerName(ctx)
+	detail, _ := json.Marshal(map[string]string{"owner": j.Owner, "type": j.Type})
+	rt.Audit(ctx, store.AuditRecord{Dataset: sc.Dataset, Kind: sc.Kind.PluralName, Operation: "denied.job", TrackingID: j.TrackingID,
+		RunName: j.RunName, RunStamp: j.RunStamp, Principal: name, Status: http.StatusForbidden, Detail: string(detail)})
+	return diag.New(diag.Forbidden, "the %s job %q belongs to another principal: only its owner or an admin may read or free it", j.Type, j.TrackingID)
 }
 
 // Start runs a job's work on a goroutine of the runtime; polls of the job
@@ -183,6 +214,10 @@ func (rt *Runtime) Start(j store.Job, fn func(ctx context.Context)) {
 	done := rt.running.add(j.ID)
 	if !rt.Go(func(ctx context.Context) {
 		defer rt.running.finish(j.ID, done)
+		if j.Owner != "" {
+			// What the job audits names its owner.
+			ctx = auth.WithPrincipal(ctx, &auth.Principal{Name: j.Owner})
+		}
 		fn(ctx)
 	}) {
 		rt.running.finish(j.ID, done)
@@ -201,6 +236,9 @@ func (rt *Runtime) Lookup(ctx context.Context, sc site.Scope, typ, op, tracking 
 	}
 	if err != nil {
 		return j, err
+	}
+	if err := rt.Owns(ctx, sc, j); err != nil {
+		return store.Job{}, err
 	}
 	rt.mu.Lock()
 	if f, ok := rt.failing[j.ID]; ok && f.job.TrackingID == j.TrackingID && j.Status == store.JobRunning {
@@ -368,13 +406,17 @@ func Failed(typ string, j store.Job) error {
 }
 
 // Audit appends records to the audit log, stamped now when they carry no
-// time. The trail does not depend on the client still listening; a failed
-// write is logged.
+// time, naming the principal of ctx when they name none. The trail does
+// not depend on the client still listening; a failed write is logged.
 func (rt *Runtime) Audit(ctx context.Context, recs ...store.AuditRecord) {
 	now := time.Now().UTC()
+	principal := ownerName(ctx)
 	for i := range recs {
 		if recs[i].Time.IsZero() {
 			recs[i].Time = now
+		}
+		if recs[i].Principal == "" {
+			recs[i].Principal = principal
 		}
 	}
 	if err := rt.st.Audit(context.WithoutCancel(ctx), recs...); err != nil {

@@ -8,8 +8,10 @@
 package resources
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/beevik/etree"
 
@@ -160,6 +162,30 @@ func (s *Service) CreateLocal(ctx context.Context, dataset, kind string, el *etr
 // properties (nil: all).
 func (s *Service) Entry(ctx context.Context, sc site.Scope, res store.Resource, sel []string) (*feeds.Entry, error) {
 	u := s.Site.ResourceURL(sc.Dataset, sc.Kind, res.Key)
+	e := &feeds.Entry{
+		ID: u, Title: res.Title, Updated: res.Updated, Content: res.Title,
+		Links: []feeds.Link{
+			{Rel: "self", Type: wire.TypeEntry, Title: "Refresh", Href: u},
+			{Rel: "edit", Type: wire.TypeEntry, Title: "Edit", Href: u},
+		},
+		ETag: res.ETag,
+	}
+	if (len(sel) == 0 || slices.Contains(sel, "*")) && !bytes.Contains(res.Payload, []byte("uuid=")) {
+		// Read whole, a payload that names no other resource (nothing in it
+		// carries a UUID: no reference, association or child to decorate)
+		// is the stored form plus the read attributes: no tree (issue 17).
+		attrs := [][2]string{{"sdata:key", res.Key}, {"sdata:url", u}}
+		if res.UUID != "" {
+			attrs = append(attrs, [2]string{"sdata:uuid", res.UUID})
+		}
+		if res.Deleted {
+			attrs = append(attrs, [2]string{"sdata:isDeleted", "true"})
+		}
+		if raw, ok := payload.WithAttrs(res.Payload, attrs...); ok {
+			e.RawPayload = raw
+			return e, nil
+		}
+	}
 	el, err := payload.WithReadAttrs(res.Payload, res.Key, u, res.UUID, res.Deleted)
 	if err != nil {
 		return nil, err
@@ -168,13 +194,6 @@ func (s *Service) Entry(ctx context.Context, sc site.Scope, res store.Resource, 
 	if err := s.Decorate(ctx, sc, el); err != nil {
 		return nil, err
 	}
-	return &feeds.Entry{
-		ID: u, Title: res.Title, Updated: res.Updated, Content: res.Title,
-		Links: []feeds.Link{
-			{Rel: "self", Type: wire.TypeEntry, Title: "Refresh", Href: u},
-			{Rel: "edit", Type: wire.TypeEntry, Title: "Edit", Href: u},
-		},
-		ETag:    res.ETag,
-		Payload: el,
-	}, nil
+	e.Payload = el
+	return e, nil
 }

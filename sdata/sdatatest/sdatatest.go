@@ -27,9 +27,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"sdatasync/contracts"
 	"sdatasync/sdata"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/store"
 )
 
@@ -40,6 +42,9 @@ type Options struct {
 	// DB is the SQLite file, created if missing. Start picks a fresh file
 	// in tb.TempDir() when it is empty; New requires it.
 	DB string
+	// TLS, when set, serves the provider over HTTPS with a certificate for
+	// 127.0.0.1 issued by this CA (see NewCA); URL is then https://.
+	TLS *CA
 	// Config, when set, adjusts the configuration before sdata.New. It
 	// starts as App "sdatasync", the built-in gcrm contract, BaseURL the
 	// test server's URL and a discarding logger.
@@ -47,13 +52,32 @@ type Options struct {
 	// Wrap, when set, puts a middleware in front of the provider (fault
 	// injection, rewriting of requests).
 	Wrap func(http.Handler) http.Handler
+	// Auth, when set, runs the provider with real authentication: an
+	// auth.Verifier over its store (it replaces Config.Auth), with these
+	// users and tokens created at the first start (see Provider.Tokens).
+	Auth *Auth
+}
+
+// Auth lists the users and tokens of a provider with real authentication.
+type Auth struct {
+	Users  []User
+	Tokens []auth.TokenSpec
+	// Verifier adjusts the verifier's configuration (throttle limits).
+	Verifier func(*auth.VerifierConfig)
+}
+
+// User is a user to create: name, password and grants.
+type User struct {
+	Name, Password string
+	Grants         []auth.Grant
 }
 
 // Provider is one real provider under test.
 type Provider struct {
 	// DB is the SQLite file of the store.
 	DB string
-	// URL is the provider's base URL, http://127.0.0.1:port (Config.BaseURL).
+	// URL is the provider's base URL, http://127.0.0.1:port (https://
+	// with Options.TLS; Config.BaseURL).
 	URL string
 	// Config is the configuration the provider runs with. Changes made
 	// while it is stopped apply at Restart.
@@ -65,6 +89,13 @@ type Provider struct {
 	// provider is stopped.
 	Store  *store.SQLite
 	Server *sdata.Server
+	// Verifier authenticates requests when Options.Auth is set (nil
+	// otherwise, and while stopped); Tokens are the token strings created
+	// for Options.Auth, by token name.
+	Verifier *auth.Verifier
+	Tokens   map[string]string
+
+	auth *Auth
 
 	cur  atomic.Pointer[sdata.Server] // what HTTP serves
 	once sync.Once                    // closes HTTP
@@ -95,12 +126,14 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{DB: o.DB}
+	p := &Provider{DB: o.DB, auth: o.Auth, Tokens: map[string]string{}}
 	var h http.Handler = http.HandlerFunc(p.serve)
 	if o.Wrap != nil {
 		h = o.Wrap(h)
 	}
-	p.HTTP = httptest.NewServer(h)
+	if p.HTTP, err = startServer(h, o.TLS); err != nil {
+		return nil, err
+	}
 	p.URL = p.HTTP.URL
 	p.Config = sdata.Config{App: "sdatasync", Contract: c, BaseURL: p.URL, Logger: slog.New(slog.DiscardHandler)}
 	if o.Config != nil {
@@ -110,7 +143,31 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		p.Close()
 		return nil, err
 	}
+	if o.Auth != nil {
+		if err := p.createAccounts(ctx, o.Auth); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// createAccounts creates the users and tokens of a provider with real
+// authentication.
+func (p *Provider) createAccounts(ctx context.Context, a *Auth) error {
+	for _, u := range a.Users {
+		if _, err := auth.AddUser(ctx, p.Store, u.Name, u.Password, u.Grants); err != nil {
+			return err
+		}
+	}
+	for _, spec := range a.Tokens {
+		_, tok, err := auth.IssueToken(ctx, p.Store, spec, time.Now())
+		if err != nil {
+			return err
+		}
+		p.Tokens[spec.Name] = tok
+	}
+	return nil
 }
 
 // serve hands a request to the running provider.
@@ -131,12 +188,28 @@ func (p *Provider) Restart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := sdata.New(ctx, p.Config, st)
+	cfg := p.Config
+	var v *auth.Verifier
+	if p.auth != nil {
+		vc := auth.VerifierConfig{Accounts: st, Log: cfg.Logger}
+		if p.auth.Verifier != nil {
+			p.auth.Verifier(&vc)
+		}
+		if v, err = auth.NewVerifier(vc); err != nil {
+			st.Close()
+			return err
+		}
+		cfg.Auth = v
+	}
+	srv, err := sdata.New(ctx, cfg, st)
 	if err != nil {
+		if v != nil {
+			v.Close()
+		}
 		st.Close()
 		return err
 	}
-	p.Store, p.Server = st, srv
+	p.Store, p.Server, p.Verifier = st, srv, v
 	p.cur.Store(srv)
 	return nil
 }
@@ -148,6 +221,10 @@ func (p *Provider) Stop() {
 	if p.Server != nil {
 		p.Server.Close()
 		p.Server = nil
+	}
+	if p.Verifier != nil {
+		p.Verifier.Close()
+		p.Verifier = nil
 	}
 	if p.Store != nil {
 		p.Store.Close()

@@ -40,6 +40,7 @@ type Job struct {
 	Digest      *digest.Digest // source jobs: the source digest when the selection was made
 	Total       int            // entries selected (source) or processed (target)
 	Failure     string         // why a failed job failed
+	Owner       string         // the principal that created the job (auth.Name); "" before authentication existed
 	Created     time.Time
 	Updated     time.Time
 	Expires     time.Time
@@ -60,9 +61,9 @@ func (s *SQLite) CreateJob(ctx context.Context, j Job) (Job, bool, error) {
 		inline = nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO sync_jobs (endpoint_id, type, tracking_id, status, run_name, run_stamp, request, request_file, created, updated, expires)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (endpoint_id, type, tracking_id) DO NOTHING`,
-			j.EndpointID, j.Type, j.TrackingID, JobRunning, j.RunName, j.RunStamp, inline, file, fmtStamp(now), fmtStamp(now), fmtStamp(j.Expires))
+		res, err := tx.ExecContext(ctx, `INSERT INTO sync_jobs (endpoint_id, type, tracking_id, status, run_name, run_stamp, request, request_file, created, updated, expires, owner)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (endpoint_id, type, tracking_id) DO NOTHING`,
+			j.EndpointID, j.Type, j.TrackingID, JobRunning, j.RunName, j.RunStamp, inline, file, fmtStamp(now), fmtStamp(now), fmtStamp(j.Expires), j.Owner)
 		if err != nil {
 			return fmt.Errorf("store: create job: %w", err)
 		}
@@ -84,15 +85,15 @@ func (s *SQLite) CreateJob(ctx context.Context, j Job) (Job, bool, error) {
 // a target job's request is a whole feed page: only RunningJobs (resuming
 // after a restart) reads it, jobCols reads NULL in its place.
 const (
-	jobCols            = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, NULL, request_file, digest, total, failure, created, updated, expires`
-	jobColsWithRequest = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, request, request_file, digest, total, failure, created, updated, expires`
+	jobCols            = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, NULL, request_file, digest, total, failure, created, updated, expires, owner`
+	jobColsWithRequest = `id, endpoint_id, type, tracking_id, status, run_name, run_stamp, request, request_file, digest, total, failure, created, updated, expires, owner`
 )
 
 func scanJob(sc scanner) (Job, error) {
 	var j Job
 	var dg, created, updated, expires string
 	if err := sc.Scan(&j.ID, &j.EndpointID, &j.Type, &j.TrackingID, &j.Status, &j.RunName, &j.RunStamp, &j.Request, &j.requestFile, &dg,
-		&j.Total, &j.Failure, &created, &updated, &expires); err != nil {
+		&j.Total, &j.Failure, &created, &updated, &expires, &j.Owner); err != nil {
 		return Job{}, err
 	}
 	if dg != "" {

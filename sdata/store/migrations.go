@@ -163,4 +163,141 @@ var migrations = []string{
 	// here), and the audit log indexed by operation, so that the console's
 	// views read a few rows, never the whole log (see console.go).
 	consoleMigration,
+	// 9: device sync (sdata/mobile). Every write of a resource, whatever
+	// made it (a local write, an applied sync entry, a device), takes the
+	// next number of one exact, monotone change sequence in its
+	// transaction (triggers: no writer can forget it); first_seq is the
+	// number of the row's first write. Device downloads are index range
+	// scans over (endpoint_id, seq). Then the mobile sync components, the
+	// keys that seal versions, the device registry, and per device the
+	// rows it holds (held) and the rows of responses not yet acknowledged
+	// (pending).
+	`ALTER TABLE resources ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE resources ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE change_seq (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+	INSERT INTO change_seq (id, last) SELECT 1, coalesce(max(id), 0) FROM resources;
+	UPDATE resources SET seq = id, first_seq = id;
+	CREATE INDEX resources_seq ON resources (endpoint_id, seq);
+	CREATE TRIGGER resources_seq_insert AFTER INSERT ON resources BEGIN
+		UPDATE change_seq SET last = last + 1 WHERE id = 1;
+		UPDATE resources SET seq = (SELECT last FROM change_seq WHERE id = 1),
+			first_seq = (SELECT last FROM change_seq WHERE id = 1) WHERE id = NEW.id;
+	END;
+	CREATE TRIGGER resources_seq_update AFTER UPDATE OF etag, payload, props, deleted ON resources BEGIN
+		UPDATE change_seq SET last = last + 1 WHERE id = 1;
+		UPDATE resources SET seq = (SELECT last FROM change_seq WHERE id = 1) WHERE id = NEW.id;
+	END;
+	CREATE TABLE mobile_keys (
+		id      INTEGER PRIMARY KEY,
+		secret  BLOB NOT NULL,
+		created TEXT NOT NULL,
+		retired TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE mobile_components (
+		alias   TEXT PRIMARY KEY,
+		config  TEXT NOT NULL,
+		created TEXT NOT NULL,
+		updated TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE mobile_devices (
+		alias       TEXT NOT NULL,
+		device      TEXT NOT NULL,
+		user        TEXT NOT NULL,
+		app         TEXT NOT NULL,
+		app_version TEXT NOT NULL,
+		first_sync  TEXT NOT NULL,
+		last_sync   TEXT NOT NULL,
+		last_status INTEGER NOT NULL,
+		version_seq INTEGER NOT NULL,
+		responses   INTEGER NOT NULL DEFAULT 0,
+		syncs       INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (alias, device)
+	) WITHOUT ROWID;
+	CREATE TABLE mobile_held (
+		alias   TEXT NOT NULL,
+		device  TEXT NOT NULL,
+		key     TEXT NOT NULL,
+		seq     INTEGER NOT NULL,
+		deleted INTEGER NOT NULL,
+		record  TEXT NOT NULL,
+		PRIMARY KEY (alias, device, key)
+	) WITHOUT ROWID;
+	CREATE TABLE mobile_pending (
+		alias    TEXT NOT NULL,
+		device   TEXT NOT NULL,
+		response INTEGER NOT NULL,
+		key      TEXT NOT NULL,
+		seq      INTEGER NOT NULL,
+		deleted  INTEGER NOT NULL,
+		record   TEXT NOT NULL,
+		PRIMARY KEY (alias, device, response, key)
+	) WITHOUT ROWID;`,
+	// 10: users, their grants, API tokens (secrets stored hashed) and the
+	// auth epoch (bumped by every change of them, for the verifier's cache);
+	// the audit log names the authenticated principal; jobs their owner.
+	`CREATE TABLE users (
+		id            INTEGER PRIMARY KEY,
+		name          TEXT NOT NULL UNIQUE,
+		password_hash TEXT NOT NULL,
+		created       TEXT NOT NULL,
+		disabled      INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE user_grants (
+		user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		dataset TEXT NOT NULL,
+		role    TEXT NOT NULL,
+		PRIMARY KEY (user_id, dataset, role)
+	) WITHOUT ROWID;
+	CREATE TABLE api_tokens (
+		id          INTEGER PRIMARY KEY,
+		public_id   TEXT NOT NULL UNIQUE,
+		name        TEXT NOT NULL UNIQUE,
+		user_id     INTEGER REFERENCES users(id) ON DELETE CASCADE,
+		grants      TEXT NOT NULL DEFAULT '[]',
+		endpoints   TEXT NOT NULL DEFAULT '[]',
+		device      TEXT NOT NULL DEFAULT '',
+		secret_hash BLOB NOT NULL,
+		created     TEXT NOT NULL,
+		expires     TEXT NOT NULL DEFAULT '',
+		revoked     TEXT NOT NULL DEFAULT '',
+		last_used   TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE auth_epoch (
+		id    INTEGER PRIMARY KEY CHECK (id = 1),
+		epoch INTEGER NOT NULL
+	);
+	INSERT INTO auth_epoch (id, epoch) VALUES (1, 1);
+	ALTER TABLE audit_log ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+	CREATE INDEX audit_by_principal ON audit_log (principal, id);
+	ALTER TABLE sync_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';`,
+	// 11: a user may speak for endpoints (URL prefixes) as a sync
+	// credential, as a token may.
+	`ALTER TABLE users ADD COLUMN endpoints TEXT NOT NULL DEFAULT '[]';`,
+	// 12: listing a kind costs the page, not the table (issue 17): the live
+	// resources of each endpoint are counted by triggers (whatever writes
+	// them), and a partial index of live resources in id order serves the
+	// default order and its offsets without reading the rows skipped.
+	`CREATE TABLE resource_counts (
+		endpoint_id INTEGER PRIMARY KEY,
+		live        INTEGER NOT NULL
+	);
+	INSERT INTO resource_counts (endpoint_id, live)
+		SELECT e.id, (SELECT count(*) FROM resources r WHERE r.endpoint_id = e.id AND r.deleted = 0) FROM endpoints e;
+	CREATE TRIGGER resources_count_insert AFTER INSERT ON resources WHEN NEW.deleted = 0 BEGIN
+		INSERT INTO resource_counts (endpoint_id, live) VALUES (NEW.endpoint_id, 1)
+			ON CONFLICT (endpoint_id) DO UPDATE SET live = live + 1;
+	END;
+	CREATE TRIGGER resources_count_delete AFTER DELETE ON resources WHEN OLD.deleted = 0 BEGIN
+		UPDATE resource_counts SET live = live - 1 WHERE endpoint_id = OLD.endpoint_id;
+	END;
+	CREATE TRIGGER resources_count_update AFTER UPDATE OF deleted, endpoint_id ON resources
+		WHEN (OLD.deleted = 0) <> (NEW.deleted = 0) OR OLD.endpoint_id <> NEW.endpoint_id BEGIN
+		UPDATE resource_counts SET live = live - 1 WHERE endpoint_id = OLD.endpoint_id AND OLD.deleted = 0;
+		INSERT INTO resource_counts (endpoint_id, live) SELECT NEW.endpoint_id, 1 WHERE NEW.deleted = 0
+			ON CONFLICT (endpoint_id) DO UPDATE SET live = live + 1;
+	END;
+	CREATE INDEX resources_live ON resources (endpoint_id) WHERE deleted = 0;`,
+	// 13: asynchronous per-device sync jobs (devjobs.go): the jobs and their
+	// queue per device, their result rows, uploads by URL, issued cursors.
+	devJobsMigration,
 }

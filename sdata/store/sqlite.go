@@ -59,11 +59,17 @@ func openSQLite(ctx context.Context, path string, checkpointEvery time.Duration)
 		q.Set("_stmt_cache_size", "64") // reuse prepared statements: hot paths repeat a few queries
 		return "file:" + path + "?" + q.Encode() + extra
 	}
-	w := sql.OpenDB(newPragmaConnector(dsn("&_txlock=immediate"), walPragma))
+	// The writer keeps a bigger page cache: index pages of a large table
+	// stay in it between the writes of a sync page (issue 17).
+	w := sql.OpenDB(newPragmaConnector(dsn("&_txlock=immediate&_cache_size=-16000"), walPragma))
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	r := sql.OpenDB(newPragmaConnector(dsn(""), walPragma))
+	r := sql.OpenDB(newPragmaConnector(dsn("&_cache_size=-8000"), walPragma))
 	r.SetMaxOpenConns(8)
+	// Readers stay open (database/sql keeps 2 idle by default): a new
+	// connection costs its pragmas and starts with a cold page cache, and
+	// concurrent reads closed and reopened them all the time (issue 17).
+	r.SetMaxIdleConns(8)
 	s := &SQLite{w: w, r: r, path: path}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -317,6 +323,18 @@ func (s *SQLite) GetByUUID(ctx context.Context, ep Endpoint, uuid string) (Resou
 	return getResource(ctx, s.r, ep, "id", fmt.Sprint(id))
 }
 
+// sqlLiveCount is the number of live resources of an endpoint.
+const sqlLiveCount = `SELECT live FROM resource_counts WHERE endpoint_id = ?`
+
+// listPageSQL is the statement of one page of a listing. The page's rows
+// are found first, by id, and only they are read and joined: the rows an
+// offset skips cost an index entry each (for the default listing, one of
+// resources_live), not the read of the row.
+func listPageSQL(where, order string) string {
+	return `SELECT ` + resourceCols + resourceFrom + `WHERE r.id IN (SELECT r.id FROM resources r WHERE ` + where +
+		` ORDER BY ` + order + ` LIMIT ? OFFSET ?) ORDER BY ` + order
+}
+
 // List implements Store.
 func (s *SQLite) List(ctx context.Context, ep Endpoint, q ListQuery) ([]Resource, int, error) {
 	where := `r.endpoint_id = ?`
@@ -334,7 +352,16 @@ func (s *SQLite) List(ctx context.Context, ep Endpoint, q ListQuery) ([]Resource
 	}
 	defer tx.Rollback() // one read transaction: count and page see the same snapshot
 	var total int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources r WHERE `+where, args...).Scan(&total); err != nil {
+	if q.Where == "" && !q.IncludeDeleted {
+		// Every live resource: counted by the triggers of migration 8.
+		err = tx.QueryRowContext(ctx, sqlLiveCount, ep.ID).Scan(&total)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+	} else {
+		err = tx.QueryRowContext(ctx, `SELECT count(*) FROM resources r WHERE `+where, args...).Scan(&total)
+	}
+	if err != nil {
 		return nil, 0, fmt.Errorf("store: list %s: %w", ep.Kind, err)
 	}
 	order := `r.id`
@@ -345,8 +372,7 @@ func (s *SQLite) List(ctx context.Context, ep Endpoint, q ListQuery) ([]Resource
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+resourceCols+resourceFrom+`WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-		append(args, limit, q.Offset)...)
+	rows, err := tx.QueryContext(ctx, listPageSQL(where, order), append(args, limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list %s: %w", ep.Kind, err)
 	}

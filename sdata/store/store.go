@@ -187,6 +187,9 @@ type Store interface {
 	// called with its current state first (If-Match) and may abort.
 	RegistryDelete(ctx context.Context, key string, check func(cur RegistryEntry) error) error
 
+	// Accounts: users, grants and API tokens.
+	Accounts
+
 	// Close releases the store.
 	Close() error
 }

@@ -19,7 +19,7 @@ const AuditNS = "urn:sdatasync:audit"
 
 // Log serves $syncLog of a dataset (the target names no kind) or of one
 // kind: the audit log, newest first, paged, filtered by runName, runStamp,
-// trackingID, kind, operation, since and until.
+// trackingID, kind, operation, principal (indexed), since and until.
 func (s *Service) Log() site.Handler {
 	return func(w http.ResponseWriter, r *http.Request, t site.Target) error {
 		q := r.URL.Query()
@@ -32,7 +32,7 @@ func (s *Service) Log() site.Handler {
 			kind = t.Kind.PluralName
 		}
 		aq := store.AuditQuery{Dataset: t.Dataset, Kind: kind, Operation: wire.QueryParam(q, "operation"), TrackingID: wire.QueryParam(q, "trackingID"),
-			RunName: wire.QueryParam(q, "runName"), RunStamp: wire.QueryParam(q, "runStamp"), Offset: pg.Offset(), Limit: pg.Count}
+			RunName: wire.QueryParam(q, "runName"), RunStamp: wire.QueryParam(q, "runStamp"), Principal: wire.QueryParam(q, "principal"), Offset: pg.Offset(), Limit: pg.Count}
 		if kind == "" {
 			aq.Kind = wire.QueryParam(q, "kind")
 		}
@@ -95,6 +95,7 @@ func auditElement(a store.AuditRecord) *etree.Element {
 		add("runTime", feeds.FormatTime(a.RunTime))
 	}
 	add("client", a.Client)
+	add("principal", a.Principal)
 	add("httpStatus", strconv.Itoa(a.Status))
 	add("count", strconv.Itoa(a.Count))
 	add("durationMillis", strconv.FormatFloat(float64(a.Duration)/float64(time.Millisecond), 'f', 3, 64))

@@ -8,6 +8,7 @@ import (
 
 	"sdatasync/digest"
 	"sdatasync/feeds"
+	"sdatasync/sdata/auth"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
 	"sdatasync/sdata/wire"
@@ -69,7 +70,7 @@ func (s *Service) Results() site.Handler {
 			}
 			if err := s.st.Audit(r.Context(), store.AuditRecord{Time: time.Now().UTC(), Dataset: t.Dataset, Kind: t.Kind.PluralName,
 				Operation: "result", TrackingID: ru.Tracking, RunName: ru.Name, RunStamp: ru.Stamp, RunTime: ru.StampTime,
-				Client: r.RemoteAddr, Status: status, Count: len(f.Entries), Detail: jsonString(log)}); err != nil {
+				Client: r.RemoteAddr, Principal: auth.Name(r), Status: status, Count: len(f.Entries), Detail: jsonString(log)}); err != nil {
 				return 0, err
 			}
 		}
