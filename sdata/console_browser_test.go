@@ -202,6 +202,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	if want := fmt.Sprint(d.Tick(src.KindURL(kind))); peer != want {
 		t.Errorf("endpoints: the source's tick %q, the store's digest says %s", peer, want)
 	}
+	// One header per peer, named after it (a header row that lost its
+	// cells once rendered "[object HTMLTableCellElement]").
+	if n := eval[int](b, `document.querySelectorAll("#endpoints thead th.peer").length`); n != 2 {
+		t.Errorf("endpoints: %d peer headers, want 2 (this provider and the source)", n)
+	}
+	if h := b.text(`#endpoints thead`); strings.Contains(h, "[object") {
+		t.Errorf("endpoints: the header row renders objects: %q", h)
+	}
 	b.shot("endpoints")
 
 	// Runs: the store's figures, then filtered.

@@ -56,7 +56,7 @@
     return u.toString();
   }
   function table(headers, rows, attrs) {
-    return el("table", attrs || {}, el("thead", {}, el("tr", {}, headers.map((h) => typeof h === "string" ? el("th", {}, h) : h))), el("tbody", {}, rows));
+    return el("table", attrs || {}, el("thead", {}, el("tr", {}, headers.flat().map((h) => typeof h === "string" ? el("th", {}, h) : h))), el("tbody", {}, rows));
   }
   function message(text, error) { return el("div", { class: "message" + (error ? " error" : ""), role: error ? "alert" : "status" }, text); }
   function runLink(r) {
