@@ -106,9 +106,8 @@ func (n *Node) Restart(ctx context.Context) error {
 	defer logf.Close()
 	// The port may still be held for a moment after a kill: retry a few times.
 	for attempt := 0; ; attempt++ {
-		// Child nodes listen on loopback and run without authentication.
 		cmd := exec.Command(n.bin, "serve", "--addr", addr, "--db", n.DB, "--base-url", n.BaseURL,
-			"--conflict-priority", strconv.Itoa(n.Priority), "--log-level", "warn", "--insecure-no-auth")
+			"--conflict-priority", strconv.Itoa(n.Priority), "--log-level", "warn")
 		cmd.Stdout, cmd.Stderr = io.Discard, logf
 		if err := cmd.Start(); err != nil {
 			return err
