@@ -202,6 +202,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	if want := fmt.Sprint(d.Tick(src.KindURL(kind))); peer != want {
 		t.Errorf("endpoints: the source's tick %q, the store's digest says %s", peer, want)
 	}
+	// One header per peer, named after it (a header row that lost its
+	// cells once rendered "[object HTMLTableCellElement]").
+	if n := eval[int](b, `document.querySelectorAll("#endpoints thead th.peer").length`); n != 2 {
+		t.Errorf("endpoints: %d peer headers, want 2 (this provider and the source)", n)
+	}
+	if h := b.text(`#endpoints thead`); strings.Contains(h, "[object") {
+		t.Errorf("endpoints: the header row renders objects: %q", h)
+	}
 	b.shot("endpoints")
 
 	// Runs: the store's figures, then filtered.
@@ -302,8 +310,27 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.shot("charts")
 	b.open(dst.URL, "registry", "registry")
 	b.shot("registry")
+	// Devices: a component and a device that synced through the
+	// synchronize service.
+	st, _, body := doWith(t, http.MethodPost, dst.URL+"/sdata/$system/mobile/components", []byte(accComponent), "Content-Type", "application/json")
+	mustStatus(t, http.StatusCreated, st, body)
+	syncOK(t, dst.URL, "tablet-7", "", `{"mDataRow": {"reference": "T7", "name": "Tablet Ltd", "currency": "EUR"}, "uid": "", "actionId": "0"}`)
 	b.open(dst.URL, "devices", "devices")
+	if got := b.text(`#components tr[data-component="acc"] td:nth-child(5)`); !strings.HasPrefix(got, "merge") {
+		t.Errorf("devices: component acc's rule %q", got)
+	}
+	if got := b.text(`#devices tr[data-device="tablet-7"] td:nth-child(6)`); got != "ok" {
+		t.Errorf("devices: tablet-7's status %q", got)
+	}
+	if got := b.text(`#devices tr[data-device="tablet-7"] td.syncs`); got != "1" {
+		t.Errorf("devices: tablet-7's syncs %q", got)
+	}
 	b.shot("devices")
+	b.open(dst.URL, "devices?device=nobody", "devices")
+	if n := eval[int](b, `document.querySelectorAll('#devices tr[data-device]').length + (document.getElementById('no-devices') ? 100 : 0)`); n != 100 {
+		t.Errorf("devices filtered on an unknown device: %d", n)
+	}
+	b.noErrors()
 
 	// Live progress: a pass of 40 entries in pages of 10, held page by
 	// page at the target while the jobs page polls.

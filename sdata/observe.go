@@ -1,11 +1,13 @@
 package sdata
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"sdatasync/sdata/console"
 	"sdatasync/sdata/metrics"
+	"sdatasync/sdata/mobile"
 	"sdatasync/sdata/site"
 )
 
@@ -69,5 +71,7 @@ func (g *group) label() string {
 // APIs answer 503).
 func (s *Server) newConsole() *console.Service {
 	cs, _ := s.st.(console.Store)
-	return console.New(console.Config{Site: s.site, Store: cs, Resources: s.resources, Metrics: s.metrics, Running: s.jobs.Running, Log: s.log})
+	return console.New(console.Config{Site: s.site, Store: cs, Resources: s.resources, Metrics: s.metrics, Running: s.jobs.Running, Log: s.log,
+		// s.mobile is made after the console (it is set before serving).
+		Components: func(ctx context.Context) ([]mobile.Component, error) { return s.mobile.Components(ctx) }})
 }

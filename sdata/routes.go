@@ -58,6 +58,7 @@ func (s *Server) routes() []route {
 		{pattern: "/console/api/charts", method: GET, role: auth.Auditor, handle: cs.Charts},
 		{pattern: "/console/api/registry", method: GET, role: auth.Auditor, handle: cs.Registry},
 		{pattern: "/console/api/devices", method: GET, role: auth.Auditor, handle: cs.Devices},
+		{pattern: "/console/api/components", method: GET, role: auth.Auditor, handle: cs.Components},
 		{pattern: "/console/", method: GET, role: auth.Auditor, handle: cs.Assets},
 		{pattern: "/console/{file}", method: GET, role: auth.Auditor, handle: cs.Assets},
 

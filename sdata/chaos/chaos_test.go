@@ -184,8 +184,10 @@ type engine struct {
 
 // pass runs one pass to its end; it reports whether it succeeded.
 func (e *engine) pass(ctx context.Context, timeout time.Duration) bool {
-	cmd := exec.Command(e.bin, "pass", "--source", e.src, "--target", e.dst, "--both",
-		"--page-size", "50", "--run-name", "chaos", "--timeout", timeout.String())
+	credArgs, credEnv := converge.PassArgs()
+	cmd := exec.Command(e.bin, append([]string{"pass", "--source", e.src, "--target", e.dst, "--both",
+		"--page-size", "50", "--run-name", "chaos", "--timeout", timeout.String()}, credArgs...)...)
+	cmd.Env = append(os.Environ(), credEnv...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		return false
@@ -251,7 +253,7 @@ func TestChaos(t *testing.T) {
 	eng := &engine{bin: bin, src: nodes[0].DatasetURL(), dst: nodes[1].DatasetURL()}
 	log := newWriteLog()
 	rnd := rand.New(rand.NewPCG(*seedFlag, 1))
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: converge.TransportOver(&http.Transport{MaxIdleConnsPerHost: 64})}
 	kills := map[string]int{}
 	start := time.Now()
 	for round := 1; round <= *roundsFlag; round++ {
@@ -457,7 +459,7 @@ func TestWALUnderLoad(t *testing.T) {
 		}
 		return fi.Size()
 	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *walClients}}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: converge.TransportOver(&http.Transport{MaxIdleConnsPerHost: *walClients})}
 	lctx, stop := context.WithTimeout(ctx, *walFor)
 	defer stop()
 	var mu sync.Mutex

@@ -422,10 +422,3 @@ func (s *Service) Registry(w http.ResponseWriter, r *http.Request, t site.Target
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"total": total, "offset": offset, "limit": limit, "endpoints": out})
 }
-
-// Devices serves GET /console/api/devices. The store keeps no devices or
-// mobile sync components yet: the page says so.
-func (s *Service) Devices(w http.ResponseWriter, r *http.Request, t site.Target) error {
-	return writeJSON(w, http.StatusOK, map[string]any{"available": false,
-		"message": "This provider does not keep devices or mobile sync components yet: device sync is not part of this build."})
-}

@@ -21,6 +21,7 @@ import (
 
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/metrics"
+	"sdatasync/sdata/mobile"
 	"sdatasync/sdata/resources"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
@@ -46,6 +47,7 @@ type Store interface {
 	EndpointDigests(ctx context.Context) ([]store.EndpointDigest, error)
 	RegistryList(ctx context.Context, builtin []store.RegistryEntry, q store.ListQuery) ([]store.RegistryEntry, int, error)
 	Get(ctx context.Context, ep store.Endpoint, key string) (store.Resource, error)
+	ConsoleDevices(ctx context.Context, q store.ConsoleDeviceQuery) ([]store.MobileDevice, string, error)
 }
 
 // Config configures the console.
@@ -56,7 +58,10 @@ type Config struct {
 	Metrics   *metrics.Metrics
 	// Running is how many jobs run in this process now.
 	Running func() int
-	Log     *slog.Logger
+	// Components lists the mobile sync components (nil: device sync is
+	// not served; the devices page says so).
+	Components func(ctx context.Context) ([]mobile.Component, error)
+	Log        *slog.Logger
 }
 
 // Service serves the console.
@@ -66,6 +71,7 @@ type Service struct {
 	res     *resources.Service
 	metrics *metrics.Metrics
 	running func() int
+	comps   func(ctx context.Context) ([]mobile.Component, error)
 	log     *slog.Logger
 	files   http.Handler
 }
@@ -76,7 +82,7 @@ func New(cfg Config) *Service {
 	if err != nil {
 		panic(err) // the embedded tree is part of the binary
 	}
-	s := &Service{site: cfg.Site, st: cfg.Store, res: cfg.Resources, metrics: cfg.Metrics, running: cfg.Running, log: cfg.Log,
+	s := &Service{site: cfg.Site, st: cfg.Store, res: cfg.Resources, metrics: cfg.Metrics, running: cfg.Running, comps: cfg.Components, log: cfg.Log,
 		files: http.FileServerFS(sub)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -46,10 +46,23 @@ func addHarnessUser(ctx context.Context, bin, db string) error {
 // with every request (over http.DefaultTransport).
 func Transport() http.RoundTripper { return credentials{} }
 
-type credentials struct{}
+// TransportOver is Transport over another RoundTripper.
+func TransportOver(base http.RoundTripper) http.RoundTripper { return credentials{base: base} }
 
-func (credentials) RoundTrip(r *http.Request) (*http.Response, error) {
+// PassArgs are the arguments and environment that make a `sdatasync pass`
+// child authenticate as the harness's user (the password through the
+// environment, never the command line).
+func PassArgs() (args, env []string) {
+	return []string{"--user", HarnessUser}, []string{"SDATASYNC_PASSWORD=" + harnessPassword}
+}
+
+type credentials struct{ base http.RoundTripper }
+
+func (c credentials) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.SetBasicAuth(HarnessUser, harnessPassword)
+	if c.base != nil {
+		return c.base.RoundTrip(r)
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }

@@ -17,13 +17,22 @@ import (
 )
 
 // deviceAlias is the mobile sync component the devices use at every node:
-// trading accounts by reference, filtered by currency, merged field by
-// field (the node wins a field both changed).
+// trading accounts by reference, filtered by currency, with a conflict rule
+// the seed picks.
 const deviceAlias = "converge-accounts"
 
-const deviceComponent = `{"alias": "converge-accounts", "kind": "tradingAccounts", "rowIdentifiers": ["reference"],
-	"filterKeys": ["currency"], "conflictRule": "merge", "mergeFallback": "serverWins", "storeBusinessData": true,
-	"apps": [{"name": "converge", "versions": ["*"]}]}`
+// deviceRules are the conflict rules a scenario's component may have (the
+// seed picks one): rule, merge fallback, storeBusinessData.
+var deviceRules = [][3]string{{"merge", "serverWins", "true"}, {"merge", "clientWins", "true"}, {"serverWins", "", "false"}, {"clientWins", "", "true"}}
+
+func deviceComponent(rule [3]string) string {
+	fallback := ""
+	if rule[1] != "" {
+		fallback = fmt.Sprintf(`"mergeFallback": %q, `, rule[1])
+	}
+	return fmt.Sprintf(`{"alias": %q, "kind": "tradingAccounts", "rowIdentifiers": ["reference"], "filterKeys": ["currency"],
+		"conflictRule": %q, %s"storeBusinessData": %s, "apps": [{"name": "converge", "versions": ["*"]}]}`, deviceAlias, rule[0], fallback, rule[2])
+}
 
 // Device is one device attached to a node: its filter, its version and
 // the rows it holds by uid.
@@ -40,7 +49,8 @@ type Devices struct {
 	List   []*Device
 	Rand   *rand.Rand
 	Client *http.Client
-	Stats  Stats // creates, updates and deletes the devices made
+	Stats  Stats     // creates, updates and deletes the devices made
+	Rule   [3]string // the component's conflict rule, merge fallback, storeBusinessData
 	tag    string
 	seq    int
 }
@@ -49,8 +59,9 @@ type Devices struct {
 // to random nodes, each with a random filter.
 func NewDevices(ctx context.Context, nodes []*Node, n int, rnd *rand.Rand, tag string) (*Devices, error) {
 	ds := &Devices{Rand: rnd, Client: &http.Client{Timeout: 30 * time.Second, Transport: Transport()}, Stats: Stats{Creates: map[string]int{}}, tag: tag}
+	ds.Rule = deviceRules[rnd.IntN(len(deviceRules))]
 	for _, nd := range nodes {
-		if _, err := ds.post(ctx, nd.BaseURL+"/sdata/$system/mobile/components", "application/json", []byte(deviceComponent), nil); err != nil {
+		if _, err := ds.post(ctx, nd.BaseURL+"/sdata/$system/mobile/components", "application/json", []byte(deviceComponent(ds.Rule)), nil); err != nil {
 			return nil, fmt.Errorf("component at %s: %w", nd.Name, err)
 		}
 	}

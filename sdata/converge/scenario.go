@@ -37,10 +37,11 @@ type Scenario struct {
 type Result struct {
 	Priorities []int
 	Stats      Stats
-	Devices    Stats // what the devices wrote (included in Stats)
-	Passes     int   // engine passes, settling included
-	Moved      int   // entries applied or decided as conflicts by them
-	Rounds     int   // settling rounds
+	Devices    Stats     // what the devices wrote (included in Stats)
+	DeviceRule [3]string // their component's conflict rule, merge fallback, storeBusinessData
+	Passes     int       // engine passes, settling included
+	Moved      int       // entries applied or decided as conflicts by them
+	Rounds     int       // settling rounds
 	Report     Report
 	Elapsed    time.Duration
 }
@@ -51,7 +52,7 @@ func (r Result) String() string {
 		r.Priorities, r.Stats.Ops(), r.Stats.Creates, r.Stats.Updates, r.Stats.Deletes, r.Stats.LineChanges, r.Stats.LineDeletes,
 		r.Stats.LineAdds, r.Stats.SharedEdits, r.Stats.Stale, r.Passes, r.Moved, r.Rounds, r.Report.Resources, r.Report.Tombstones,
 		r.Report.Conflicts, r.Report.ByStamp, r.Elapsed.Round(time.Millisecond)) +
-		fmt.Sprintf("; devices wrote %d (creates %v, %d updates, %d deletes)", r.Devices.Ops(), r.Devices.Creates, r.Devices.Updates, r.Devices.Deletes)
+		fmt.Sprintf("; devices (%v) wrote %d (creates %v, %d updates, %d deletes)", r.DeviceRule, r.Devices.Ops(), r.Devices.Creates, r.Devices.Updates, r.Devices.Deletes)
 }
 
 // Priorities returns n distinct conflict priorities from 1..9 drawn with rnd.
@@ -167,7 +168,7 @@ func (sc Scenario) Run(ctx context.Context) (res Result, err error) {
 	}
 	if ds != nil {
 		res.Stats.add(ds.Stats)
-		res.Devices = ds.Stats
+		res.Devices, res.DeviceRule = ds.Stats, ds.Rule
 		if err := ds.Final(ctx); err != nil {
 			return res, fmt.Errorf("devices: %w", err)
 		}

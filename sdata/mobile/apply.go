@@ -155,6 +155,15 @@ func (e *Engine) upload(ctx context.Context, sc site.Scope, c Component, req Req
 				return err
 			}
 			up.response = dev.Responses + 1
+			if !fresh && c.StoreBusinessData && v.Response < dev.Acked {
+				// What the server holds for the device is ahead of this
+				// version: downloading from it could miss rows.
+				return &VersionError{"older than a version this device already acknowledged (restored from a backup?); sync with a blank lastVersion"}
+			}
+			dev.Acked = 0
+			if !fresh {
+				dev.Acked = v.Response
+			}
 			switch {
 			case !c.StoreBusinessData:
 				up.lost, err = m.LostWrites(ctx, c.Alias, cl.Device, v.Response)

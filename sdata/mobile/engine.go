@@ -271,6 +271,10 @@ func (e *Engine) sync(ctx context.Context, req Request, emit func(OutputRow) err
 		return res, err
 	}
 	up, err := e.upload(ctx, sc, comp, req, v, fresh, rows, started)
+	var ve *VersionError
+	if errors.As(err, &ve) {
+		return Result{}, diag.New(diag.BadRequest, "%v", err)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -344,5 +345,40 @@ func TestRowFailures(t *testing.T) {
 	}
 	if _, ok := d.rows["OK"]; !ok {
 		t.Fatalf("the good row did not apply: %v", d.rows)
+	}
+}
+
+// TestRestoredDevice: with storeBusinessData, a device presenting a
+// version older than one it already acknowledged (restored from a backup)
+// is refused rather than served from what the server believes it holds;
+// a blank lastVersion starts it over. Without storeBusinessData an old
+// version is simply an earlier point to download from.
+func TestRestoredDevice(t *testing.T) {
+	for _, sbd := range []bool{true, false} {
+		t.Run(fmt.Sprint("storeBusinessData=", sbd), func(t *testing.T) {
+			f := newFixture(t)
+			c := f.component("acc", ServerWins, sbd)
+			seedAccounts(t, f, "acc", 6)
+			d := f.device("acc", "d1", Filter{"currency": {"EUR"}})
+			d.syncAll()
+			backup, backupRows := d.version, maps.Clone(d.rows)
+			f.notify("acc", ins(account("N1", "new", "EUR")))
+			d.sync()
+			d.sync() // acknowledges the answer that carried N1
+			d.version, d.rows = backup, backupRows
+			_, err := f.e.Sync(f.ctx, Request{Alias: "acc", Caller: Caller{Device: "d1", User: "u", App: "sales", AppVersion: "1.0"},
+				LastVersion: d.version, Filter: d.filter}, func(OutputRow) error { return nil })
+			var de *diag.Error
+			if sbd != errors.As(err, &de) {
+				t.Fatalf("restored version: %v", err)
+			}
+			if sbd {
+				d.version, d.rows = "", map[string]Record{}
+			}
+			d.syncAll()
+			if want := f.serverRows(c, d.filter); !sameRows(d.rows, want) {
+				t.Fatalf("device %v, server %v", d.rows, want)
+			}
+		})
 	}
 }

@@ -73,6 +73,12 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 // (413 above it).
 func (e *Engine) Synchronize(maxBody int64, scoped bool) site.Handler {
 	return func(w http.ResponseWriter, r *http.Request, t site.Target) error {
+		reached := false // a device request refused before it reaches Sync is counted here
+		defer func() {
+			if !reached && e.onSync != nil && IsDeviceRequest(r) {
+				e.onSync("refused")
+			}
+		}()
 		f, err := format(r)
 		if err != nil {
 			return err
@@ -110,6 +116,7 @@ func (e *Engine) Synchronize(maxBody int64, scoped bool) site.Handler {
 			w.WriteHeader(status)
 		}
 		started := false
+		reached = true
 		res, err := e.Sync(r.Context(), req, func(o OutputRow) error {
 			if !started {
 				started = true

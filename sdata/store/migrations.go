@@ -300,4 +300,15 @@ var migrations = []string{
 	// 13: asynchronous per-device sync jobs (devjobs.go): the jobs and their
 	// queue per device, their result rows, uploads by URL, issued cursors.
 	devJobsMigration,
+	// 14: device sync: the number of the last answer each device acknowledged
+	// (a device presenting an older version was restored from a backup).
+	`ALTER TABLE mobile_devices ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;`,
+	// 15: device registry indexes: the console pages the device registry by
+	// last sync, newest first, all of it or one component's, one user's or
+	// one device's (mobile_console.go); each index ends with the table's
+	// key (alias, device), which makes the order total.
+	`CREATE INDEX mobile_devices_recent ON mobile_devices (last_sync);
+	CREATE INDEX mobile_devices_alias_recent ON mobile_devices (alias, last_sync);
+	CREATE INDEX mobile_devices_user_recent ON mobile_devices (user, last_sync);
+	CREATE INDEX mobile_devices_device ON mobile_devices (device);`,
 }

@@ -186,15 +186,16 @@ type MobileDevice struct {
 	VersionSeq int64 // the change sequence number of the version it holds
 	Responses  int64 // responses sent (the number of the latest)
 	Syncs      int64
+	Acked      int64 // the number of the last response the device acknowledged
 }
 
 // Device returns the registry row of device for alias.
 func (m *MobileTx) Device(ctx context.Context, alias, device string) (MobileDevice, error) {
 	var d MobileDevice
 	var first, last string
-	err := m.tx.QueryRowContext(ctx, `SELECT alias, device, user, app, app_version, first_sync, last_sync, last_status, version_seq, responses, syncs
+	err := m.tx.QueryRowContext(ctx, `SELECT alias, device, user, app, app_version, first_sync, last_sync, last_status, version_seq, responses, syncs, acked
 		FROM mobile_devices WHERE alias = ? AND device = ?`, alias, device).
-		Scan(&d.Alias, &d.Device, &d.User, &d.App, &d.AppVersion, &first, &last, &d.LastStatus, &d.VersionSeq, &d.Responses, &d.Syncs)
+		Scan(&d.Alias, &d.Device, &d.User, &d.App, &d.AppVersion, &first, &last, &d.LastStatus, &d.VersionSeq, &d.Responses, &d.Syncs, &d.Acked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return MobileDevice{}, ErrNotFound
 	}
@@ -211,11 +212,11 @@ func (m *MobileTx) PutDevice(ctx context.Context, d MobileDevice) error {
 	if err := m.mustWrite(); err != nil {
 		return err
 	}
-	_, err := m.tx.ExecContext(ctx, `INSERT INTO mobile_devices (alias, device, user, app, app_version, first_sync, last_sync, last_status, version_seq, responses, syncs)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (alias, device) DO UPDATE SET user = excluded.user, app = excluded.app,
+	_, err := m.tx.ExecContext(ctx, `INSERT INTO mobile_devices (alias, device, user, app, app_version, first_sync, last_sync, last_status, version_seq, responses, syncs, acked)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (alias, device) DO UPDATE SET user = excluded.user, app = excluded.app,
 		app_version = excluded.app_version, last_sync = excluded.last_sync, last_status = excluded.last_status,
-		version_seq = excluded.version_seq, responses = excluded.responses, syncs = excluded.syncs`,
-		d.Alias, d.Device, d.User, d.App, d.AppVersion, fmtStamp(d.FirstSync), fmtStamp(d.LastSync), d.LastStatus, d.VersionSeq, d.Responses, d.Syncs)
+		version_seq = excluded.version_seq, responses = excluded.responses, syncs = excluded.syncs, acked = excluded.acked`,
+		d.Alias, d.Device, d.User, d.App, d.AppVersion, fmtStamp(d.FirstSync), fmtStamp(d.LastSync), d.LastStatus, d.VersionSeq, d.Responses, d.Syncs, d.Acked)
 	if err != nil {
 		return fmt.Errorf("store: put device: %w", err)
 	}

@@ -56,7 +56,7 @@
     return u.toString();
   }
   function table(headers, rows, attrs) {
-    return el("table", attrs || {}, el("thead", {}, el("tr", {}, headers.map((h) => typeof h === "string" ? el("th", {}, h) : h))), el("tbody", {}, rows));
+    return el("table", attrs || {}, el("thead", {}, el("tr", {}, headers.flat().map((h) => typeof h === "string" ? el("th", {}, h) : h))), el("tbody", {}, rows));
   }
   function message(text, error) { return el("div", { class: "message" + (error ? " error" : ""), role: error ? "alert" : "status" }, text); }
   function runLink(r) {
@@ -358,10 +358,40 @@
       pager(d.total, offset, d.limit, (o) => setHash("registry", { offset: o })));
   }
 
-  async function devicesPage() {
-    const d = await api("devices");
-    main.replaceChildren(el("h2", {}, "Devices and mobile sync components"),
-      d.available ? el("p", {}, "") : message(d.message));
+  // devicesPage: the mobile sync components, then the device registry,
+  // newest sync first, paged by cursor (after) and filtered.
+  async function devicesPage(params) {
+    const after = params.get("after") || "";
+    const filter = { alias: params.get("alias"), user: params.get("user"), device: params.get("device") };
+    const [c, d] = await Promise.all([api("components"), api("devices?" + qs(Object.assign({ after, limit: 50 }, filter)))]);
+    const title = el("h2", {}, "Devices and mobile sync components");
+    if (!c.available || !d.available) { main.replaceChildren(title, message(c.message || d.message)); return; }
+    const comps = c.components.map((m) => el("tr", { "data-component": m.alias },
+      el("td", {}, el("a", { href: "#/devices?" + qs({ alias: m.alias }) }, m.alias)), el("td", {}, m.dataset), el("td", {}, m.kind),
+      el("td", { class: m.state === "enabled" ? "ok" : "warn" }, m.state),
+      el("td", {}, m.conflictRule, m.mergeFallback ? el("span", { class: "muted" }, " (else " + m.mergeFallback + ")") : null),
+      el("td", {}, m.rowIdentifiers.join(", ")), el("td", {}, m.filterKeys.join(", ") || el("span", { class: "muted" }, "none")),
+      el("td", {}, m.storeBusinessData ? "yes" : "no"),
+      el("td", {}, m.apps.map((a) => a.name + " " + a.versions.join(", ")).join("; "))));
+    const statusClass = { ok: "ok", refused: "warn", failed: "bad" };
+    const devs = d.devices.map((x) => el("tr", { "data-device": x.device, "data-component": x.component },
+      el("td", {}, x.device), el("td", {}, x.component), el("td", {}, x.user), el("td", {}, x.app, " ", el("span", { class: "muted" }, x.appVersion)),
+      el("td", {}, fmtTime(x.lastSync)), el("td", { class: statusClass[x.status] || "", title: "statusCode " + x.lastStatus }, x.status),
+      num(fmtNum(x.versionHeld), "version"), num(fmtNum(x.syncs), "syncs"), el("td", {}, fmtTime(x.firstSync))));
+    const first = el("button", { class: "secondary", type: "button", disabled: !after }, "← Newest");
+    const next = el("button", { class: "secondary", type: "button", disabled: !d.next, id: "devices-next" }, "Older →");
+    first.addEventListener("click", () => setHash("devices", filter));
+    next.addEventListener("click", () => setHash("devices", Object.assign({ after: d.next }, filter)));
+    main.replaceChildren(title,
+      el("h3", {}, "Mobile sync components"),
+      comps.length ? table(["Alias", "Dataset", "Kind", "State", "Conflict rule", "Row identifiers", "Filter keys", "Stores business data", "Allowed apps"],
+        comps, { id: "components" }) : el("p", { class: "muted", id: "no-components" }, "No mobile sync component."),
+      el("h3", {}, "Device registry"),
+      el("p", { class: "muted" }, "A row per device and component, the latest sync first. Version held: the change sequence number of the version the device last proved it holds."),
+      filterForm([{ name: "alias", label: "Component" }, { name: "user", label: "User" }, { name: "device", label: "Device" }], params, "devices"),
+      devs.length ? table(["Device", "Component", "User", "App and version", "Last sync", "Status", el("th", { class: "num" }, "Version held"),
+        el("th", { class: "num" }, "Syncs"), "First sync"], devs, { id: "devices" }) : el("p", { class: "muted", id: "no-devices" }, "No device has synced."),
+      el("div", { class: "pager" }, first, next));
   }
 
   const pages = { endpoints: endpointsPage, runs: runsPage, run: runPage, jobs: jobsPage, conflicts: conflictsPage, conflict: conflictPage,
