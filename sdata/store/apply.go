@@ -106,7 +106,11 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest
 		if err := setPrimaryUUID(ctx, tx, ep, curID, cur.UUID, res.UUID, now); err != nil {
 			return res, err
 		}
-		if err := updateResource(ctx, tx, ep, nid, &r, sc); err != nil {
+		seq, err := pc.seq(ctx, tx)
+		if err != nil {
+			return res, err
+		}
+		if err := updateResource(ctx, tx, ep, nid, &r, sc, seq); err != nil {
 			return res, err
 		}
 	} else {
@@ -115,7 +119,11 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest
 			return res, err
 		}
 		r.Key, r.Created = key, now
-		if err := insertResource(ctx, tx, ep, nid, &r, sc); err != nil {
+		seq, err := pc.seq(ctx, tx)
+		if err != nil {
+			return res, err
+		}
+		if err := insertResource(ctx, tx, ep, nid, &r, sc, seq); err != nil {
 			return res, err
 		}
 	}
@@ -154,7 +162,11 @@ func restamp(ctx context.Context, tx *sql.Tx, ep Endpoint, cur *Resource, state 
 	}
 	cur.State = state
 	cur.ETag = etag(cur.Payload, cur.Deleted, cur.State)
-	return updateResource(ctx, tx, ep, nid, cur, sc)
+	seq, err := pc.seq(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return updateResource(ctx, tx, ep, nid, cur, sc, seq)
 }
 
 // storedContext stores the context a decision names and returns its row

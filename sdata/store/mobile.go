@@ -215,7 +215,11 @@ func (m *MobileTx) Create(ctx context.Context, ep Endpoint, w Write) (Resource, 
 	r := Resource{Key: key, UUID: strings.ToLower(w.UUID), Payload: w.Payload, Props: props(w.Props), Title: w.Title,
 		Change: Created, State: digest.SyncState{Endpoint: ep.URL, Tick: tick, Stamp: now, User: w.User}, Created: now, Updated: now}
 	r.ETag = etag(r.Payload, false, r.State)
-	if err := insertResource(ctx, m.tx, ep, nid, &r, noCtx); err != nil {
+	seq, err := nextSeq(ctx, m.tx)
+	if err != nil {
+		return Resource{}, SeqRow{}, err
+	}
+	if err := insertResource(ctx, m.tx, ep, nid, &r, noCtx, seq); err != nil {
 		return Resource{}, SeqRow{}, err
 	}
 	sr, err := m.seqOf(ctx, ep, key)

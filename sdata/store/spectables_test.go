@@ -70,7 +70,11 @@ func seed(t *testing.T, s *SQLite, ep Endpoint, d digest.Digest, res map[string]
 			}
 			r := Resource{Key: name, UUID: uuidOf(name), Payload: []byte(`<k/>`), Props: []byte(`{}`), Title: name, Change: Updated, State: st}
 			r.ETag = etag(r.Payload, false, st)
-			if err := insertResource(ctx, tx, ep, nid, &r, sc); err != nil {
+			seq, err := nextSeq(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if err := insertResource(ctx, tx, ep, nid, &r, sc, seq); err != nil {
 				return err
 			}
 		}

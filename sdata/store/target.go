@@ -181,12 +181,30 @@ type pageCache struct {
 	// [keyNext, keyEnd), minus the ones clients chose already (keyTaken).
 	keyNext, keyEnd int64
 	keyTaken        map[int64]bool
+	// Change sequence numbers are reserved in blocks too: [seqNext, seqEnd).
+	seqNext, seqEnd int64
 	remaining       int // entries of the page not applied yet, this one included
 
 	// absent holds UUIDs of the entries ahead known to name no resource
 	// (looked up together, lookAhead at a time); only meaningful while
 	// aliases is false, and an entry applied leaves it.
 	absent map[string]bool
+}
+
+// seq returns the next change sequence number for a write of the page,
+// reserving a block of the page's remaining entries (at least one) when
+// the current block is used up.
+func (pc *pageCache) seq(ctx context.Context, tx *sql.Tx) (int64, error) {
+	if pc.seqNext >= pc.seqEnd {
+		n := int64(max(pc.remaining, 1))
+		first, err := reserveSeq(ctx, tx, n)
+		if err != nil {
+			return 0, err
+		}
+		pc.seqNext, pc.seqEnd = first, first+n
+	}
+	pc.seqNext++
+	return pc.seqNext - 1, nil
 }
 
 // nodeID returns the id of the node with URL u, interned once per page.
