@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"log/slog"
@@ -81,18 +82,62 @@ type Checkpoint struct {
 	SizeAfter  int64 // log size after, in bytes
 }
 
-// Checkpoint copies the write-ahead log into the database, waits for the
-// readers of older snapshots (up to the busy timeout) and truncates the
-// log to zero (PRAGMA wal_checkpoint(TRUNCATE)). It waits for the writer
-// connection like any write.
+// readerGate is how long Checkpoint waits to hold every reader
+// connection before it checkpoints without them.
+const readerGate = 2 * time.Second
+
+// Checkpoint copies the write-ahead log into the database and truncates
+// it to zero (PRAGMA wal_checkpoint(TRUNCATE)). It takes the writer
+// connection, as any write does, then every connection of the reader
+// pool, so that the reads running finish and new ones wait in the pool
+// for the few milliseconds the checkpoint takes: readers that overlap
+// without a pause would otherwise hold SQLite's read marks on older
+// snapshots and starve it. If the readers cannot all be had within
+// readerGate, it checkpoints anyway (SQLite then waits for old readers up
+// to the busy timeout and may report Busy).
 func (s *SQLite) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	c := Checkpoint{SizeBefore: s.WALSize()}
+	wc, err := s.w.Conn(ctx)
+	if err != nil {
+		return c, fmt.Errorf("store: checkpoint: %w", err)
+	}
+	defer wc.Close()
+	readers := s.holdReaders(ctx)
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
 	var busy int
-	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &c.LogFrames, &c.Copied); err != nil {
+	if err := wc.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &c.LogFrames, &c.Copied); err != nil {
 		return c, fmt.Errorf("store: checkpoint: %w", err)
 	}
 	c.Busy, c.SizeAfter = busy != 0, s.WALSize()
 	return c, nil
+}
+
+// holdReaders takes every connection of the bounded reader pool (none
+// when the pool is unbounded, or when they cannot all be had within
+// readerGate: then the ones taken are given back).
+func (s *SQLite) holdReaders(ctx context.Context) []*sql.Conn {
+	n := s.r.Stats().MaxOpenConnections
+	if n <= 0 {
+		return nil
+	}
+	gctx, cancel := context.WithTimeout(ctx, readerGate)
+	defer cancel()
+	held := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := s.r.Conn(gctx)
+		if err != nil {
+			for _, h := range held {
+				h.Close()
+			}
+			return nil
+		}
+		held = append(held, c)
+	}
+	return held
 }
 
 // checkpointer runs a TRUNCATE checkpoint whenever the log is above
