@@ -113,30 +113,43 @@ func grantsOf(roles []string) ([]auth.Grant, error) {
 	return out, nil
 }
 
-// userCmd runs `sdatasync user ...`.
-func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// accountsArgs reads the common part of `sdatasync user|token CMD ...`:
+// the subcommand, its flags, its one name argument (none for list) and the
+// grants of its --role flags. code is the exit status to return at once,
+// or -1 to go on.
+func accountsArgs(name, usage string, args []string, stderr io.Writer) (cmd string, f *accountsFlags, pos []string, grants []auth.Grant, code int) {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, userUsage)
-		return 2
+		fmt.Fprint(stderr, usage)
+		return "", nil, nil, nil, 2
 	}
-	cmd := args[0]
-	f, pos, code := parseAccounts("user "+cmd, args[1:], stderr, userUsage)
+	cmd = args[0]
+	f, pos, code = parseAccounts(name+" "+cmd, args[1:], stderr, usage)
 	if code >= 0 {
-		return code
+		return "", nil, nil, nil, code
 	}
 	wantArgs := 1
 	if cmd == "list" {
 		wantArgs = 0
 	}
 	if len(pos) != wantArgs {
-		fmt.Fprintf(stderr, "sdatasync user %s: want %d name argument(s), got %d\n\n%s", cmd, wantArgs, len(pos), userUsage)
-		return 2
+		fmt.Fprintf(stderr, "sdatasync %s %s: want %d name argument(s), got %d\n\n%s", name, cmd, wantArgs, len(pos), usage)
+		return "", nil, nil, nil, 2
 	}
 	grants, err := grantsOf(f.roles)
 	if err != nil {
-		fmt.Fprintln(stderr, "sdatasync user:", err)
-		return 2
+		fmt.Fprintln(stderr, "sdatasync "+name+":", err)
+		return "", nil, nil, nil, 2
 	}
+	return cmd, f, pos, grants, -1
+}
+
+// userCmd runs `sdatasync user ...`.
+func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd, f, pos, grants, code := accountsArgs("user", userUsage, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	var err error
 	st, err := openAccounts(ctx, f.db)
 	if err != nil {
 		fmt.Fprintln(stderr, "sdatasync user:", err)
@@ -309,28 +322,11 @@ func readPassword(stdin io.Reader, stderr io.Writer, fromStdin bool) (string, er
 
 // tokenCmd runs `sdatasync token ...`.
 func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, tokenUsage)
-		return 2
-	}
-	cmd := args[0]
-	f, pos, code := parseAccounts("token "+cmd, args[1:], stderr, tokenUsage)
+	cmd, f, pos, grants, code := accountsArgs("token", tokenUsage, args, stderr)
 	if code >= 0 {
 		return code
 	}
-	wantArgs := 1
-	if cmd == "list" {
-		wantArgs = 0
-	}
-	if len(pos) != wantArgs {
-		fmt.Fprintf(stderr, "sdatasync token %s: want %d name argument(s), got %d\n\n%s", cmd, wantArgs, len(pos), tokenUsage)
-		return 2
-	}
-	grants, err := grantsOf(f.roles)
-	if err != nil {
-		fmt.Fprintln(stderr, "sdatasync token:", err)
-		return 2
-	}
+	var err error
 	var expires time.Time
 	if f.expires != "" {
 		if expires, err = parseExpiry(f.expires, time.Now()); err != nil {
