@@ -236,7 +236,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.do(chromedp.SetValue(chromedp.CSS(`#filters select[name="status"]`), ""),
 		chromedp.SetValue(chromedp.CSS(`#filters input[name="runName"]`), "console-first"), chromedp.Click(chromedp.CSS(`#filters button`)))
-	b.until(`document.body.dataset.ready === 'runs' && location.hash.includes('runName=console-first') && document.querySelectorAll('#runs tbody tr').length === 1`)
+	// The hash changes at the click, before the new rows come: wait for the
+	// row itself (the conflicts filter also left one row on the page).
+	b.until(`document.body.dataset.ready === 'runs' && location.hash.includes('runName=console-first') && document.querySelectorAll('#runs tbody tr').length === 1 && document.querySelector('#runs tbody tr .run-link').textContent.startsWith('console-first')`)
 
 	// A run's detail.
 	b.do(chromedp.Click(chromedp.CSS(`#runs tbody tr .run-link`)), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="run"]`)))
