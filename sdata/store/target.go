@@ -136,13 +136,13 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				return err
 			}
 			r.Seq = i + 1
-			if err := insertResult(ctx, tx, job.ID, r); err != nil {
-				return err
-			}
 			results = append(results, r)
 			if obs != nil {
 				obs.Applied(i, r)
 			}
+		}
+		if err := insertResults(ctx, tx, job.ID, results); err != nil {
+			return err
 		}
 		if err := pc.releaseKeys(ctx, tx, ep); err != nil {
 			return err
@@ -306,12 +306,34 @@ func (pc *pageCache) releaseKeys(ctx context.Context, tx *sql.Tx, ep Endpoint) e
 // from the resource (a resource changed since then gives a result without
 // payload; the ETag still names the version applied).
 func insertResult(ctx context.Context, tx *sql.Tx, jobID int64, r Result) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO sync_job_results (job_id, seq, status, method, outcome, key, uuid, etag, payload, title, deleted,
-		severity, message, payload_path, source_state, target_state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		jobID, r.Seq, r.Status, r.Method, r.Outcome, r.Key, r.UUID, r.ETag, nil, r.Title, r.Deleted,
-		r.Severity, r.Message, r.PayloadPath, stateJSON(&r.SourceState), stateJSON(r.TargetState))
-	if err != nil {
-		return fmt.Errorf("store: record result: %w", err)
+	return insertResults(ctx, tx, jobID, []Result{r})
+}
+
+// resultCols are the columns of a sync_job_results row; resultRows rows go
+// in one INSERT (16 x 64 parameters, well under SQLite's limit).
+const (
+	resultCols = `INSERT INTO sync_job_results (job_id, seq, status, method, outcome, key, uuid, etag, payload, title, deleted,
+		severity, message, payload_path, source_state, target_state) VALUES `
+	resultRow  = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	resultRows = 64
+)
+
+// insertResults records the results of a page, resultRows per statement
+// (one statement per result cost as much as applying the entries' rows).
+func insertResults(ctx context.Context, tx *sql.Tx, jobID int64, rs []Result) error {
+	args := make([]any, 0, 16*min(len(rs), resultRows))
+	for len(rs) > 0 {
+		chunk := rs[:min(len(rs), resultRows)]
+		rs = rs[len(chunk):]
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, jobID, r.Seq, r.Status, r.Method, r.Outcome, r.Key, r.UUID, r.ETag, nil, r.Title, r.Deleted,
+				r.Severity, r.Message, r.PayloadPath, stateJSON(&r.SourceState), stateJSON(r.TargetState))
+		}
+		q := resultCols + strings.Repeat(resultRow+",", len(chunk)-1) + resultRow
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store: record results: %w", err)
+		}
 	}
 	return nil
 }
