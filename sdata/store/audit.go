@@ -59,37 +59,19 @@ type AuditQuery struct {
 
 // AuditLog returns one page of matching records, newest first, and the total.
 func (s *SQLite) AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, int, error) {
-	var where []string
-	var args []any
-	add := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
-		}
-	}
+	var c conds
 	if q.ID != 0 {
-		where = append(where, "id = ?")
-		args = append(args, q.ID)
+		c.add("id = ?", q.ID)
 	}
-	add("dataset", q.Dataset)
-	add("kind", q.Kind)
-	add("operation", q.Operation)
-	add("tracking_id", q.TrackingID)
-	add("run_name", q.RunName)
-	add("run_stamp", q.RunStamp)
-	add("principal", q.Principal)
-	if !q.Since.IsZero() {
-		where = append(where, "time >= ?")
-		args = append(args, fmtStamp(q.Since))
-	}
-	if !q.Until.IsZero() {
-		where = append(where, "time < ?")
-		args = append(args, fmtStamp(q.Until))
-	}
-	w := ""
-	if len(where) > 0 {
-		w = " WHERE " + strings.Join(where, " AND ")
-	}
+	c.eq("dataset", q.Dataset)
+	c.eq("kind", q.Kind)
+	c.eq("operation", q.Operation)
+	c.eq("tracking_id", q.TrackingID)
+	c.eq("run_name", q.RunName)
+	c.eq("run_stamp", q.RunStamp)
+	c.eq("principal", q.Principal)
+	c.between("time", q.Since, q.Until)
+	w, args := c.where(), c.args
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, err
@@ -103,11 +85,19 @@ func (s *SQLite) AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, int
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, time, dataset, kind, operation, tracking_id, run_name, run_stamp, run_time, client, principal, status, count, duration_ms, detail
-		FROM audit_log`+w+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
+	rows, err := tx.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_log`+w+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: audit log: %w", err)
 	}
+	out, err := scanAudits(rows)
+	return out, total, err
+}
+
+// auditCols are the columns scanAudits reads.
+const auditCols = `id, time, dataset, kind, operation, tracking_id, run_name, run_stamp, run_time, client, principal, status, count, duration_ms, detail`
+
+// scanAudits reads the rows of a query of auditCols and closes them.
+func scanAudits(rows *sql.Rows) ([]AuditRecord, error) {
 	defer rows.Close()
 	var out []AuditRecord
 	for rows.Next() {
@@ -116,14 +106,50 @@ func (s *SQLite) AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, int
 		var ms float64
 		if err := rows.Scan(&a.ID, &t, &a.Dataset, &a.Kind, &a.Operation, &a.TrackingID, &a.RunName, &a.RunStamp, &rt, &a.Client, &a.Principal,
 			&a.Status, &a.Count, &ms, &a.Detail); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		a.Time = parseStamp(t)
+		a.Time, a.Duration = parseStamp(t), time.Duration(ms*float64(time.Millisecond))
 		if rt != "" {
 			a.RunTime = parseStamp(rt)
 		}
-		a.Duration = time.Duration(ms * float64(time.Millisecond))
 		out = append(out, a)
 	}
-	return out, total, rows.Err()
+	return out, rows.Err()
+}
+
+// conds builds the WHERE clause of a filtered query.
+type conds struct {
+	list []string
+	args []any
+}
+
+// add adds a condition with its arguments.
+func (c *conds) add(cond string, args ...any) {
+	c.list = append(c.list, cond)
+	c.args = append(c.args, args...)
+}
+
+// eq adds col = v unless v is empty.
+func (c *conds) eq(col, v string) {
+	if v != "" {
+		c.add(col+" = ?", v)
+	}
+}
+
+// between adds since <= col < until for the bounds that are set.
+func (c *conds) between(col string, since, until time.Time) {
+	if !since.IsZero() {
+		c.add(col+" >= ?", fmtStamp(since))
+	}
+	if !until.IsZero() {
+		c.add(col+" < ?", fmtStamp(until))
+	}
+}
+
+// where is " WHERE a AND b", or "" without conditions.
+func (c *conds) where() string {
+	if len(c.list) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(c.list, " AND ")
 }

@@ -63,26 +63,14 @@ func scanRun(sc scanner, r *RunSummary, extra ...any) error {
 // Runs returns one page of runs matching q, the latest first, and how many
 // match.
 func (s *SQLite) Runs(ctx context.Context, q RunQuery) ([]RunSummary, int, error) {
-	var where, having []string
-	var args []any
-	add := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
-		}
-	}
-	add("run_name", q.RunName)
-	add("run_stamp", q.RunStamp)
-	add("dataset", q.Dataset)
-	add("kind", q.Kind)
-	if !q.Since.IsZero() {
-		where = append(where, "last_time >= ?")
-		args = append(args, fmtStamp(q.Since))
-	}
-	if !q.Until.IsZero() {
-		where = append(where, "last_time < ?")
-		args = append(args, fmtStamp(q.Until))
-	}
+	var c conds
+	var having []string
+	c.eq("run_name", q.RunName)
+	c.eq("run_stamp", q.RunStamp)
+	c.eq("dataset", q.Dataset)
+	c.eq("kind", q.Kind)
+	c.between("last_time", q.Since, q.Until)
+	args := c.args
 	switch q.Status {
 	case "":
 	case "ok":
@@ -94,10 +82,7 @@ func (s *SQLite) Runs(ctx context.Context, q RunQuery) ([]RunSummary, int, error
 	default:
 		return nil, 0, fmt.Errorf("store: runs: unknown status %q", q.Status)
 	}
-	w, h := "", ""
-	if len(where) > 0 {
-		w = " WHERE " + strings.Join(where, " AND ")
-	}
+	w, h := c.where(), ""
 	if len(having) > 0 {
 		h = " HAVING " + strings.Join(having, " AND ")
 	}
@@ -171,28 +156,11 @@ func (s *SQLite) AuditRecordByID(ctx context.Context, id int64) (AuditRecord, er
 
 // auditWhere reads the latest records matching a condition, at most limit.
 func (s *SQLite) auditWhere(ctx context.Context, cond string, args []any, limit int) ([]AuditRecord, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, time, dataset, kind, operation, tracking_id, run_name, run_stamp, run_time, client, status, count, duration_ms, detail
-		FROM audit_log WHERE `+cond+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_log WHERE `+cond+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
-	defer rows.Close()
-	var out []AuditRecord
-	for rows.Next() {
-		var a AuditRecord
-		var t, rt string
-		var ms float64
-		if err := rows.Scan(&a.ID, &t, &a.Dataset, &a.Kind, &a.Operation, &a.TrackingID, &a.RunName, &a.RunStamp, &rt, &a.Client,
-			&a.Status, &a.Count, &ms, &a.Detail); err != nil {
-			return nil, err
-		}
-		a.Time, a.Duration = parseStamp(t), time.Duration(ms*float64(time.Millisecond))
-		if rt != "" {
-			a.RunTime = parseStamp(rt)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return scanAudits(rows)
 }
 
 // DailyCount is how many audit records of an operation a day saw for a
