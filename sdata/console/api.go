@@ -54,6 +54,15 @@ func when(q url.Values, name string) (time.Time, error) {
 	return time.Time{}, diag.New(diag.BadParameter, "%s %q: a time as 2026-11-22T10:00:00Z or a date as 2026-11-22", name, v)
 }
 
+// span reads the since and until parameters of a filter.
+func span(q url.Values) (since, until time.Time, err error) {
+	if since, err = when(q, "since"); err != nil {
+		return since, until, err
+	}
+	until, err = when(q, "until")
+	return since, until, err
+}
+
 // runJSON is a run summary as the pages read it.
 type runJSON struct {
 	RunName   string  `json:"runName"`
@@ -136,10 +145,7 @@ func (s *Service) Runs(w http.ResponseWriter, r *http.Request, t site.Target) er
 	if !slices.Contains([]string{"", "ok", "failed", "conflicts"}, rq.Status) {
 		return diag.New(diag.BadParameter, "status %q: ok, failed or conflicts", rq.Status)
 	}
-	if rq.Since, err = when(q, "since"); err != nil {
-		return err
-	}
-	if rq.Until, err = when(q, "until"); err != nil {
+	if rq.Since, rq.Until, err = span(q); err != nil {
 		return err
 	}
 	runs, total, err := s.st.Runs(r.Context(), rq)
@@ -221,10 +227,7 @@ func (s *Service) Audit(w http.ResponseWriter, r *http.Request, t site.Target) e
 	}
 	aq := store.AuditQuery{Dataset: q.Get("dataset"), Kind: q.Get("kind"), Operation: q.Get("operation"), TrackingID: q.Get("trackingID"),
 		RunName: q.Get("runName"), RunStamp: q.Get("runStamp"), Offset: offset, Limit: limit}
-	if aq.Since, err = when(q, "since"); err != nil {
-		return err
-	}
-	if aq.Until, err = when(q, "until"); err != nil {
+	if aq.Since, aq.Until, err = span(q); err != nil {
 		return err
 	}
 	recs, total, err := s.st.AuditLog(r.Context(), aq)

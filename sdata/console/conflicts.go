@@ -63,10 +63,7 @@ func (s *Service) Conflicts(w http.ResponseWriter, r *http.Request, t site.Targe
 	}
 	aq := store.AuditQuery{Operation: conflictOp, Dataset: q.Get("dataset"), Kind: q.Get("kind"), RunName: q.Get("runName"),
 		RunStamp: q.Get("runStamp"), Offset: offset, Limit: limit}
-	if aq.Since, err = when(q, "since"); err != nil {
-		return err
-	}
-	if aq.Until, err = when(q, "until"); err != nil {
+	if aq.Since, aq.Until, err = span(q); err != nil {
 		return err
 	}
 	recs, total, err := s.st.AuditLog(r.Context(), aq)
