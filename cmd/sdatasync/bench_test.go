@@ -16,12 +16,7 @@ func TestBenchCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	exe := filepath.Join(t.TempDir(), "sdatasync")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatal(err)
-	}
+	exe := buildBinary(t, t.TempDir())
 	var out bytes.Buffer
 	cmd := exec.CommandContext(context.Background(), exe, "bench", "--resources", "300", "--changes", "20", "--page-size", "100", "--repeat", "2", "--json")
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
@@ -69,12 +64,7 @@ func TestBenchAPICommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	exe := filepath.Join(t.TempDir(), "sdatasync")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatal(err)
-	}
+	exe := buildBinary(t, t.TempDir())
 	var out bytes.Buffer
 	cmd := exec.CommandContext(context.Background(), exe, "bench", "api", "--resources", "300", "--clients", "1,4",
 		"--duration", "400ms", "--page-depth", "150", "--json")
@@ -102,4 +92,17 @@ func TestBenchAPICommand(t *testing.T) {
 			t.Fatalf("bad flags %q: exit %d", bad, code)
 		}
 	}
+}
+
+// buildBinary builds the sdatasync binary into dir for tests and benchmarks
+// that run it as real processes.
+func buildBinary(tb testing.TB, dir string) string {
+	tb.Helper()
+	exe := filepath.Join(dir, "sdatasync")
+	build := exec.Command("go", "build", "-o", exe, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		tb.Fatal(err)
+	}
+	return exe
 }

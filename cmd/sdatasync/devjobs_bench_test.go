@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -31,12 +29,7 @@ import (
 func benchServer(b *testing.B, n int, comps ...mobile.Component) (*provider, string) {
 	b.Helper()
 	dir := b.TempDir()
-	exe := filepath.Join(dir, "sdatasync")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		b.Fatal(err)
-	}
+	exe := buildBinary(b, dir)
 	addr, err := freeAddr()
 	if err != nil {
 		b.Fatal(err)

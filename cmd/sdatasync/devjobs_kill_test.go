@@ -45,12 +45,7 @@ func TestDeviceJobKill9(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "sdatasync")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatal(err)
-	}
+	exe := buildBinary(t, dir)
 	addr, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)
