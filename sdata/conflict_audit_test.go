@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"sdatasync/digest"
 	"sdatasync/sdata/store"
@@ -22,6 +23,11 @@ func editBoth(t *testing.T, src, dst *provider, kind, key, srcName, dstName stri
 	held, err := dst.Store.GetByUUID(t.Context(), dst.endpoint(kind), r.UUID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Stamps have millisecond precision: the target's edit must fall in a
+	// later millisecond to be the later one (else the endpoints decide).
+	for time.Now().UTC().Truncate(time.Millisecond).Equal(r.State.Stamp) || !time.Now().UTC().After(r.State.Stamp) {
+		time.Sleep(time.Millisecond)
 	}
 	dst.update(kind, held.Key, ta(dstName, "T"+key))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
+	"sdatasync/sdata/wire"
 )
 
 // The paths of the service (the route table in package sdata names them).
@@ -80,15 +80,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 			return nil, diag.New(diag.UnsupportedMediaType, "unsupported media type %q: send application/json", ct)
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, diag.New(diag.TooLarge, "request body over the limit of %d bytes", max)
-	}
-	if err != nil {
-		return nil, diag.New(diag.BadRequest, "reading the request body: %v", err)
-	}
-	return body, nil
+	return wire.ReadLimited(w, r, max)
 }
 
 // writeJSON answers v as JSON.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -53,13 +52,9 @@ func format(r *http.Request) (Format, error) {
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, diag.New(diag.TooLarge, "request body over the limit of %d bytes", max)
-	}
+	body, err := wire.ReadLimited(w, r, max)
 	if err != nil {
-		return nil, diag.New(diag.BadRequest, "reading the request body: %v", err)
+		return nil, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, diag.New(diag.BadRequest, "the request body is empty: a synchronize request was expected")

@@ -32,6 +32,19 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 				"unsupported media type %q: send application/atom+xml or application/xml", ct)
 		}
 	}
+	body, err := ReadLimited(w, r, max)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, diag.New(diag.BadRequest, "the request body is empty: an XML document was expected")
+	}
+	return body, nil
+}
+
+// ReadLimited reads a request body within max bytes: 413 above it, 400 when
+// it cannot be read. Callers check the media type and emptiness.
+func ReadLimited(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -39,9 +52,6 @@ func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	}
 	if err != nil {
 		return nil, diag.New(diag.BadRequest, "reading the request body: %v", err)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, diag.New(diag.BadRequest, "the request body is empty: an XML document was expected")
 	}
 	return body, nil
 }
