@@ -48,7 +48,7 @@ func TestServeMobileComponents(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), `"mergeFallback": "serverWins"`) {
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), `"mergeFallback":"serverWins"`) {
 		t.Errorf("component: %d %s", res.StatusCode, b)
 	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {

@@ -23,6 +23,7 @@ import (
 	"sdatasync/sdata/diag"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
+	"sdatasync/sdata/wire"
 )
 
 // Path is the base path of the admin API.
@@ -139,16 +140,7 @@ func jsonProblem(err error) string {
 	return "malformed JSON"
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, err = w.Write(append(b, '\n'))
-	return err
-}
+func writeJSON(w http.ResponseWriter, status int, v any) error { return wire.WriteJSON(w, status, v) }
 
 // accountErr maps the errors of the account store and checks.
 func accountErr(err error, what, name string) error {

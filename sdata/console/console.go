@@ -11,7 +11,6 @@ package console
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"sdatasync/sdata/resources"
 	"sdatasync/sdata/site"
 	"sdatasync/sdata/store"
+	"sdatasync/sdata/wire"
 )
 
 //go:embed assets
@@ -137,15 +137,7 @@ func (s *Service) Assets(w http.ResponseWriter, r *http.Request, t site.Target) 
 // writeJSON answers v as JSON, never cached.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	secure(w)
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, err = w.Write(b)
-	return err
+	return wire.WriteJSON(w, status, v)
 }
 
 // ready answers 503 when the store keeps no console summaries.

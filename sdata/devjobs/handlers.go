@@ -84,17 +84,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 }
 
 // writeJSON answers v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, err = w.Write(append(b, '\n'))
-	return err
-}
+func writeJSON(w http.ResponseWriter, status int, v any) error { return wire.WriteJSON(w, status, v) }
 
 // holdClientDB marks a POST /sync of a ClientDBUUID in flight; false when
 // one is already (the device must wait for it to return).

@@ -2,7 +2,6 @@ package mobile
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -140,13 +139,7 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return wire.WriteBytes(w, "application/json", status, append(b, '\n'))
-}
+func writeJSON(w http.ResponseWriter, status int, v any) error { return wire.WriteJSON(w, status, v) }
 
 // ListComponents answers the components, by alias.
 func (e *Engine) ListComponents() site.Handler {

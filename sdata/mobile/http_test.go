@@ -246,7 +246,7 @@ func TestSynchronizeHTTP(t *testing.T) {
 		t.Fatalf("a 50 applied something: %d rows", len(list))
 	}
 
-	if a := call(t, p, http.MethodGet, "/sdata/$system/mobile/devices?device=phone-1&alias=acc", "admin", "", nil); !strings.Contains(string(a.body), `"lastStatus": 50`) {
+	if a := call(t, p, http.MethodGet, "/sdata/$system/mobile/devices?device=phone-1&alias=acc", "admin", "", nil); !strings.Contains(string(a.body), `"lastStatus":50`) {
 		t.Fatalf("the registry missed the failed sync: %s", a.body)
 	}
 
@@ -270,8 +270,8 @@ func TestSynchronizeHTTP(t *testing.T) {
 
 	// The device registry knows the device.
 	a = call(t, p, http.MethodGet, "/sdata/$system/mobile/devices?alias=acc", "auditor", "", nil)
-	if a.status != 200 || !strings.Contains(string(a.body), `"device": "phone-1"`) || !strings.Contains(string(a.body), `"appVersion": "1.0"`) ||
-		!strings.Contains(string(a.body), `"lastStatus": 40`) {
+	if a.status != 200 || !strings.Contains(string(a.body), `"device":"phone-1"`) || !strings.Contains(string(a.body), `"appVersion":"1.0"`) ||
+		!strings.Contains(string(a.body), `"lastStatus":40`) {
 		t.Fatalf("registry: %d %s", a.status, a.body)
 	}
 	call(t, p, http.MethodGet, "/sdata/$system/mobile/devices", "device", "", nil).diagnosis(t, http.StatusForbidden)

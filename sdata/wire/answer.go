@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,6 +31,17 @@ func WriteBytes(w http.ResponseWriter, contentType string, status int, b []byte)
 	w.WriteHeader(status)
 	_, err := w.Write(b)
 	return err
+}
+
+// WriteJSON answers v as a JSON document (one line), never cached: the JSON
+// APIs (admin, console, device sync) answer state that changes.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return WriteBytes(w, "application/json; charset=utf-8", status, append(b, '\n'))
 }
 
 // WriteEntry writes an entry document with its ETag header (when the entry
