@@ -409,6 +409,17 @@ func Failed(typ string, j store.Job) error {
 // time, naming the principal of ctx when they name none. The trail does
 // not depend on the client still listening; a failed write is logged.
 func (rt *Runtime) Audit(ctx context.Context, recs ...store.AuditRecord) {
+	rt.Stamp(ctx, recs)
+	if err := rt.st.Audit(context.WithoutCancel(ctx), recs...); err != nil {
+		rt.log.Error("audit log write failed", "err", err)
+	}
+	rt.Observe(recs...)
+}
+
+// Stamp completes records written elsewhere (in a store transaction): the
+// time now where they carry none, the principal of ctx where they name
+// none.
+func (rt *Runtime) Stamp(ctx context.Context, recs []store.AuditRecord) {
 	now := time.Now().UTC()
 	principal := ownerName(ctx)
 	for i := range recs {
@@ -419,9 +430,11 @@ func (rt *Runtime) Audit(ctx context.Context, recs ...store.AuditRecord) {
 			recs[i].Principal = principal
 		}
 	}
-	if err := rt.st.Audit(context.WithoutCancel(ctx), recs...); err != nil {
-		rt.log.Error("audit log write failed", "err", err)
-	}
+}
+
+// Observe hands records the audit log holds to the runtime's observer (the
+// metrics), as Audit does for the records it writes.
+func (rt *Runtime) Observe(recs ...store.AuditRecord) {
 	if rt.obs != nil {
 		rt.obs(recs...)
 	}

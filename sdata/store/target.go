@@ -50,6 +50,14 @@ type ResultObserver interface {
 	Applied(i int, r Result)
 }
 
+// ResultAuditor is an IncomingPage whose results are audited: RunTarget
+// writes the records AuditResults returns in the page's transaction, so a
+// page is never seen applied (its job done, its results readable) without
+// its audit records, and never audited without being applied.
+type ResultAuditor interface {
+	AuditResults(results []Result) []AuditRecord
+}
+
 // Entries is an IncomingPage whose entries are all prepared.
 type Entries []Incoming
 
@@ -95,8 +103,9 @@ type Version struct {
 // the entries in order with the conflict rules of spec 5.4, the stored sync
 // state being the one each entry carries; the digest update of spec 5.5
 // after each entry and, for the last page of a catchUp feed, the end-of-feed
-// merge; the results; and the job marked done. A crash leaves the page
-// either applied with its results or not applied at all. For an immediate
+// merge; the results; the audit records of a ResultAuditor; and the job
+// marked done. A crash leaves the page either applied with its results and
+// audit records or not applied at all. For an immediate
 // feed the contiguity of spec 5.8 is checked first: a gap returns a
 // *digest.GapError and applies nothing.
 func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest digest.Digest, immediate, last bool, in IncomingPage) (Job, []Result, error) {
@@ -143,6 +152,11 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		}
 		if err := insertResults(ctx, tx, job.ID, results); err != nil {
 			return err
+		}
+		if au, ok := in.(ResultAuditor); ok {
+			if err := insertAudit(ctx, tx, au.AuditResults(results)); err != nil {
+				return err
+			}
 		}
 		if err := pc.releaseKeys(ctx, tx, ep); err != nil {
 			return err

@@ -28,6 +28,18 @@ type preparedPage struct {
 	applied chan appliedResult
 	encoded [][]byte
 	done    chan struct{}
+
+	// audit returns the audit records of the page's results, written in
+	// its transaction (store.ResultAuditor); nil audits nothing.
+	audit func([]store.Result) []store.AuditRecord
+}
+
+// AuditResults returns the page's audit records (store.ResultAuditor).
+func (p *preparedPage) AuditResults(results []store.Result) []store.AuditRecord {
+	if p.audit == nil {
+		return nil
+	}
+	return p.audit(results)
 }
 
 type appliedResult struct {

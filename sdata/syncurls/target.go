@@ -222,9 +222,17 @@ func (s *Service) prepareEntry(sc site.Scope, i int, e *feeds.Entry) store.Incom
 	return in
 }
 
-// applyTarget applies a prepared page and audits what happened.
+// applyTarget applies a prepared page and audits what happened: the
+// records of an applied page are written in its transaction
+// (store.ResultAuditor), those of a failed one after it.
 func (s *Service) applyTarget(ctx context.Context, sc site.Scope, j store.Job, tf *targetFeed) (store.Job, error) {
 	start := time.Now()
+	var audited []store.AuditRecord
+	tf.entries.audit = func(results []store.Result) []store.AuditRecord {
+		audited = pageAudit(sc, j, results, time.Since(start))
+		s.jobs.Stamp(ctx, audited)
+		return audited
+	}
 	tf.entries.encodeResults(s, sc)
 	done, results, err := s.st.RunTarget(ctx, sc.Endpoint, j, tf.digest, tf.immediate, tf.last, tf.entries)
 	encoded := tf.entries.encodedResults(err == nil)
@@ -242,19 +250,21 @@ func (s *Service) applyTarget(ctx context.Context, sc site.Scope, j store.Job, t
 		}
 		return done, err
 	}
-	s.auditResults(ctx, sc, done, results, time.Since(start))
+	s.jobs.Observe(audited...)
+	s.log.Info("sync page applied", "kind", sc.Kind.PluralName, "trackingID", j.TrackingID, "runName", j.RunName, "runStamp", j.RunStamp,
+		"entries", len(results), "outcomes", audited[0].Detail, "duration", time.Since(start))
 	s.jobs.KeepResults(done, results, encoded)
 	return done, nil
 }
 
-// auditResults writes the summary of an applied page and one record per
-// conflict (both versions, the rule that decided and the winner:
-// ConflictDetail).
-func (s *Service) auditResults(ctx context.Context, sc site.Scope, j store.Job, res []store.Result, d time.Duration) {
+// pageAudit returns the audit records of an applied page: its summary
+// (outcome counts; d, the time taken so far) and one record per conflict
+// (both versions, the rule that decided and the winner: ConflictDetail).
+func pageAudit(sc site.Scope, j store.Job, res []store.Result, d time.Duration) []store.AuditRecord {
 	counts := map[string]int{}
-	recs := []store.AuditRecord{}
 	base := store.AuditRecord{Dataset: sc.Dataset, Kind: sc.Kind.PluralName, TrackingID: j.TrackingID, RunName: j.RunName,
 		RunStamp: j.RunStamp, RunTime: wire.ParseRunStamp(j.RunStamp)}
+	recs := []store.AuditRecord{{}}
 	for _, r := range res {
 		counts[r.Outcome]++
 		if r.Outcome == digest.ConflictSource.String() || r.Outcome == digest.ConflictTarget.String() {
@@ -264,12 +274,10 @@ func (s *Service) auditResults(ctx context.Context, sc site.Scope, j store.Job, 
 			recs = append(recs, rec)
 		}
 	}
-	sum := base
-	sum.Operation, sum.Status, sum.Count, sum.Duration = "target.applied", http.StatusOK, len(res), d
-	sum.Detail = jsonString(counts)
-	s.jobs.Audit(ctx, append([]store.AuditRecord{sum}, recs...)...)
-	s.log.Info("sync page applied", "kind", sc.Kind.PluralName, "trackingID", j.TrackingID, "runName", j.RunName, "runStamp", j.RunStamp,
-		"entries", len(res), "outcomes", counts, "duration", d)
+	recs[0] = base
+	recs[0].Operation, recs[0].Status, recs[0].Count, recs[0].Duration = "target.applied", http.StatusOK, len(res), d
+	recs[0].Detail = jsonString(counts)
+	return recs
 }
 
 func jsonString(v any) string {
