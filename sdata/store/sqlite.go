@@ -33,6 +33,12 @@ type SQLite struct {
 	// onWrite, when set, sees the duration of every write transaction
 	// (see ObserveWrites).
 	onWrite atomic.Pointer[func(time.Duration)]
+	// The writer goroutine (writer.go): writes reach it on writes; closed
+	// stops it, writerDone says it has stopped.
+	writes     chan *writeReq
+	closed     chan struct{}
+	writerDone chan struct{}
+	groups     atomic.Int64 // transactions that committed more than one write
 }
 
 var _ Store = (*SQLite)(nil)
@@ -71,6 +77,7 @@ func openSQLite(ctx context.Context, path string, checkpointEvery time.Duration)
 	// concurrent reads closed and reopened them all the time (issue 17).
 	r.SetMaxIdleConns(8)
 	s := &SQLite{w: w, r: r, path: path}
+	s.startWriter()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -92,6 +99,7 @@ func (s *SQLite) Close() error {
 	if s.stopCheckpointer != nil {
 		s.stopCheckpointer()
 	}
+	s.stopWriter()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -240,25 +248,6 @@ func readDigest(ctx context.Context, q queryer, ep Endpoint) (digest.Digest, err
 		d.Entries = append(d.Entries, e)
 	}
 	return d, rows.Err()
-}
-
-// write runs fn in a write transaction and commits it when fn succeeds.
-func (s *SQLite) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if obs := s.onWrite.Load(); obs != nil {
-		defer func(start time.Time) { (*obs)(time.Since(start)) }(time.Now())
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
 }
 
 // Tx runs fn in one write transaction of the store; packages that keep their
