@@ -74,7 +74,7 @@ func New(src Source) *Metrics {
 		Help:    "Duration of the work of sync jobs: a source selection, or a target applying one feed page, by job type and resource kind.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}, []string{"type", "kind"})
 	m.storeWrites = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "store_write_duration_seconds",
-		Help:    "Duration of store write transactions, commit included.",
+		Help:    "Duration of store writes, from the call to the commit: waiting for the writer included (queued writes share a transaction).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14)})
 	m.deviceSyncs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "device_syncs_total",
 		Help: "Device synchronizations, by status (ok, conflict, failed, refused)."}, []string{"status"})
@@ -195,7 +195,7 @@ func (m *Metrics) JobDone(typ, kind string, d time.Duration) {
 	m.jobDuration.WithLabelValues(typ, kind).Observe(d.Seconds())
 }
 
-// StoreWrite observes the duration of one store write transaction.
+// StoreWrite observes the duration of one store write (queue and commit).
 func (m *Metrics) StoreWrite(d time.Duration) { m.storeWrites.Observe(d.Seconds()) }
 
 // DeviceStatuses are the status labels of device syncs.

@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// ObserveWrites makes fn see the duration of every write transaction of
-// the store, commit included (metrics); nil stops it. fn runs on the
-// writing goroutine and must be quick.
+// ObserveWrites makes fn see the duration of every write of the store,
+// from the call to its outcome: waiting for the writer and the commit
+// included (writes queued together share a transaction: writer.go);
+// nil stops it. fn runs on the calling goroutine and must be quick.
 func (s *SQLite) ObserveWrites(fn func(time.Duration)) {
 	if fn == nil {
 		s.onWrite.Store(nil)

@@ -30,15 +30,15 @@ type SQLite struct {
 	path string
 	// stopCheckpointer stops the WAL checkpointer (wal.go); nil when none.
 	stopCheckpointer func()
-	// onWrite, when set, sees the duration of every write transaction
-	// (see ObserveWrites).
+	// onWrite, when set, sees the duration of every write (see
+	// ObserveWrites).
 	onWrite atomic.Pointer[func(time.Duration)]
 	// The writer goroutine (writer.go): writes reach it on writes; closed
 	// stops it, writerDone says it has stopped.
 	writes     chan *writeReq
 	closed     chan struct{}
 	writerDone chan struct{}
-	groups     atomic.Int64 // transactions that committed more than one write
+	groups     atomic.Int64 // transactions run for more than one write
 }
 
 var _ Store = (*SQLite)(nil)
