@@ -162,18 +162,14 @@ func runBench(ctx context.Context, c benchConfig, log io.Writer) (*benchReport, 
 			defer os.RemoveAll(dir)
 		}
 	}
-	srcAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	dstAddr, err := freeAddr()
+	srcDB, dstDB := filepath.Join(dir, "source.db"), filepath.Join(dir, "target.db")
+	rep := &benchReport{Resources: c.resources, PageSize: c.pageSize}
+	reuse := c.reuse && reusable(log, srcDB, dstDB)
+	srcAddr, dstAddr, err := benchAddrs(dir, reuse)
 	if err != nil {
 		return nil, err
 	}
 	srcBase, dstBase := "http://"+srcAddr, "http://"+dstAddr
-	srcDB, dstDB := filepath.Join(dir, "source.db"), filepath.Join(dir, "target.db")
-	rep := &benchReport{Resources: c.resources, PageSize: c.pageSize}
-	reuse := c.reuse && reusable(log, srcDB, dstDB)
 	if !reuse {
 		for _, f := range []string{srcDB, dstDB} {
 			os.Remove(f)
@@ -283,6 +279,40 @@ func seedBench(ctx context.Context, db, base string, n int) error {
 		}
 	}
 	return nil
+}
+
+// benchAddrs are the source's and target's listen addresses. A provider's
+// endpoints keep the URL they were created with, and the engine's sync
+// token speaks for the target's URL, so databases reused from an earlier
+// run (--reuse) must be served at the addresses that run used: they are
+// kept in dir/addresses. Fresh databases get fresh free ports.
+func benchAddrs(dir string, reuse bool) (src, dst string, err error) {
+	file := filepath.Join(dir, "addresses")
+	if reuse {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", "", fmt.Errorf("reusing %s: the addresses of the run that made its databases: %w (run again without --reuse)", dir, err)
+		}
+		addrs := strings.Fields(string(b))
+		if len(addrs) != 2 {
+			return "", "", fmt.Errorf("reusing %s: %s should hold two addresses", dir, file)
+		}
+		for _, a := range addrs {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				return "", "", fmt.Errorf("reusing %s: its databases are served at %s, which is busy: %w", dir, a, err)
+			}
+			ln.Close()
+		}
+		return addrs[0], addrs[1], nil
+	}
+	if src, err = freeAddr(); err != nil {
+		return "", "", err
+	}
+	if dst, err = freeAddr(); err != nil {
+		return "", "", err
+	}
+	return src, dst, os.WriteFile(file, []byte(src+"\n"+dst+"\n"), 0o644)
 }
 
 func freeAddr() (string, error) {

