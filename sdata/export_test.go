@@ -49,3 +49,10 @@ func (s *Server) KindAllows(kind, method string) bool {
 // BadRequestLine says what is wrong with a first request line ("" when
 // CheckRequestLines lets it through).
 func BadRequestLine(line string) string { return badRequestLine(line) }
+
+// MuxTemplate is the gorilla/mux template of a route pattern.
+func MuxTemplate(pattern string) string { tpl, _ := muxTemplate(pattern); return tpl }
+
+// ShapeFits reports whether path passes the cheap check the router makes
+// before the regular expression of template.
+func ShapeFits(template, path string) bool { return shapeOf(template).fits(path) }

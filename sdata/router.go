@@ -77,6 +77,37 @@ type group struct {
 	template           string // the gorilla/mux path template
 	collection, single []route
 	hasKind, hasID     bool
+	shape              pathShape
+}
+
+// pathShape is what a path must have for a template to match it, checked
+// before gorilla/mux's regular expression: its literal prefix and suffix
+// and, unless a variable may span segments ({rest}), its number of
+// slashes (every other variable stops at a slash). Most paths fail it at
+// once, so a request runs the regular expression of one or two rows
+// instead of every row above its own (routing was 10 % of the CPU of
+// single-resource reads, issue 17).
+type pathShape struct {
+	prefix, suffix string
+	slashes        int // -1: any
+}
+
+func shapeOf(tpl string) pathShape {
+	sh := pathShape{prefix: tpl, slashes: strings.Count(tpl, "/")}
+	if i := strings.IndexByte(tpl, '{'); i >= 0 {
+		sh.prefix, sh.suffix = tpl[:i], tpl[strings.LastIndexByte(tpl, '}')+1:]
+	}
+	if strings.Contains(tpl, ":") { // a variable with its own pattern ({rest:.*})
+		sh.slashes = -1
+	}
+	return sh
+}
+
+// fits reports whether path may match the template: when it does not,
+// the template's regular expression would not either.
+func (sh pathShape) fits(path string) bool {
+	return len(path) >= len(sh.prefix)+len(sh.suffix) && strings.HasPrefix(path, sh.prefix) &&
+		strings.HasSuffix(path, sh.suffix) && (sh.slashes < 0 || strings.Count(path, "/") == sh.slashes)
 }
 
 // muxTemplate translates a table pattern to a gorilla/mux template and
@@ -99,7 +130,7 @@ func (s *Server) router(table []route) http.Handler {
 		tpl, single := muxTemplate(rt.pattern)
 		g := byTemplate[tpl]
 		if g == nil {
-			g = &group{template: tpl, hasKind: strings.Contains(tpl, "{kind}"), hasID: strings.Contains(tpl, "{id}")}
+			g = &group{template: tpl, hasKind: strings.Contains(tpl, "{kind}"), hasID: strings.Contains(tpl, "{id}"), shape: shapeOf(tpl)}
 			byTemplate[tpl] = g
 			groups = append(groups, g)
 		}
@@ -116,7 +147,9 @@ func (s *Server) router(table []route) http.Handler {
 	m.SkipClean(true)
 	m.Use(s.logRequests, s.authenticate)
 	for _, g := range groups {
-		m.Handle(g.template, s.serveGroup(g))
+		sh := g.shape
+		m.NewRoute().MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return sh.fits(r.URL.Path) }).
+			Path(g.template).Handler(s.serveGroup(g))
 	}
 	m.NotFoundHandler = s.errors(func(w http.ResponseWriter, r *http.Request) error {
 		return diag.New(diag.NoSuchURL, "no SData resource at %s: URLs have the form /sdata/{application}/{contract}/{dataset}/{resourceKind}", r.URL.Path)
