@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -274,6 +275,14 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 	handedOff = true
 	go func() {
 		defer close(done)
+		// The target's job is freed while the results go to the source:
+		// its result pages are all read, and the two are different
+		// providers.
+		var freed sync.WaitGroup
+		if tgtLoc != "" {
+			freed.Go(func() { r.cleanup(ctx, tgt, tgtLoc) })
+		}
+		defer freed.Wait()
 		if unread != nil {
 			rf, err := feeds.ScanFeed(bytes.NewReader(unread), limits())
 			if err != nil {
@@ -287,9 +296,6 @@ func (r *kindRun) applyPage(ctx context.Context, f *feeds.Feed, raw []byte) erro
 			if _, err := src.Do(ctx, http.MethodPost, u, page, client.TypeFeed); err != nil && ctx.Err() == nil {
 				e.logger().Warn("posting the results to the source failed", "url", u, "err", err)
 			}
-		}
-		if tgtLoc != "" {
-			r.cleanup(ctx, tgt, tgtLoc)
 		}
 	}()
 	return nil

@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"sdatasync/contracts"
@@ -82,25 +83,26 @@ func (e *Engine) plan(ctx context.Context, cs, ct *client.Client, opts PassOptio
 	if err != nil {
 		return nil, err
 	}
-	schemas := map[string]*contracts.Contract{}
-	load := func(ep endpointURL, c *client.Client) (*contracts.Contract, error) {
-		if k, ok := schemas[ep.contrURL]; ok {
-			return k, nil
+	var sc, tc *contracts.Contract
+	if src.contrURL == tgt.contrURL {
+		if sc, err = loadSchema(ctx, cs, src); err != nil {
+			return nil, err
 		}
-		k, err := loadSchema(ctx, c, ep)
+		tc = sc
+	} else {
+		// Two providers: both contracts are read at the same time (a
+		// quiet pass is a dozen short requests; this saves one).
+		var terr error
+		var read sync.WaitGroup
+		read.Go(func() { tc, terr = loadSchema(ctx, ct, tgt) })
+		sc, err = loadSchema(ctx, cs, src)
+		read.Wait()
 		if err != nil {
 			return nil, err
 		}
-		schemas[ep.contrURL] = k
-		return k, nil
-	}
-	sc, err := load(src, cs)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := load(tgt, ct)
-	if err != nil {
-		return nil, err
+		if terr != nil {
+			return nil, terr
+		}
 	}
 	out, err := direction(src, tgt, sc, tc, !opts.Both)
 	if err != nil {
