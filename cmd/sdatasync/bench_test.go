@@ -50,6 +50,30 @@ func TestBenchCommand(t *testing.T) {
 		reps[1].Repeated == nil || reps[1].Repeated.ChangedEntries != 10 {
 		t.Fatalf("sizes report: %s", out.Bytes())
 	}
+	// --keep, then --reuse: the second run serves the kept databases at
+	// the addresses that made them (the endpoints keep their URLs and the
+	// sync token speaks for them) and only runs the incremental passes.
+	dir := t.TempDir()
+	for i, extra := range [][]string{{"--keep"}, {"--keep", "--reuse"}} {
+		out.Reset()
+		args := append([]string{"bench", "--resources", "60", "--changes", "5", "--page-size", "25", "--repeat", "1", "--dir", dir, "--json"}, extra...)
+		cmd = exec.CommandContext(context.Background(), exe, args...)
+		var errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("run %d %q: %v\n%s", i+1, extra, err, errb.Bytes())
+		}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("%v\n%s", err, out.Bytes())
+		}
+		if wantFull := map[int]int{0: 60, 1: 0}[i]; rep.Full.Entries != wantFull || rep.Incremental.Entries != 5 {
+			t.Fatalf("run %d %q: full pass %d entries (want %d), incremental %d\n%s", i+1, extra, rep.Full.Entries, wantFull, rep.Incremental.Entries, errb.Bytes())
+		}
+		if bytes.Contains(errb.Bytes(), []byte("configured base URL differs")) {
+			t.Errorf("run %d: the providers were not served at their endpoints' URLs:\n%s", i+1, errb.Bytes())
+		}
+	}
+
 	for _, bad := range [][]string{{"--changes", "5", "--resources", "2"}, {"--sizes", "10,x"}, {"--repeat", "-1"}, {"--reuse"}} {
 		if code := bench(context.Background(), bad, &out, &out); code != 2 {
 			t.Fatalf("bad flags %q: exit %d", bad, code)
