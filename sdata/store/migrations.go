@@ -317,4 +317,66 @@ var migrations = []string{
 	// cost of applying a sync page).
 	`DROP TRIGGER resources_seq_insert;
 	DROP TRIGGER resources_seq_update;`,
+	// 17: a source selection no longer copies every selected row (a copy
+	// of the whole table for a first pass: 33 s before the first page at
+	// 1M). A selected row holds only its resource's id (resource_id, the
+	// other columns empty) for as long as the resource is what the
+	// selection saw; the first write that would change what the feed
+	// serves (the row updated or deleted, an alias added or removed)
+	// copies the old version into the row first, by the triggers below, so
+	// the feed stays what was selected whatever writes come after
+	// (TestSelectionStaysWhatWasSelected).
+	selectionSnapshotMigration,
 }
+
+// selectionSnapshotMigration is migration 17: lazy selection rows and the
+// triggers that keep them what was selected.
+const selectionSnapshotMigration = `ALTER TABLE sync_job_entries ADD COLUMN resource_id INTEGER;
+	CREATE INDEX sync_job_entries_lazy ON sync_job_entries (resource_id) WHERE resource_id IS NOT NULL;
+	CREATE TRIGGER selection_keep_update AFTER UPDATE ON resources
+		WHEN EXISTS (SELECT 1 FROM sync_job_entries WHERE resource_id = OLD.id) BEGIN
+		` + keepSelectedOld + `
+	END;
+	CREATE TRIGGER selection_keep_delete AFTER DELETE ON resources
+		WHEN EXISTS (SELECT 1 FROM sync_job_entries WHERE resource_id = OLD.id) BEGIN
+		` + keepSelectedOld + `
+	END;
+	CREATE TRIGGER selection_keep_alias_insert BEFORE INSERT ON uuid_aliases
+		WHEN EXISTS (SELECT 1 FROM sync_job_entries WHERE resource_id = NEW.resource_id) BEGIN
+		` + keepSelectedNewAlias + `
+	END;
+	CREATE TRIGGER selection_keep_alias_delete BEFORE DELETE ON uuid_aliases
+		WHEN EXISTS (SELECT 1 FROM sync_job_entries WHERE resource_id = OLD.resource_id) BEGIN
+		` + keepSelectedOldAlias + `
+	END;
+	CREATE TRIGGER selection_keep_alias_update BEFORE UPDATE ON uuid_aliases BEGIN
+		` + keepSelectedOldAlias + `
+		` + keepSelectedNewAlias + `
+	END;`
+
+// keepSelectedOld copies OLD (a resources row, its aliases unchanged) into
+// the lazy selection rows of it. endpoint and tick were written at the
+// selection (the resource's sync state was the selected one).
+const keepSelectedOld = `UPDATE sync_job_entries SET key = OLD.key, uuid = coalesce(OLD.uuid, ''), etag = OLD.etag,
+			payload = OLD.payload, title = OLD.title, deleted = OLD.deleted, change = OLD.change, stamp = OLD.sync_stamp,
+			user = OLD.sync_user, updated = OLD.updated,
+			aliases = coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = OLD.id), ''),
+			resource_id = NULL
+		WHERE resource_id = OLD.id;`
+
+// keepSelectedNewAlias and keepSelectedOldAlias copy the resource an alias
+// row names (NEW's or OLD's), unchanged so far, with its aliases as they are
+// before the alias write that fires the trigger, into its lazy selection
+// rows.
+const (
+	keepSelectedNewAlias = `UPDATE sync_job_entries SET (key, uuid, etag, payload, title, deleted, change, stamp, user, updated, aliases, resource_id) =
+			(SELECT r.key, coalesce(r.uuid, ''), r.etag, r.payload, r.title, r.deleted, r.change, r.sync_stamp, r.sync_user, r.updated,
+				coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), ''), NULL
+			FROM resources r WHERE r.id = NEW.resource_id)
+		WHERE resource_id = NEW.resource_id AND EXISTS (SELECT 1 FROM resources WHERE id = NEW.resource_id);`
+	keepSelectedOldAlias = `UPDATE sync_job_entries SET (key, uuid, etag, payload, title, deleted, change, stamp, user, updated, aliases, resource_id) =
+			(SELECT r.key, coalesce(r.uuid, ''), r.etag, r.payload, r.title, r.deleted, r.change, r.sync_stamp, r.sync_user, r.updated,
+				coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), ''), NULL
+			FROM resources r WHERE r.id = OLD.resource_id)
+		WHERE resource_id = OLD.resource_id AND EXISTS (SELECT 1 FROM resources WHERE id = OLD.resource_id);`
+)

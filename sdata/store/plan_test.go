@@ -172,3 +172,30 @@ func TestListingCostsThePage(t *testing.T) {
 		t.Errorf("the live count scans:\n%s", plan)
 	}
 }
+
+// TestSelectionRowsUseIndexes: the check every write of a resource makes
+// (does a selection still name it? migration 17) searches the partial index
+// of selection rows, and a page of a selection reads the rows by the job's
+// key and the resources by id: neither walks a table.
+func TestSelectionRowsUseIndexes(t *testing.T) {
+	s, _ := openTest(t)
+	for _, c := range []struct {
+		name, stmt string
+		args       []any
+		index      string
+	}{
+		{"a write's check", `SELECT 1 FROM sync_job_entries WHERE resource_id = ?`, []any{1}, "sync_job_entries_lazy (resource_id=?)"},
+		{"a page of a selection", sqlSourceEntries, []any{1, 0, 100}, "PRIMARY KEY (job_id=? AND seq>?)"},
+	} {
+		plan := queryPlan(t, s, c.stmt, c.args...)
+		all := strings.Join(plan, "\n")
+		for _, line := range plan {
+			if strings.HasPrefix(line, "SCAN") {
+				t.Errorf("%s: the plan scans a table:\n%s", c.name, all)
+			}
+		}
+		if !strings.Contains(all, c.index) {
+			t.Errorf("%s: the plan does not use %s:\n%s", c.name, c.index, all)
+		}
+	}
+}

@@ -18,12 +18,23 @@ import (
 // resources without a UUID through the partial index resources_without_uuid,
 // the changes of one endpoint from a tick on through resources_changes.
 const (
-	sqlWithoutUUID   = `SELECT id FROM resources WHERE endpoint_id = ? AND uuid IS NULL`
-	sqlAssignUUIDs   = `UPDATE resources SET uuid = j.value FROM json_each(?) AS j WHERE resources.id = CAST(j.key AS INTEGER)`
-	sqlSelectChanges = `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases)
-		SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), r.key, r.uuid, r.etag, r.payload, r.title, r.deleted, r.change, ?, r.sync_tick, r.sync_stamp, r.sync_user, r.updated,
-		coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), '')
+	sqlWithoutUUID = `SELECT id FROM resources WHERE endpoint_id = ? AND uuid IS NULL`
+	sqlAssignUUIDs = `UPDATE resources SET uuid = j.value FROM json_each(?) AS j WHERE resources.id = CAST(j.key AS INTEGER)`
+	// A selected row names its resource (resource_id) and carries nothing
+	// else of it but the sync state's endpoint and tick: the triggers of
+	// migration 17 copy the rest in before a write changes it.
+	sqlSelectChanges = `INSERT INTO sync_job_entries (job_id, seq, key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases, resource_id)
+		SELECT ?, ? + row_number() OVER (ORDER BY r.sync_tick, r.id), '', '', '', x'', '', 0, '', ?, r.sync_tick, '', '', '', '', r.id
 		FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ?`
+	// sqlSourceEntries reads a page of a selection: a row still naming its
+	// resource (resource_id) is that resource as it is, which is as it was
+	// selected; a row a write emptied of its resource holds the copy.
+	sqlSourceEntries = `SELECT e.endpoint, e.tick, e.resource_id IS NULL,
+		e.key, e.uuid, e.etag, e.payload, e.title, e.deleted, e.change, e.stamp, e.user, e.updated, e.aliases,
+		r.key, coalesce(r.uuid, ''), r.etag, r.payload, r.title, r.deleted, r.change, r.sync_stamp, r.sync_user, r.updated,
+		CASE WHEN e.resource_id IS NULL THEN '' ELSE coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = e.resource_id), '') END
+		FROM sync_job_entries e LEFT JOIN resources r ON r.id = e.resource_id
+		WHERE e.job_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`
 )
 
 // RunSource makes the selection of a source job: in one transaction it reads
@@ -31,9 +42,11 @@ const (
 // is target) lacks by digest.Selects's rule (a change of an endpoint from
 // the target's tick of it on; no upper bound, spec 2.5), ordered by
 // ascending tick per endpoint, gives a UUID to
-// every selected resource that has none, copies the selection into the job
+// every selected resource that has none, records the selection in the job
 // (so the feed stays stable while it is paged and later writes go to the
-// next pass) and marks the job done with S.
+// next pass: a selected row names its resource until a write is about to
+// change it, which copies it first; migration 17) and marks the job done
+// with S.
 func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target digest.Digest) (Job, error) {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		src, err := readDigest(ctx, tx, ep)
@@ -107,8 +120,7 @@ func (s *SQLite) RunSource(ctx context.Context, ep Endpoint, job Job, target dig
 // SourceEntries returns entries [offset, offset+limit) of a source job's
 // selection as resources with their sync states.
 func (s *SQLite) SourceEntries(ctx context.Context, job Job, offset, limit int) ([]Resource, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, uuid, etag, payload, title, deleted, change, endpoint, tick, stamp, user, updated, aliases
-		FROM sync_job_entries WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`, job.ID, offset, limit)
+	rows, err := s.r.QueryContext(ctx, sqlSourceEntries, job.ID, offset, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: source page: %w", err)
 	}
@@ -116,15 +128,28 @@ func (s *SQLite) SourceEntries(ctx context.Context, job Job, offset, limit int) 
 	var out []Resource
 	for rows.Next() {
 		var r Resource
-		var deleted int
-		var change, stamp, updated, aliases string
-		if err := rows.Scan(&r.Key, &r.UUID, &r.ETag, &r.Payload, &r.Title, &deleted, &change, &r.State.Endpoint, &r.State.Tick,
-			&stamp, &r.State.User, &updated, &aliases); err != nil {
+		var copied bool
+		var c, l struct {
+			key, uuid, etag, title, change, stamp, user, updated, aliases sql.NullString
+			payload                                                       []byte
+			deleted                                                       sql.NullInt64
+		}
+		if err := rows.Scan(&r.State.Endpoint, &r.State.Tick, &copied,
+			&c.key, &c.uuid, &c.etag, &c.payload, &c.title, &c.deleted, &c.change, &c.stamp, &c.user, &c.updated, &c.aliases,
+			&l.key, &l.uuid, &l.etag, &l.payload, &l.title, &l.deleted, &l.change, &l.stamp, &l.user, &l.updated, &l.aliases); err != nil {
 			return nil, err
 		}
-		r.Aliases = strings.Fields(aliases)
-		r.Deleted, r.Change = deleted != 0, Change(change)
-		r.State.Stamp, r.Updated = parseStamp(stamp), parseStamp(updated)
+		v := &l
+		if copied {
+			v = &c
+		} else if !l.key.Valid {
+			return nil, fmt.Errorf("store: source page: selected resource of entry %d is gone", len(out)+offset+1)
+		}
+		r.Key, r.UUID, r.ETag, r.Payload, r.Title = v.key.String, v.uuid.String, v.etag.String, v.payload, v.title.String
+		r.Aliases = strings.Fields(v.aliases.String)
+		r.Deleted, r.Change = v.deleted.Int64 != 0, Change(v.change.String)
+		r.State.User = v.user.String
+		r.State.Stamp, r.Updated = parseStamp(v.stamp.String), parseStamp(v.updated.String)
 		out = append(out, r)
 	}
 	return out, rows.Err()
