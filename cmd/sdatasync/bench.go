@@ -312,6 +312,9 @@ func benchAddrs(dir string, reuse bool) (src, dst string, err error) {
 	if dst, err = freeAddr(); err != nil {
 		return "", "", err
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
 	return src, dst, os.WriteFile(file, []byte(src+"\n"+dst+"\n"), 0o644)
 }
 

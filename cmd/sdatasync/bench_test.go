@@ -53,7 +53,7 @@ func TestBenchCommand(t *testing.T) {
 	// --keep, then --reuse: the second run serves the kept databases at
 	// the addresses that made them (the endpoints keep their URLs and the
 	// sync token speaks for them) and only runs the incremental passes.
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "kept") // made by the bench
 	for i, extra := range [][]string{{"--keep"}, {"--keep", "--reuse"}} {
 		out.Reset()
 		args := append([]string{"bench", "--resources", "60", "--changes", "5", "--page-size", "25", "--repeat", "1", "--dir", dir, "--json"}, extra...)

@@ -1,5 +1,7 @@
 package store
 
+import "strings"
+
 // migrations are applied in order; migrations[i] brings the schema from
 // version i to i+1. Never edit a released migration: append a new one.
 var migrations = []string{
@@ -326,12 +328,13 @@ var migrations = []string{
 	// copies the old version into the row first, by the triggers below, so
 	// the feed stays what was selected whatever writes come after
 	// (TestSelectionStaysWhatWasSelected).
-	selectionSnapshotMigration,
+	selectionSnapshotMigration(),
 }
 
 // selectionSnapshotMigration is migration 17: lazy selection rows and the
 // triggers that keep them what was selected.
-const selectionSnapshotMigration = `ALTER TABLE sync_job_entries ADD COLUMN resource_id INTEGER;
+func selectionSnapshotMigration() string {
+	return `ALTER TABLE sync_job_entries ADD COLUMN resource_id INTEGER;
 	CREATE INDEX sync_job_entries_lazy ON sync_job_entries (resource_id) WHERE resource_id IS NOT NULL;
 	CREATE TRIGGER selection_keep_update AFTER UPDATE ON resources
 		WHEN EXISTS (SELECT 1 FROM sync_job_entries WHERE resource_id = OLD.id) BEGIN
@@ -343,16 +346,17 @@ const selectionSnapshotMigration = `ALTER TABLE sync_job_entries ADD COLUMN reso
 	END;
 	CREATE TRIGGER selection_keep_alias_insert BEFORE INSERT ON uuid_aliases
 		WHEN EXISTS (SELECT 1 FROM sync_job_entries WHERE resource_id = NEW.resource_id) BEGIN
-		` + keepSelectedNewAlias + `
+		` + keepSelectedOf("NEW.resource_id") + `
 	END;
 	CREATE TRIGGER selection_keep_alias_delete BEFORE DELETE ON uuid_aliases
 		WHEN EXISTS (SELECT 1 FROM sync_job_entries WHERE resource_id = OLD.resource_id) BEGIN
-		` + keepSelectedOldAlias + `
+		` + keepSelectedOf("OLD.resource_id") + `
 	END;
 	CREATE TRIGGER selection_keep_alias_update BEFORE UPDATE ON uuid_aliases BEGIN
-		` + keepSelectedOldAlias + `
-		` + keepSelectedNewAlias + `
+		` + keepSelectedOf("OLD.resource_id") + `
+		` + keepSelectedOf("NEW.resource_id") + `
 	END;`
+}
 
 // keepSelectedOld copies OLD (a resources row, its aliases unchanged) into
 // the lazy selection rows of it. endpoint and tick were written at the
@@ -364,19 +368,14 @@ const keepSelectedOld = `UPDATE sync_job_entries SET key = OLD.key, uuid = coale
 			resource_id = NULL
 		WHERE resource_id = OLD.id;`
 
-// keepSelectedNewAlias and keepSelectedOldAlias copy the resource an alias
-// row names (NEW's or OLD's), unchanged so far, with its aliases as they are
-// before the alias write that fires the trigger, into its lazy selection
-// rows.
-const (
-	keepSelectedNewAlias = `UPDATE sync_job_entries SET (key, uuid, etag, payload, title, deleted, change, stamp, user, updated, aliases, resource_id) =
+// keepSelectedOf copies the resource whose id is the SQL expression id (an
+// alias row's NEW.resource_id or OLD.resource_id), unchanged so far, with its
+// aliases as they are before the alias write that fires the trigger, into
+// its lazy selection rows.
+func keepSelectedOf(id string) string {
+	return strings.ReplaceAll(`UPDATE sync_job_entries SET (key, uuid, etag, payload, title, deleted, change, stamp, user, updated, aliases, resource_id) =
 			(SELECT r.key, coalesce(r.uuid, ''), r.etag, r.payload, r.title, r.deleted, r.change, r.sync_stamp, r.sync_user, r.updated,
 				coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), ''), NULL
-			FROM resources r WHERE r.id = NEW.resource_id)
-		WHERE resource_id = NEW.resource_id AND EXISTS (SELECT 1 FROM resources WHERE id = NEW.resource_id);`
-	keepSelectedOldAlias = `UPDATE sync_job_entries SET (key, uuid, etag, payload, title, deleted, change, stamp, user, updated, aliases, resource_id) =
-			(SELECT r.key, coalesce(r.uuid, ''), r.etag, r.payload, r.title, r.deleted, r.change, r.sync_stamp, r.sync_user, r.updated,
-				coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = r.id), ''), NULL
-			FROM resources r WHERE r.id = OLD.resource_id)
-		WHERE resource_id = OLD.resource_id AND EXISTS (SELECT 1 FROM resources WHERE id = OLD.resource_id);`
-)
+			FROM resources r WHERE r.id = {id})
+		WHERE resource_id = {id} AND EXISTS (SELECT 1 FROM resources WHERE id = {id});`, "{id}", id)
+}
