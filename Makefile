@@ -29,7 +29,7 @@ bench-pass: build
 
 # The incremental pass (100 changes, and none; median of 5) at 10k, 100k and
 # 1M resources in one run, each after its full pass. Seeding 1M through the
-# store takes about 3.5 minutes on the development machine.
+# store takes 3.5 to 8 minutes on the development machine (2 cores).
 .PHONY: bench-sizes bench-1m bench-api
 bench-sizes: build
 	$(BIN) bench --sizes 10000,100000,1000000 --repeat 5
