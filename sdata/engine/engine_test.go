@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"sdatasync/sdata/client"
 	"sdatasync/sdata/demo"
@@ -270,6 +271,32 @@ func TestBadOptions(t *testing.T) {
 	var he *client.HTTPError
 	if !errors.As(err, &he) || he.Status != http.StatusNotFound || errors.Is(err, engine.ErrBadOptions) {
 		t.Errorf("unknown contract: %v", err)
+	}
+}
+
+// TestSourceSchemaFailureStopsTheTargetRead: the two contracts are read at
+// the same time; when the source's fails, the pass fails with it at once and
+// the target's read is cancelled, not waited for.
+func TestSourceSchemaFailureStopsTheTargetRead(t *testing.T) {
+	a := newNode(t, 5)
+	cancelled := make(chan bool, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			cancelled <- true
+		case <-time.After(30 * time.Second):
+			cancelled <- false
+		}
+	}))
+	defer slow.Close()
+	e := newEngine(t)
+	_, err := e.Pass(context.Background(), engine.PassOptions{Source: a.URL + "/sdata/sdatasync/nocontract/-", Target: slow.URL + "/sdata/sdatasync/gcrm/-"})
+	var he *client.HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusNotFound {
+		t.Fatalf("pass: %v, want the source's 404", err)
+	}
+	if !<-cancelled {
+		t.Fatal("the target's $schema read was not cancelled when the source's failed")
 	}
 }
 

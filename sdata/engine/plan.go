@@ -94,8 +94,13 @@ func (e *Engine) plan(ctx context.Context, cs, ct *client.Client, opts PassOptio
 		// quiet pass is a dozen short requests; this saves one).
 		var terr error
 		var read sync.WaitGroup
-		read.Go(func() { tc, terr = loadSchema(ctx, ct, tgt) })
+		tctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		read.Go(func() { tc, terr = loadSchema(tctx, ct, tgt) })
 		sc, err = loadSchema(ctx, cs, src)
+		if err != nil {
+			cancel() // the source's error is the pass's: no wait for the target's retries
+		}
 		read.Wait()
 		if err != nil {
 			return nil, err
