@@ -28,11 +28,15 @@ const (
 		FROM resources r WHERE r.endpoint_id = ? AND r.sync_node = ? AND r.sync_tick >= ?`
 	// sqlSourceEntries reads a page of a selection: a row still naming its
 	// resource (resource_id) is that resource as it is, which is as it was
-	// selected; a row a write emptied of its resource holds the copy.
-	sqlSourceEntries = `SELECT e.endpoint, e.tick, e.resource_id IS NULL,
-		e.key, e.uuid, e.etag, e.payload, e.title, e.deleted, e.change, e.stamp, e.user, e.updated, e.aliases,
-		r.key, coalesce(r.uuid, ''), r.etag, r.payload, r.title, r.deleted, r.change, r.sync_stamp, r.sync_user, r.updated,
-		CASE WHEN e.resource_id IS NULL THEN '' ELSE coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = e.resource_id), '') END
+	// selected (the row's own columns are empty); a row a write emptied of
+	// its resource holds the copy (and joins no resource). The first column
+	// says that a named resource is missing.
+	sqlSourceEntries = `SELECT e.resource_id IS NOT NULL AND r.id IS NULL, e.endpoint, e.tick,
+		coalesce(r.key, e.key), coalesce(r.uuid, e.uuid), coalesce(r.etag, e.etag), coalesce(r.payload, e.payload),
+		coalesce(r.title, e.title), coalesce(r.deleted, e.deleted), coalesce(r.change, e.change),
+		coalesce(r.sync_stamp, e.stamp), coalesce(r.sync_user, e.user), coalesce(r.updated, e.updated),
+		CASE WHEN e.resource_id IS NULL THEN e.aliases
+			ELSE coalesce((SELECT group_concat(a.alias, ' ') FROM uuid_aliases a WHERE a.resource_id = e.resource_id), '') END
 		FROM sync_job_entries e LEFT JOIN resources r ON r.id = e.resource_id
 		WHERE e.job_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`
 )
@@ -128,28 +132,19 @@ func (s *SQLite) SourceEntries(ctx context.Context, job Job, offset, limit int) 
 	var out []Resource
 	for rows.Next() {
 		var r Resource
-		var copied bool
-		var c, l struct {
-			key, uuid, etag, title, change, stamp, user, updated, aliases sql.NullString
-			payload                                                       []byte
-			deleted                                                       sql.NullInt64
-		}
-		if err := rows.Scan(&r.State.Endpoint, &r.State.Tick, &copied,
-			&c.key, &c.uuid, &c.etag, &c.payload, &c.title, &c.deleted, &c.change, &c.stamp, &c.user, &c.updated, &c.aliases,
-			&l.key, &l.uuid, &l.etag, &l.payload, &l.title, &l.deleted, &l.change, &l.stamp, &l.user, &l.updated, &l.aliases); err != nil {
+		var gone bool
+		var deleted int
+		var change, stamp, updated, aliases string
+		if err := rows.Scan(&gone, &r.State.Endpoint, &r.State.Tick, &r.Key, &r.UUID, &r.ETag, &r.Payload, &r.Title, &deleted, &change,
+			&stamp, &r.State.User, &updated, &aliases); err != nil {
 			return nil, err
 		}
-		v := &l
-		if copied {
-			v = &c
-		} else if !l.key.Valid {
+		if gone {
 			return nil, fmt.Errorf("store: source page: selected resource of entry %d is gone", len(out)+offset+1)
 		}
-		r.Key, r.UUID, r.ETag, r.Payload, r.Title = v.key.String, v.uuid.String, v.etag.String, v.payload, v.title.String
-		r.Aliases = strings.Fields(v.aliases.String)
-		r.Deleted, r.Change = v.deleted.Int64 != 0, Change(v.change.String)
-		r.State.User = v.user.String
-		r.State.Stamp, r.Updated = parseStamp(v.stamp.String), parseStamp(v.updated.String)
+		r.Aliases = strings.Fields(aliases)
+		r.Deleted, r.Change = deleted != 0, Change(change)
+		r.State.Stamp, r.Updated = parseStamp(stamp), parseStamp(updated)
 		out = append(out, r)
 	}
 	return out, rows.Err()
