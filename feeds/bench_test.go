@@ -109,3 +109,22 @@ func BenchmarkDecodeFeed1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/entry")
 }
+
+// BenchmarkScanFeed1000 is what the engine and the result log pay per page:
+// the feed checked and read without payload trees.
+func BenchmarkScanFeed1000(b *testing.B) {
+	var buf bytes.Buffer
+	if err := WriteFeed(&buf, benchFeed(b, 1000)); err != nil {
+		b.Fatal(err)
+	}
+	doc := buf.Bytes()
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := ScanFeed(bytes.NewReader(doc), Limits{})
+		if err != nil || len(f.Entries) != 1000 || f.Entries[999].UUID == "" {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/entry")
+}

@@ -289,6 +289,9 @@ func (p *parser) finish() error {
 
 // skip consumes the rest of the current element.
 func (p *parser) skip() error {
+	if p.sc != nil {
+		return p.skipFast()
+	}
 	depth := 0
 	for {
 		k, err := p.next()

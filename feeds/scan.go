@@ -288,6 +288,18 @@ func isNameChar(c byte) bool {
 	return c < 128 && nameCharsHi>>(c-64)&1 != 0
 }
 
+// nameClass classifies bytes for name: 1 for the ASCII characters that may
+// continue a name other than ':', 2 for ':', 0 for the rest.
+var nameClass = func() (t [256]uint8) {
+	for c := range 128 {
+		if isNameChar(byte(c)) {
+			t[c] = 1
+		}
+	}
+	t[':'] = 2
+	return t
+}()
+
 // name scans an ASCII name starting at i and returns its end and the index
 // of its colon (-1 if none). ok is false if there is no name at i, the name
 // has non-ASCII characters or runs to the end of the document.
@@ -297,22 +309,24 @@ func (s *scanner) name(i int) (end, colon int, ok bool) {
 		return 0, 0, false
 	}
 	colon = -1
-	multi := false
 	j := i
-	for ; j < len(data); j++ {
-		c := data[j]
-		if !isNameChar(c) {
-			if c >= utf8.RuneSelf {
-				return 0, 0, false
-			}
+	for {
+		for j < len(data) && nameClass[data[j]] == 1 {
+			j++
+		}
+		if j >= len(data) {
+			return 0, 0, false
+		}
+		if nameClass[data[j]] == 0 {
 			break
 		}
-		if c == ':' {
-			multi = multi || colon >= 0
-			colon = j
+		if colon >= 0 {
+			return 0, 0, false // a second colon
 		}
+		colon = j
+		j++
 	}
-	if j >= len(data) || multi {
+	if data[j] >= utf8.RuneSelf {
 		return 0, 0, false
 	}
 	return j, colon, true

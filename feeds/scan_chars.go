@@ -37,35 +37,58 @@ func (s *scanner) attrValue(i int, quote byte, intern bool) (string, int, bool) 
 	return string(raw), i + k + 1, true
 }
 
+// charClass classifies the bytes of character data for checkChars:
+// plainChar for the ASCII characters that need no closer look, specialChar
+// for '&', ']', '<' and '\r', badChar for the other control characters,
+// and multiByte for the bytes of UTF-8 sequences.
+var charClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = multiByte
+		case c == '&' || c == ']' || c == '<' || c == '\r':
+			t[c] = specialChar
+		case c >= 0x20 || c == '\n' || c == '\t':
+			t[c] = plainChar
+		default:
+			t[c] = badChar
+		}
+	}
+	return t
+}()
+
+// The classes of charClass.
+const (
+	plainChar = iota
+	specialChar
+	badChar
+	multiByte
+)
+
 // checkChars validates raw character data as encoding/xml does (UTF-8, XML
 // Char range) and reports whether it holds bytes that need a closer look:
 // '&', '\r', ']' or '<'.
 func checkChars(raw []byte) (special, ok bool) {
 	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c >= 0x20 && c < utf8.RuneSelf {
-			if c == '&' || c == ']' || c == '<' {
-				special = true
-			}
+		for i < len(raw) && charClass[raw[i]] == plainChar {
 			i++
-			continue
 		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '\n', '\t':
-			case '\r':
-				special = true
-			default:
+		if i == len(raw) {
+			break
+		}
+		switch charClass[raw[i]] {
+		case specialChar:
+			special = true
+			i++
+		case badChar:
+			return false, false
+		default:
+			r, size := utf8.DecodeRune(raw[i:])
+			if r == utf8.RuneError && size == 1 || !isInCharacterRange(r) {
 				return false, false
 			}
-			i++
-			continue
+			i += size
 		}
-		r, size := utf8.DecodeRune(raw[i:])
-		if r == utf8.RuneError && size == 1 || !isInCharacterRange(r) {
-			return false, false
-		}
-		i += size
 	}
 	return special, true
 }
@@ -193,6 +216,9 @@ func reference(b []byte) (r rune, n int) {
 // comments and processing instructions are skipped (their text is not
 // markup). It runs in linear time over the document.
 func checkCharRefs(data []byte) error {
+	if bytes.Index(data, []byte("&#")) < 0 {
+		return nil // no character reference at all (most documents)
+	}
 	// The positions of the next '&' and the next '<' at or after i
 	// (len(data): none), each searched again only once i has passed it:
 	// every byte is scanned a bounded number of times. (Searching both
