@@ -137,5 +137,5 @@ func build(c *contracts.Contract, k *contracts.ResourceKind, cur []byte, rec Rec
 	if err := payload.Validate(c, k, el, false); err != nil {
 		return nil, nil, "", err
 	}
-	return payload.Canonical(c, k, el, key)
+	return payload.CanonicalInPlace(c, k, el, key)
 }

@@ -33,34 +33,39 @@ func StripDerived(el *etree.Element) {
 // contract namespace, not its key/url/uuid attributes, and its properties
 // in contract order. It returns the stored bytes, the JSON props used by
 // queries, and the entry title (key names a resource without a better title).
+// el is left as it was (Canonical works on a copy); CanonicalInPlace
+// spares the copy when the caller has no further use for el.
 func Canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Element, key string) (stored, props []byte, title string, err error) {
-	root := el.Copy()
+	return CanonicalInPlace(c, k, el.Copy(), key)
+}
+
+// CanonicalInPlace is Canonical rearranging el itself into the stored form
+// (its namespace, attributes and order of children change): for callers
+// that drop el afterwards, such as a sync target with a parsed entry.
+func CanonicalInPlace(c *contracts.Contract, k *contracts.ResourceKind, root *etree.Element, key string) (stored, props []byte, title string, err error) {
 	root.Space, root.Tag = "", k.Name
 	dropDeletedChildren(k, root)
 	StripDerived(root)
-	for p := range prefixNS {
-		root.RemoveAttr("xmlns:" + p) // declared again below only if still used
-	}
+	removeAttr(root, "xmlns", "sdata") // declared again below only if still used
+	removeAttr(root, "xmlns", "xsi")
 	root.CreateAttr("xmlns", c.TargetNamespace)
 	dropNestedDecls(root, c.TargetNamespace)
 	dropUnknownAttrs(root)
 	DeclarePrefixes(root)
 	kids := root.ChildElements()
 	slices.SortStableFunc(kids, func(a, b *etree.Element) int { return k.Type.Index(a.Tag) - k.Type.Index(b.Tag) })
-	for _, ch := range root.ChildElements() {
-		root.RemoveChild(ch)
+	if !elementsInOrder(root, kids) {
+		for _, ch := range root.ChildElements() {
+			root.RemoveChild(ch)
+		}
+		for _, ch := range kids {
+			root.AddChild(ch)
+		}
 	}
-	for _, ch := range kids {
-		root.AddChild(ch)
-	}
-	doc := etree.NewDocument()
-	doc.SetRoot(root)
-	doc.WriteSettings.CanonicalEndTags = false
-	stored, err = doc.WriteToBytes()
-	if err != nil {
+	if stored, err = render(root); err != nil {
 		return nil, nil, "", err
 	}
-	var fields []propValue
+	fields := make([]propValue, 0, len(kids))
 	for _, ch := range kids {
 		p := k.Type.Property(ch.Tag)
 		if p == nil || p.Kind == contracts.KindComplex || p.MaxOccurs != 1 {
@@ -68,10 +73,48 @@ func Canonical(c *contracts.Contract, k *contracts.ResourceKind, el *etree.Eleme
 		}
 		fields = append(fields, propValue{p.Name, jsonValue(p, ch)})
 	}
-	if props, err = appendProps(nil, fields); err != nil {
+	if props, err = appendProps(make([]byte, 0, len(stored)), fields); err != nil {
 		return nil, nil, "", err
 	}
 	return stored, props, Title(k, root, key), nil
+}
+
+// elementsInOrder reports whether re-adding kids to root (which appends
+// them after any character data, in their new order) would change
+// nothing: root has no children, or only elements, already in that order.
+func elementsInOrder(root *etree.Element, kids []*etree.Element) bool {
+	if len(kids) == 0 {
+		return true
+	}
+	if len(root.Child) != len(kids) {
+		return false
+	}
+	for i, tok := range root.Child {
+		if el, ok := tok.(*etree.Element); !ok || el != kids[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// render writes root as the stored form: what etree writes for a document
+// holding only root, without the document's buffered writer.
+func render(root *etree.Element) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(1024)
+	root.WriteTo(&b, &etree.WriteSettings{})
+	return b.Bytes(), nil
+}
+
+// removeAttr removes the first attribute space:key of el, as
+// el.RemoveAttr(space + ":" + key) does, without building the name.
+func removeAttr(el *etree.Element, space, key string) {
+	for i, a := range el.Attr {
+		if a.Space == space && a.Key == key {
+			el.Attr = append(el.Attr[:i], el.Attr[i+1:]...)
+			return
+		}
+	}
 }
 
 // propValue is one simple property in the JSON props of a resource.
@@ -224,8 +267,10 @@ func dropUnknownAttrs(el *etree.Element) {
 		}
 	}
 	el.Attr = kept
-	for _, ch := range el.ChildElements() {
-		dropUnknownAttrs(ch)
+	for _, tok := range el.Child {
+		if ch, ok := tok.(*etree.Element); ok {
+			dropUnknownAttrs(ch)
+		}
 	}
 }
 
@@ -292,13 +337,23 @@ func SelectProps(el *etree.Element, names []string) {
 func dropNestedDecls(root *etree.Element, ns string) {
 	var walk func(e *etree.Element)
 	walk = func(e *etree.Element) {
-		for _, ch := range e.ChildElements() {
-			if ch.SelectAttrValue("xmlns", "\x00") == ns {
-				ch.RemoveAttr("xmlns")
+		for _, tok := range e.Child {
+			ch, ok := tok.(*etree.Element)
+			if !ok {
+				continue
 			}
-			for p := range prefixNS {
-				ch.RemoveAttr("xmlns:" + p)
+			// As etree's SelectAttrValue("xmlns"): the first attribute
+			// named xmlns in any space.
+			for _, a := range ch.Attr {
+				if a.Key == "xmlns" {
+					if a.Value == ns {
+						removeAttr(ch, "", "xmlns")
+					}
+					break
+				}
 			}
+			removeAttr(ch, "xmlns", "sdata")
+			removeAttr(ch, "xmlns", "xsi")
 			walk(ch)
 		}
 	}
@@ -311,23 +366,29 @@ var prefixNS = map[string]string{"sdata": feeds.SDataNS, "xsi": feeds.XSINS}
 // DeclarePrefixes declares on root the sdata and xsi prefixes used anywhere
 // in its tree, so that the stored payload is a self-contained document.
 func DeclarePrefixes(root *etree.Element) {
-	used := map[string]bool{}
+	var sdata, xsi bool
 	var walk func(e *etree.Element)
 	walk = func(e *etree.Element) {
 		for _, a := range e.Attr {
-			if _, ok := prefixNS[a.Space]; ok {
-				used[a.Space] = true
+			switch a.Space {
+			case "sdata":
+				sdata = true
+			case "xsi":
+				xsi = true
 			}
 		}
-		for _, c := range e.ChildElements() {
-			walk(c)
+		for _, tok := range e.Child {
+			if c, ok := tok.(*etree.Element); ok {
+				walk(c)
+			}
 		}
 	}
 	walk(root)
-	for _, p := range []string{"sdata", "xsi"} {
-		if used[p] && root.SelectAttr("xmlns:"+p) == nil {
-			root.CreateAttr("xmlns:"+p, prefixNS[p])
-		}
+	if sdata && root.SelectAttr("xmlns:sdata") == nil {
+		root.CreateAttr("xmlns:sdata", feeds.SDataNS)
+	}
+	if xsi && root.SelectAttr("xmlns:xsi") == nil {
+		root.CreateAttr("xmlns:xsi", feeds.XSINS)
 	}
 }
 

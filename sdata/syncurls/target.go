@@ -194,7 +194,7 @@ func (s *Service) prepareEntry(sc site.Scope, i int, e *feeds.Entry) store.Incom
 		// A bare tombstone: a known resource keeps its last payload; an
 		// unknown one is stored as an empty element of its kind.
 		in.KeepPayload = true
-		in.Payload, in.Props, in.Title, _ = payload.Canonical(c, sc.Kind, etree.NewElement(sc.Kind.Name), "")
+		in.Payload, in.Props, in.Title, _ = payload.CanonicalInPlace(c, sc.Kind, etree.NewElement(sc.Kind.Name), "")
 		return in
 	}
 	if err := payload.Validate(c, sc.Kind, e.Payload, in.Deleted); err != nil {
@@ -204,7 +204,13 @@ func (s *Service) prepareEntry(sc site.Scope, i int, e *feeds.Entry) store.Incom
 		}
 		return bad(path+"/payload", "%v", err)
 	}
-	stored, props, title, err := payload.Canonical(c, sc.Kind, e.Payload, "")
+	// The parsed entry is of no further use once canonical, unless child
+	// lists are merged into the stored version later (in.Merge).
+	canonical := payload.CanonicalInPlace
+	if payload.HasChildLists(sc.Kind) {
+		canonical = payload.Canonical
+	}
+	stored, props, title, err := canonical(c, sc.Kind, e.Payload, "")
 	if err != nil {
 		return bad(path+"/payload", "%v", err)
 	}
