@@ -489,6 +489,12 @@ func (x *xmlWriter) element(depth int, el *etree.Element, root bool) {
 func (x *xmlWriter) escape(s string, attr bool) {
 	last := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && plainXML[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		var esc string
 		width := 1
@@ -525,6 +531,15 @@ func (x *xmlWriter) escape(s string, attr bool) {
 	}
 	x.raw(s[last:])
 }
+
+// plainXML marks the bytes escape copies as they are in text and in
+// attributes alike: printable ASCII but '&', '<', '>' and '"'.
+var plainXML = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '&' && c != '<' && c != '>' && c != '"'
+	}
+	return t
+}()
 
 // isXMLChar reports whether a non-ASCII rune is allowed in XML 1.0.
 func isXMLChar(r rune) bool {

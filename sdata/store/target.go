@@ -113,6 +113,12 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 	n := in.Len()
 	obs, _ := in.(ResultObserver)
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		// The page's statements run without ctx's cancellation: with a
+		// cancellable context the driver hands every statement to a
+		// goroutine of its own, thousands a page. Cancellation is checked
+		// between entries instead, and a cancelled page rolls back whole.
+		stop := ctx
+		ctx := context.WithoutCancel(ctx)
 		results = make([]Result, 0, n)
 		pc := &pageCache{nodes: map[string]int64{}}
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM uuid_aliases WHERE endpoint_id = ?)`, ep.ID).Scan(&pc.aliases); err != nil {
@@ -133,6 +139,9 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 			}
 		}
 		for i := range n {
+			if err := stop.Err(); err != nil {
+				return err
+			}
 			e := in.At(i)
 			pc.remaining = n - i
 			if i%lookAhead == 0 && !pc.aliases {
@@ -170,6 +179,11 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 		return err
 	})
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// The transaction was rolled back because ctx ended (its
+			// statements then fail with sql.ErrTxDone): say why.
+			return Job{}, nil, fmt.Errorf("store: page not applied: %w", cerr)
+		}
 		return Job{}, nil, err
 	}
 	s.dropRequests(job.requestFile)
