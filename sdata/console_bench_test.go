@@ -62,6 +62,12 @@ func seedConsole(b *testing.B, p *sdatatest.Provider, records, resources int) {
 			SELECT ?, 'b' || x, 'e' || x, CAST('<tradingAccount><name>Bench ' || x || '</name></tradingAccount>' AS BLOB), '{"name":"Bench"}', 'Bench ' || x, 0, 'POST',
 			(SELECT node_id FROM endpoints WHERE id = ?), 1000000 + x, '2026-11-01T00:00:00.000000000Z', '2026-11-01T00:00:00.000000000Z', '2026-11-01T00:00:00.000000000Z' FROM n`,
 			resources, ep.ID, ep.ID)
+		if err != nil {
+			return err
+		}
+		// Rows inserted in SQL count themselves (the store's inserts do).
+		_, err = tx.ExecContext(ctx, `INSERT INTO resource_counts (endpoint_id, live) VALUES (?, ?)
+			ON CONFLICT (endpoint_id) DO UPDATE SET live = live + excluded.live`, ep.ID, resources)
 		return err
 	})
 	if err != nil {

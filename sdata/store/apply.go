@@ -123,7 +123,7 @@ func applyEntry(ctx context.Context, tx *sql.Tx, ep Endpoint, tgt *digest.Digest
 		if err != nil {
 			return res, err
 		}
-		if err := insertResource(ctx, tx, ep, nid, &r, sc, seq); err != nil {
+		if err := insertResource(ctx, tx, ep, nid, &r, sc, seq, &pc.live); err != nil {
 			return res, err
 		}
 	}

@@ -219,7 +219,7 @@ func (m *MobileTx) Create(ctx context.Context, ep Endpoint, w Write) (Resource, 
 	if err != nil {
 		return Resource{}, SeqRow{}, err
 	}
-	if err := insertResource(ctx, m.tx, ep, nid, &r, noCtx, seq); err != nil {
+	if err := insertResource(ctx, m.tx, ep, nid, &r, noCtx, seq, nil); err != nil {
 		return Resource{}, SeqRow{}, err
 	}
 	sr, err := m.seqOf(ctx, ep, key)

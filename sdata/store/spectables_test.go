@@ -74,7 +74,7 @@ func seed(t *testing.T, s *SQLite, ep Endpoint, d digest.Digest, res map[string]
 			if err != nil {
 				return err
 			}
-			if err := insertResource(ctx, tx, ep, nid, &r, sc, seq); err != nil {
+			if err := insertResource(ctx, tx, ep, nid, &r, sc, seq, nil); err != nil {
 				return err
 			}
 		}

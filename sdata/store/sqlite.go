@@ -460,7 +460,7 @@ func (s *SQLite) Create(ctx context.Context, ep Endpoint, w Write) (Resource, er
 		if err != nil {
 			return err
 		}
-		if err := insertResource(ctx, tx, ep, nid, &r, noCtx, seq); err != nil {
+		if err := insertResource(ctx, tx, ep, nid, &r, noCtx, seq, nil); err != nil {
 			return err
 		}
 		out = r
@@ -521,7 +521,12 @@ func reserveSeq(ctx context.Context, tx *sql.Tx, n int64) (int64, error) {
 
 // insertResource writes a new resource row; seq is its change sequence
 // number (nextSeq, or a page's block: pageCache.seq).
-func insertResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64, r *Resource, sc syncCtx, seq int64) error {
+//
+// The endpoint's live count (resource_counts) grows with a live row: by one
+// statement at once when live is nil, else in *live, for the caller to add
+// with addLive before its transaction ends (a sync page adds all its new
+// rows at once).
+func insertResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64, r *Resource, sc syncCtx, seq int64, live *int64) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO resources (endpoint_id, key, uuid, etag, payload, props, title, deleted, change,
 		sync_node, sync_tick, sync_stamp, sync_user, created, updated, sync_context, seq, first_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		ep.ID, r.Key, nullUUID(r.UUID), r.ETag, r.Payload, string(r.Props), r.Title, r.Deleted, string(r.Change),
@@ -531,6 +536,26 @@ func insertResource(ctx context.Context, tx *sql.Tx, ep Endpoint, syncNode int64
 	}
 	if err != nil {
 		return fmt.Errorf("store: insert %s: %w", ep.Kind, err)
+	}
+	switch {
+	case r.Deleted:
+	case live != nil:
+		*live++
+	default:
+		return addLive(ctx, tx, ep, 1)
+	}
+	return nil
+}
+
+// addLive adds n to the endpoint's count of live resources.
+func addLive(ctx context.Context, tx *sql.Tx, ep Endpoint, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO resource_counts (endpoint_id, live) VALUES (?, ?)
+		ON CONFLICT (endpoint_id) DO UPDATE SET live = live + excluded.live`, ep.ID, n)
+	if err != nil {
+		return fmt.Errorf("store: count live %s: %w", ep.Kind, err)
 	}
 	return nil
 }

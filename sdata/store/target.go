@@ -159,6 +159,9 @@ func (s *SQLite) RunTarget(ctx context.Context, ep Endpoint, job Job, feedDigest
 				obs.Applied(i, r)
 			}
 		}
+		if err := addLive(ctx, tx, ep, pc.live); err != nil {
+			return err
+		}
 		if err := insertResults(ctx, tx, job.ID, results); err != nil {
 			return err
 		}
@@ -212,6 +215,9 @@ type pageCache struct {
 	// Change sequence numbers are reserved in blocks too: [seqNext, seqEnd).
 	seqNext, seqEnd int64
 	remaining       int // entries of the page not applied yet, this one included
+	// live is the number of live resources the page inserted, added to
+	// the endpoint's count once at its end (addLive).
+	live int64
 
 	// absent holds UUIDs of the entries ahead known to name no resource
 	// (looked up together, lookAhead at a time); only meaningful while
