@@ -52,8 +52,7 @@ func CanonicalInPlace(c *contracts.Contract, k *contracts.ResourceKind, root *et
 	dropNestedDecls(root, c.TargetNamespace)
 	dropUnknownAttrs(root)
 	DeclarePrefixes(root)
-	kids := root.ChildElements()
-	slices.SortStableFunc(kids, func(a, b *etree.Element) int { return k.Type.Index(a.Tag) - k.Type.Index(b.Tag) })
+	kids, pos := inContractOrder(k, root.ChildElements())
 	if !elementsInOrder(root, kids) {
 		for _, ch := range root.ChildElements() {
 			root.RemoveChild(ch)
@@ -66,9 +65,12 @@ func CanonicalInPlace(c *contracts.Contract, k *contracts.ResourceKind, root *et
 		return nil, nil, "", err
 	}
 	fields := make([]propValue, 0, len(kids))
-	for _, ch := range kids {
-		p := k.Type.Property(ch.Tag)
-		if p == nil || p.Kind == contracts.KindComplex || p.MaxOccurs != 1 {
+	for i, ch := range kids {
+		if pos[i] < 0 {
+			continue
+		}
+		p := k.Type.Properties[pos[i]]
+		if p.Kind == contracts.KindComplex || p.MaxOccurs != 1 {
 			continue
 		}
 		fields = append(fields, propValue{p.Name, jsonValue(p, ch)})
@@ -77,6 +79,35 @@ func CanonicalInPlace(c *contracts.Contract, k *contracts.ResourceKind, root *et
 		return nil, nil, "", err
 	}
 	return stored, props, Title(k, root, key), nil
+}
+
+// inContractOrder sorts kids stably by their property's position in the
+// kind's type (-1, first, for a name the type does not have) and returns
+// the positions, in the new order. Each name is looked up once, and kids
+// already in order (as senders usually write them) are not sorted.
+func inContractOrder(k *contracts.ResourceKind, kids []*etree.Element) ([]*etree.Element, []int) {
+	pos := make([]int, len(kids))
+	sorted := true
+	for i, ch := range kids {
+		pos[i] = k.Type.Index(ch.Tag)
+		if i > 0 && pos[i] < pos[i-1] {
+			sorted = false
+		}
+	}
+	if sorted {
+		return kids, pos
+	}
+	order := make([]int, len(kids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return pos[a] - pos[b] })
+	sortedKids := make([]*etree.Element, len(kids))
+	sortedPos := make([]int, len(kids))
+	for i, o := range order {
+		sortedKids[i], sortedPos[i] = kids[o], pos[o]
+	}
+	return sortedKids, sortedPos
 }
 
 // elementsInOrder reports whether re-adding kids to root (which appends
