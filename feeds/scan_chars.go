@@ -214,36 +214,36 @@ func reference(b []byte) (r rune, n int) {
 // &#xDFFF;): they are not XML characters, and encoding/xml would read them
 // as U+FFFD, storing something the client did not send. CDATA sections,
 // comments and processing instructions are skipped (their text is not
-// markup). It runs in linear time over the document.
+// markup). It runs in linear time over the document, and looks only at
+// "&#" and "<!" / "<?": the bytes between them are searched, not visited.
 func checkCharRefs(data []byte) error {
-	if bytes.Index(data, []byte("&#")) < 0 {
-		return nil // no character reference at all (most documents)
-	}
-	// The positions of the next '&' and the next '<' at or after i
+	// The positions of the next "&#", "<!" and "<?" at or after i
 	// (len(data): none), each searched again only once i has passed it:
-	// every byte is scanned a bounded number of times. (Searching both
-	// from i at every '&' or '<' made a text of many references, or many
-	// elements before a reference, cost quadratic time.)
-	next := func(c byte, from int) int {
-		if k := bytes.IndexByte(data[from:], c); k >= 0 {
+	// every byte is scanned a bounded number of times. (Searching from i at
+	// every '&' or '<' made a text of many references, or many elements
+	// before a reference, cost quadratic time.)
+	next := func(pat string, from int) int {
+		if k := bytes.Index(data[from:], []byte(pat)); k >= 0 {
 			return from + k
 		}
 		return len(data)
 	}
-	amp, lt := -1, -1
+	amp, bang, pi := -1, -1, -1
 	for i := 0; i < len(data); {
 		if amp < i {
-			amp = next('&', i)
+			amp = next("&#", i)
 		}
 		if amp == len(data) {
 			return nil
 		}
-		if lt < i {
-			lt = next('<', i)
+		if bang < i {
+			bang = next("<!", i)
 		}
-		if lt < amp {
-			// Skip what is not markup before looking at the next '&'.
-			j := lt
+		if pi < i {
+			pi = next("<?", i)
+		}
+		if j := min(bang, pi); j < amp {
+			// Skip what is not markup before looking at the next "&#".
 			var end []byte
 			switch {
 			case bytes.HasPrefix(data[j:], []byte("<![CDATA[")):
