@@ -372,38 +372,19 @@ func (s *scanner) startTag(i int, start *xml.StartElement) (tokenKind, error) {
 	}
 	rawName := data[i:j]
 	attrs := s.attr[:0]
-	empty := false
+	var empty bool
 	for {
-		j = s.space(j)
-		if j >= len(data) {
+		it := s.tagItem(j)
+		if !it.ok {
 			return 0, errFallback
 		}
-		if c := data[j]; c == '>' {
-			j++
-			break
-		} else if c == '/' {
-			if j+1 >= len(data) || data[j+1] != '>' {
-				return 0, errFallback
-			}
-			empty = true
-			j += 2
+		if it.end {
+			j, empty = it.next, it.empty
 			break
 		}
-		apfx, alocal, k, ok := s.qname(j)
-		if !ok {
-			return 0, errFallback
-		}
-		k = s.space(k)
-		if k >= len(data) || data[k] != '=' {
-			return 0, errFallback
-		}
-		k = s.space(k + 1)
-		if k >= len(data) || data[k] != '"' && data[k] != '\'' {
-			return 0, errFallback
-		}
-		a := xml.Attr{Name: xml.Name{Space: s.intern(apfx), Local: s.intern(alocal)}}
+		a := xml.Attr{Name: xml.Name{Space: s.intern(it.prefix), Local: s.intern(it.local)}}
 		decl := a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns"
-		a.Value, j, ok = s.attrValue(k+1, data[k], decl)
+		a.Value, j, ok = s.attrValue(it.next, it.quote, decl)
 		if !ok {
 			return 0, errFallback
 		}
@@ -432,6 +413,51 @@ func (s *scanner) startTag(i int, start *xml.StartElement) (tokenKind, error) {
 	start.Attr = attrs
 	s.closing = empty
 	return startToken, nil
+}
+
+// tagItem is what follows an element name or attribute value in a start
+// tag: its end, or the start of the next attribute.
+type tagItem struct {
+	ok    bool
+	end   bool // the tag ends: '>', or '/>' (empty)
+	empty bool
+	// For an attribute: its name, its quote, and next the index of its
+	// value's first byte. For the end: next is the index after it.
+	prefix, local []byte
+	quote         byte
+	next          int
+}
+
+// tagItem scans, from j, the white space and then the end of the start
+// tag or the name, '=' and opening quote of its next attribute.
+func (s *scanner) tagItem(j int) tagItem {
+	data := s.data
+	j = s.space(j)
+	if j >= len(data) {
+		return tagItem{}
+	}
+	switch data[j] {
+	case '>':
+		return tagItem{ok: true, end: true, next: j + 1}
+	case '/':
+		if j+1 >= len(data) || data[j+1] != '>' {
+			return tagItem{}
+		}
+		return tagItem{ok: true, end: true, empty: true, next: j + 2}
+	}
+	prefix, local, k, ok := s.qname(j)
+	if !ok {
+		return tagItem{}
+	}
+	k = s.space(k)
+	if k >= len(data) || data[k] != '=' {
+		return tagItem{}
+	}
+	k = s.space(k + 1)
+	if k >= len(data) || data[k] != '"' && data[k] != '\'' {
+		return tagItem{}
+	}
+	return tagItem{ok: true, prefix: prefix, local: local, quote: data[k], next: k + 1}
 }
 
 // translate maps the prefix in n.Space to its namespace URI exactly as

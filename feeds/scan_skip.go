@@ -36,7 +36,7 @@ func (p *parser) skipFast() error {
 			} else {
 				end += i
 			}
-			if !validText(data[i:end]) {
+			if !validChars(data[i:end], "]]>") {
 				return errFallback
 			}
 			s.pos = end
@@ -108,40 +108,21 @@ func (s *scanner) skipStartTag(i int) (attrs int, ok bool) {
 		return 0, false
 	}
 	rawName := data[i:j]
-	empty := false
+	var empty bool
 	for {
-		j = s.space(j)
-		if j >= len(data) {
+		it := s.tagItem(j)
+		if !it.ok {
 			return 0, false
 		}
-		if c := data[j]; c == '>' {
-			j++
-			break
-		} else if c == '/' {
-			if j+1 >= len(data) || data[j+1] != '>' {
-				return 0, false
-			}
-			empty = true
-			j += 2
+		if it.end {
+			j, empty = it.next, it.empty
 			break
 		}
-		_, _, k, ok := s.qname(j)
-		if !ok {
+		end := bytes.IndexByte(data[it.next:], it.quote)
+		if end < 0 || !validChars(data[it.next:it.next+end], "<") {
 			return 0, false
 		}
-		k = s.space(k)
-		if k >= len(data) || data[k] != '=' {
-			return 0, false
-		}
-		k = s.space(k + 1)
-		if k >= len(data) || data[k] != '"' && data[k] != '\'' {
-			return 0, false
-		}
-		end := bytes.IndexByte(data[k+1:], data[k])
-		if end < 0 || !validAttrValue(data[k+1:k+1+end]) {
-			return 0, false
-		}
-		j = k + 1 + end + 1
+		j = it.next + end + 1
 		attrs++
 	}
 	s.pos = j
@@ -150,9 +131,10 @@ func (s *scanner) skipStartTag(i int) (attrs int, ok bool) {
 	return attrs, true
 }
 
-// validText reports whether the scanner's text accepts raw: valid
-// characters, no "]]>", and references it can decode.
-func validText(raw []byte) bool {
+// validChars reports whether the scanner accepts raw as text (forbid
+// "]]>") or as an attribute value (forbid "<"): valid characters, not
+// forbid, and references it can decode.
+func validChars(raw []byte, forbid string) bool {
 	special, ok := checkChars(raw)
 	if !ok {
 		return false
@@ -160,19 +142,7 @@ func validText(raw []byte) bool {
 	if !special {
 		return true
 	}
-	return !bytes.Contains(raw, []byte("]]>")) && validRefs(raw)
-}
-
-// validAttrValue reports whether the scanner's attrValue accepts raw.
-func validAttrValue(raw []byte) bool {
-	special, ok := checkChars(raw)
-	if !ok {
-		return false
-	}
-	if !special {
-		return true
-	}
-	return bytes.IndexByte(raw, '<') < 0 && validRefs(raw)
+	return !bytes.Contains(raw, []byte(forbid)) && validRefs(raw)
 }
 
 // validRefs reports whether every '&' in raw starts a reference that
