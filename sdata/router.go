@@ -1,6 +1,7 @@
 package sdata
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -408,6 +409,13 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.String("runName", ru.Name), slog.String("runStamp", ru.Stamp), slog.String("trackingID", ru.Tracking),
 				slog.String("kind", mux.Vars(r)["kind"]))
 		}
-		s.log.LogAttrs(r.Context(), diag.Level(sw.Status), "request", attrs...)
+		level := diag.Level(sw.Status)
+		if errors.Is(r.Context().Err(), context.Canceled) {
+			// The client went away before the answer (a 503 no one reads):
+			// noted, not an error of the server's.
+			level = min(level, slog.LevelInfo)
+			attrs = append(attrs, slog.Bool("clientGone", true))
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }
