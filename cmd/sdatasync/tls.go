@@ -85,11 +85,12 @@ type serverTLS struct {
 }
 
 // startTLS loads the certificate and starts the SIGHUP watcher; stop ends
-// the watcher and waits for it. Without --tls-cert it returns nil and a
-// stop that does nothing.
+// the watcher and waits for it. Without --tls-cert it returns nil, and a
+// SIGHUP (which log rotation tools send) is logged and ignored rather than
+// ending the process, as it would by default.
 func (s *serveSecurity) startTLS(log *slog.Logger) (t *serverTLS, stop func(), err error) {
 	if s.tlsCert == "" && s.tlsKey == "" {
-		return nil, func() {}, nil
+		return nil, onHUP(func() { log.Info("SIGHUP: nothing to reload (serve has no --tls-cert)") }), nil
 	}
 	if s.tlsCert == "" || s.tlsKey == "" {
 		return nil, nil, errors.New("--tls-cert and --tls-key go together")
@@ -121,6 +122,18 @@ func (t *serverTLS) load() error {
 // watch reloads the certificate on every SIGHUP until the returned stop
 // is called; stop waits for the watcher to end.
 func (t *serverTLS) watch() (stop func()) {
+	return onHUP(func() {
+		if err := t.load(); err != nil {
+			t.log.Error("TLS certificate reload failed; the certificate in use stays", "err", err)
+		} else {
+			t.log.Info("TLS certificate reloaded")
+		}
+	})
+}
+
+// onHUP calls fn on every SIGHUP until the returned stop is called; stop
+// waits for the watcher to end.
+func onHUP(fn func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	quit, ended := make(chan struct{}), make(chan struct{})
@@ -131,11 +144,7 @@ func (t *serverTLS) watch() (stop func()) {
 			case <-quit:
 				return
 			case <-hup:
-				if err := t.load(); err != nil {
-					t.log.Error("TLS certificate reload failed; the certificate in use stays", "err", err)
-				} else {
-					t.log.Info("TLS certificate reloaded")
-				}
+				fn()
 			}
 		}
 	}()
