@@ -220,29 +220,12 @@ func TestServePushCredentialsRefused(t *testing.T) {
 // ignored: the server keeps serving and ends normally on SIGINT. (By
 // default a SIGHUP ends a Go program.)
 func TestServeSIGHUPWithoutTLS(t *testing.T) {
-	t.Setenv("SDATASYNC_INSECURE_NO_AUTH", "true")
-	dir := t.TempDir()
-	pr, pw := io.Pipe()
-	var errb lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "s.db"), "--log-level", "info"}, pw, &errb)
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		t.Fatalf("serve printed nothing (status %d); stderr %s", <-done, errb.String())
-	}
-	go io.Copy(io.Discard, pr)
-	m := baseRE.FindStringSubmatch(sc.Text())
-	if m == nil {
-		t.Fatalf("first line %q", sc.Text())
-	}
+	base, done, errb := startServeWith(t, filepath.Join(t.TempDir(), "s.db"), "--insecure-no-auth", "--log-level", "info")
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, &errb, "SIGHUP: nothing to reload", 1)
-	res, err := http.Get(m[1] + "/healthz")
+	waitLog(t, errb, "SIGHUP: nothing to reload", 1)
+	res, err := http.Get(base + "/healthz")
 	if err != nil {
 		t.Fatalf("serve after a SIGHUP: %v", err)
 	}
@@ -250,10 +233,5 @@ func TestServeSIGHUPWithoutTLS(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("healthz after a SIGHUP: %d", res.StatusCode)
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exited %d:\n%s", code, errb.String())
-	}
+	stopServe(t, done)
 }
