@@ -61,9 +61,7 @@ func CanonicalInPlace(c *contracts.Contract, k *contracts.ResourceKind, root *et
 			root.AddChild(ch)
 		}
 	}
-	if stored, err = render(root); err != nil {
-		return nil, nil, "", err
-	}
+	stored = Render(root)
 	fields := make([]propValue, 0, len(kids))
 	for i, ch := range kids {
 		if pos[i] < 0 {
@@ -126,15 +124,6 @@ func elementsInOrder(root *etree.Element, kids []*etree.Element) bool {
 		}
 	}
 	return true
-}
-
-// render writes root as the stored form: what etree writes for a document
-// holding only root, without the document's buffered writer.
-func render(root *etree.Element) ([]byte, error) {
-	var b bytes.Buffer
-	b.Grow(1024)
-	root.WriteTo(&b, &etree.WriteSettings{})
-	return b.Bytes(), nil
 }
 
 // removeAttr removes the first attribute space:key of el, as
@@ -342,12 +331,13 @@ func ParseStored(b []byte) (*etree.Element, error) {
 }
 
 // Render writes a payload element as a self-contained document, the way
-// stored payloads are written.
-func Render(root *etree.Element) ([]byte, error) {
-	doc := etree.NewDocument()
-	doc.SetRoot(root)
-	doc.WriteSettings.CanonicalEndTags = false
-	return doc.WriteToBytes()
+// stored payloads are written: what etree writes for a document holding
+// only root, without the document and its buffered writer.
+func Render(root *etree.Element) []byte {
+	var b bytes.Buffer
+	b.Grow(1024)
+	root.WriteTo(&b, &etree.WriteSettings{})
+	return b.Bytes()
 }
 
 // SelectProps keeps only the named top-level properties (nil keeps all).

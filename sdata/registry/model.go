@@ -418,9 +418,7 @@ func (ep *regEndpoint) render() (stored, props []byte, err error) {
 		m[priorityProp] = n
 	}
 	payload.DeclarePrefixes(root)
-	if stored, err = payload.Render(root); err != nil {
-		return nil, nil, err
-	}
+	stored = payload.Render(root)
 	if props, err = json.Marshal(m); err != nil {
 		return nil, nil, err
 	}
