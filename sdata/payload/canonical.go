@@ -381,8 +381,6 @@ func dropNestedDecls(root *etree.Element, ns string) {
 	walk(root)
 }
 
-// prefixNS are the namespaces a stored payload may use by prefix.
-var prefixNS = map[string]string{"sdata": feeds.SDataNS, "xsi": feeds.XSINS}
 
 // DeclarePrefixes declares on root the sdata and xsi prefixes used anywhere
 // in its tree, so that the stored payload is a self-contained document.

@@ -14,6 +14,10 @@ import (
 	"sdatasync/feeds"
 )
 
+// prefixNS are the namespaces a stored payload may use by prefix (as
+// canonicalBefore named them).
+var prefixNS = map[string]string{"sdata": feeds.SDataNS, "xsi": feeds.XSINS}
+
 // canonicalBefore is Canonical as it was written first, on etree's own
 // calls (a copy, RemoveAttr by name, removal and re-insertion of every
 // child, a Document to write): the reference the faster one must match byte
