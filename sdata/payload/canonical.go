@@ -381,7 +381,6 @@ func dropNestedDecls(root *etree.Element, ns string) {
 	walk(root)
 }
 
-
 // DeclarePrefixes declares on root the sdata and xsi prefixes used anywhere
 // in its tree, so that the stored payload is a self-contained document.
 func DeclarePrefixes(root *etree.Element) {
